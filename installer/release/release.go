@@ -1,0 +1,103 @@
+package release
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/suitenumerique/docs-appliance/bundles"
+)
+
+// Set at link time: -X github.com/suitenumerique/docs-appliance/installer/release.Version=...
+var (
+	Version = "dev"
+	Commit  = "unknown"
+)
+
+// Info is what `version` prints.
+type Info struct {
+	Version   string      `json:"version"`
+	Commit    string      `json:"commit"`
+	GoVersion string      `json:"goVersion"`
+	Platform  string      `json:"platform"`
+	Trains    []TrainInfo `json:"trains"`
+}
+
+// TrainInfo summarises one embedded train.
+type TrainInfo struct {
+	Name          string   `json:"name"`
+	Docs          string   `json:"docs"`
+	K3s           string   `json:"k3s"`
+	Flux          string   `json:"flux"`
+	Locked        bool     `json:"locked"`
+	Unpinned      int      `json:"unpinned"`
+	Charts        int      `json:"charts"`
+	ChartsCarried int      `json:"chartsCarried"`
+	Images        int      `json:"images"`
+	UpgradesFrom  []string `json:"upgradesFrom"`
+	RequiredStops []string `json:"requiredStops"`
+}
+
+// Describe gathers the build's facts and its embedded trains.
+func Describe() (*Info, error) {
+	cat, err := bundles.LoadEmbedded()
+	if err != nil {
+		return nil, fmt.Errorf("loading embedded trains: %w", err)
+	}
+	info := &Info{Version: Version, Commit: Commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	store := bundles.EmbeddedStore()
+	for _, name := range cat.Names() {
+		t, _ := cat.Get(name)
+		carried := 0
+		for _, c := range t.Charts {
+			if store.Has(c) {
+				carried++
+			}
+		}
+		info.Trains = append(info.Trains, TrainInfo{
+			Name: t.Name, Docs: t.Docs.Version, K3s: t.K3s.Version, Flux: t.Flux.Version,
+			Locked: t.Locked(), Unpinned: len(t.Unlocked()),
+			Charts: len(t.Charts), ChartsCarried: carried, Images: len(t.Images),
+			UpgradesFrom: nonNil(t.UpgradesFrom), RequiredStops: nonNil(t.RequiredStops),
+		})
+	}
+	return info, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// Text renders Info for people.
+func (i *Info) Text() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "docs-appliance %s (commit %s, %s, %s)\n", i.Version, i.Commit, i.GoVersion, i.Platform)
+	b.WriteString(i.TrainsText())
+	return b.String()
+}
+
+// TrainsText renders the trains and the upgrade graph for people.
+func (i *Info) TrainsText() string {
+	var b strings.Builder
+	b.WriteString("release trains:\n")
+	for _, t := range i.Trains {
+		lock := "locked"
+		if !t.Locked {
+			lock = fmt.Sprintf("unlocked: %d digests missing, run make lock", t.Unpinned)
+		}
+		fmt.Fprintf(&b, "  %s  Docs %s, k3s %s, Flux %s; %d charts (%d carried by this binary), %d images; %s\n",
+			t.Name, t.Docs, t.K3s, t.Flux, t.Charts, t.ChartsCarried, t.Images, lock)
+		if len(t.UpgradesFrom) > 0 {
+			fmt.Fprintf(&b, "    upgrades from: %s\n", strings.Join(t.UpgradesFrom, ", "))
+		} else {
+			b.WriteString("    upgrades from: (fresh installs only)\n")
+		}
+		if len(t.RequiredStops) > 0 {
+			fmt.Fprintf(&b, "    required stops: %s\n", strings.Join(t.RequiredStops, ", "))
+		}
+	}
+	return b.String()
+}
