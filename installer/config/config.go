@@ -1,0 +1,281 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"sigs.k8s.io/yaml"
+)
+
+// APIVersion and Kind head every appliance.yaml so a future format change
+// can be recognised.
+const (
+	APIVersion = "docs-appliance/v1alpha1"
+	Kind       = "Appliance"
+)
+
+// Modes of the answers that choose between embedded and external services.
+const (
+	TLSACME        = "acme"
+	TLSApplianceCA = "appliance-ca"
+	TLSProvided    = "provided"
+
+	Embedded = "embedded"
+	External = "external"
+
+	GitInCluster = "in-cluster"
+	GitExternal  = "external"
+	GitAuthToken = "token"
+	GitAuthSSH   = "ssh"
+
+	SMTPStartTLS = "starttls"
+	SMTPTLS      = "tls"
+	SMTPNone     = "none"
+)
+
+// Config is the operator's answers, saved as appliance.yaml.
+type Config struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	// Train is the release train to run, e.g. "2026.11".
+	Train string `json:"train"`
+	// Profile is the sizing preset: single-small, single or ha.
+	Profile string `json:"profile"`
+	// Domain is the public host name of Docs, e.g. docs.example.org.
+	Domain string `json:"domain"`
+	// ExtraDomains are further names served by the same appliance.
+	ExtraDomains []string `json:"extraDomains,omitempty"`
+	// AdminEmail is the first Docs administrator and the alert contact.
+	AdminEmail string `json:"adminEmail"`
+	// Airgapped marks a site with no internet: nothing is pulled, ACME is off.
+	Airgapped bool     `json:"airgapped"`
+	TLS       TLS      `json:"tls"`
+	Identity  Identity `json:"identity"`
+	Storage   Storage  `json:"storage"`
+	Git       Git      `json:"git"`
+	SMTP      SMTP     `json:"smtp,omitempty"`
+}
+
+// TLS chooses how the public certificate is obtained.
+type TLS struct {
+	// Mode is acme, appliance-ca or provided.
+	Mode string `json:"mode"`
+	// ACMEEmail receives expiry notices from the ACME CA (mode acme).
+	ACMEEmail string `json:"acmeEmail,omitempty"`
+	// ACMEServer is the ACME directory URL (mode acme).
+	ACMEServer string `json:"acmeServer,omitempty"`
+	// CertFile and KeyFile are PEM files on this host (mode provided).
+	CertFile string `json:"certFile,omitempty"`
+	KeyFile  string `json:"keyFile,omitempty"`
+}
+
+// Identity chooses the OpenID Connect provider.
+type Identity struct {
+	// Mode is embedded (Keycloak in the appliance) or external.
+	Mode string `json:"mode"`
+	// Issuer is the external provider's issuer URL (mode external).
+	Issuer string `json:"issuer,omitempty"`
+	// ClientID is the Docs client at the provider.
+	ClientID string `json:"clientID"`
+	// Scopes requested at login.
+	Scopes string `json:"scopes"`
+}
+
+// Storage chooses the S3 object store for documents' media.
+type Storage struct {
+	// Mode is embedded (an in-cluster store with versioning) or external.
+	Mode     string `json:"mode"`
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region"`
+	Bucket   string `json:"bucket"`
+}
+
+// Git chooses where the desired state lives.
+type Git struct {
+	// Mode is in-cluster (a git server in the appliance) or external.
+	Mode string `json:"mode"`
+	// URL of the external repository: https://... or ssh://...
+	URL    string `json:"url,omitempty"`
+	Branch string `json:"branch"`
+	// Auth is token (HTTPS) or ssh, for an external repository.
+	Auth string `json:"auth,omitempty"`
+	// Username for token auth.
+	Username string `json:"username,omitempty"`
+	// KnownHosts holds the SSH host key lines the server must present.
+	KnownHosts string `json:"knownHosts,omitempty"`
+}
+
+// SMTP is the optional mail relay for Docs' notifications.
+type SMTP struct {
+	Host     string `json:"host,omitempty"`
+	Port     int    `json:"port,omitempty"`
+	Username string `json:"username,omitempty"`
+	From     string `json:"from,omitempty"`
+	// Security is starttls, tls or none.
+	Security string `json:"security,omitempty"`
+}
+
+// Enabled reports whether an SMTP relay is configured.
+func (s SMTP) Enabled() bool { return s.Host != "" }
+
+// Hosts returns every public host name, the main domain first.
+func (c *Config) Hosts() []string {
+	return append([]string{c.Domain}, c.ExtraDomains...)
+}
+
+// Default returns a config with every default filled in and the
+// operator-specific answers (domain, admin email) left empty.
+func Default() *Config {
+	c := &Config{}
+	c.ApplyDefaults()
+	return c
+}
+
+// ApplyDefaults fills every field the operator left empty with its default.
+func (c *Config) ApplyDefaults() {
+	def := func(p *string, v string) {
+		if *p == "" {
+			*p = v
+		}
+	}
+	def(&c.APIVersion, APIVersion)
+	def(&c.Kind, Kind)
+	def(&c.Profile, "single-small")
+	def(&c.TLS.Mode, TLSACME)
+	if c.TLS.Mode == TLSACME {
+		def(&c.TLS.ACMEServer, "https://acme-v02.api.letsencrypt.org/directory")
+		def(&c.TLS.ACMEEmail, c.AdminEmail)
+	}
+	def(&c.Identity.Mode, Embedded)
+	def(&c.Identity.ClientID, "docs")
+	def(&c.Identity.Scopes, "openid email")
+	def(&c.Storage.Mode, Embedded)
+	def(&c.Storage.Region, "us-east-1")
+	def(&c.Storage.Bucket, "docs-media-storage")
+	def(&c.Git.Mode, GitInCluster)
+	def(&c.Git.Branch, "main")
+	if c.Git.Mode == GitExternal {
+		def(&c.Git.Auth, GitAuthToken)
+	}
+	if c.SMTP.Enabled() {
+		def(&c.SMTP.Security, SMTPStartTLS)
+		if c.SMTP.Port == 0 {
+			switch c.SMTP.Security {
+			case SMTPTLS:
+				c.SMTP.Port = 465
+			case SMTPNone:
+				c.SMTP.Port = 25
+			default:
+				c.SMTP.Port = 587
+			}
+		}
+	}
+}
+
+// Parse decodes appliance.yaml; unknown fields are errors naming the field,
+// so a typo is never silently ignored. Defaults are not applied yet (see
+// Resolve): a --set of adminEmail must still flow into acmeEmail.
+func Parse(data []byte) (*Config, error) {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing YAML: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("decoding config: %w", err)
+	}
+	return &c, nil
+}
+
+// Load reads and parses a config file.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading config %s: the file does not exist (write one like examples/appliance.yaml, or run install without --config to be asked)", path)
+		}
+		return nil, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	c, err := Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("loading config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Marshal renders the config as YAML, the way Save writes it.
+func (c *Config) Marshal() ([]byte, error) {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encoding config: %w", err)
+	}
+	return append([]byte("# docs-appliance configuration; secrets are not here (see the state folder).\n"), data...), nil
+}
+
+// Save writes the config atomically with mode 0600 (it names hosts and
+// accounts, which is not for everyone to read).
+func (c *Config) Save(path string) error {
+	data, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data, 0o600)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path and renames
+// it into place, so a killed run never leaves half a file.
+func WriteFileAtomic(path string, data []byte, mode fs.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating folder %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// DefaultStateDir is where the age key and secrets live: /var/lib/docs-appliance
+// for root, $XDG_STATE_HOME/docs-appliance (or ~/.local/state/docs-appliance)
+// otherwise.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/docs-appliance"
+	}
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+		return filepath.Join(x, "docs-appliance")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "docs-appliance-state")
+	}
+	return filepath.Join(home, ".local", "state", "docs-appliance")
+}
