@@ -56,7 +56,7 @@ type Database struct {
 
 // Workload is the replicas and resources of one workload.
 type Workload struct {
-	Replicas int               `json:"replicas"`
+	Replicas int                 `json:"replicas"`
 	Requests map[string]Quantity `json:"requests"`
 	Limits   map[string]Quantity `json:"limits"`
 }

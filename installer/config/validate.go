@@ -136,7 +136,9 @@ func httpsURL(raw string) error {
 // made on demand and never missing).
 func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) error {
 	var errs []bundles.FieldError
-	add := func(path, problem, fix string) { errs = append(errs, bundles.FieldError{Path: path, Problem: problem, Fix: fix}) }
+	add := func(path, problem, fix string) {
+		errs = append(errs, bundles.FieldError{Path: path, Problem: problem, Fix: fix})
+	}
 
 	if c.APIVersion != APIVersion {
 		add("apiVersion", fmt.Sprintf("%q is not understood by this binary", c.APIVersion), "use "+APIVersion)
