@@ -1,0 +1,220 @@
+package host
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Root is the host filesystem seen under a prefix: Root("/") is the machine itself, Root("/tmp/x")
+// a tree a test built. Every path given to its methods is a host path ("/etc/rancher/k3s"), taken
+// under the prefix. The zero value is the machine's own root.
+type Root string
+
+// Path returns where the host path p lives under the root.
+func (r Root) Path(p string) string {
+	if r == "" || r == "/" {
+		return filepath.Clean("/" + p)
+	}
+	return filepath.Join(string(r), filepath.Clean("/"+p))
+}
+
+// HostPath turns a path under the root back into a host path; paths outside the root come back as given.
+func (r Root) HostPath(full string) string {
+	if r == "" || r == "/" {
+		return full
+	}
+	rel, err := filepath.Rel(string(r), full)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return full
+	}
+	return filepath.Clean("/" + rel)
+}
+
+// ReadFile reads a host file.
+func (r Root) ReadFile(p string) ([]byte, error) { return os.ReadFile(r.Path(p)) }
+
+// Exists reports whether a host path exists (a dangling symlink counts).
+func (r Root) Exists(p string) bool {
+	_, err := os.Lstat(r.Path(p))
+	return err == nil
+}
+
+// Lstat stats a host path without following a final symlink.
+func (r Root) Lstat(p string) (fs.FileInfo, error) { return os.Lstat(r.Path(p)) }
+
+// Readlink reads a host symlink; the target is returned as written (a host path).
+func (r Root) Readlink(p string) (string, error) { return os.Readlink(r.Path(p)) }
+
+// ReadDir lists a host folder.
+func (r Root) ReadDir(p string) ([]fs.DirEntry, error) { return os.ReadDir(r.Path(p)) }
+
+// MkdirAll creates a host folder and its parents with mode.
+func (r Root) MkdirAll(p string, mode fs.FileMode) error {
+	if err := os.MkdirAll(r.Path(p), mode); err != nil {
+		return fmt.Errorf("creating folder %s: %w", p, err)
+	}
+	return nil
+}
+
+// RemoveAll removes a host path and everything under it; a missing path is not an error.
+func (r Root) RemoveAll(p string) error {
+	if err := os.RemoveAll(r.Path(p)); err != nil {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	return nil
+}
+
+// Symlink makes link point at target (a host path), replacing a symlink that points elsewhere.
+// It reports whether anything changed.
+func (r Root) Symlink(target, link string) (bool, error) {
+	if cur, err := r.Readlink(link); err == nil {
+		if cur == target {
+			return false, nil
+		}
+		if err := os.Remove(r.Path(link)); err != nil {
+			return false, fmt.Errorf("replacing symlink %s: %w", link, err)
+		}
+	}
+	if err := r.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		return false, err
+	}
+	if err := os.Symlink(target, r.Path(link)); err != nil {
+		return false, fmt.Errorf("linking %s to %s: %w", link, target, err)
+	}
+	return true, nil
+}
+
+// WriteFile writes data to a host file atomically (a temporary file beside it, synced, then
+// renamed) unless the file already holds exactly data with mode. It reports whether it wrote.
+// Missing parent folders are created 0755.
+func (r Root) WriteFile(p string, data []byte, mode fs.FileMode) (bool, error) {
+	full := r.Path(p)
+	if cur, err := os.ReadFile(full); err == nil && bytes.Equal(cur, data) {
+		st, err := os.Stat(full)
+		if err == nil && st.Mode().Perm() == mode.Perm() {
+			return false, nil
+		}
+		if err := os.Chmod(full, mode); err != nil {
+			return false, fmt.Errorf("setting the mode of %s: %w", p, err)
+		}
+		return true, nil
+	}
+	if _, err := r.WriteStream(p, bytes.NewReader(data), mode, nil); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// WriteStream copies src to a host file atomically with mode and returns the sha256 of what it
+// wrote. When wantSHA256 is not empty, a different sum leaves the file untouched and is an error.
+// Nothing but the finished, verified file ever appears at p.
+func (r Root) WriteStream(p string, src io.Reader, mode fs.FileMode, wantSHA256 *string) (string, error) {
+	full := r.Path(p)
+	dir := filepath.Dir(full)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("creating folder %s: %w", filepath.Dir(p), err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(full)+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	if wantSHA256 != nil && *wantSHA256 != "" && sum != *wantSHA256 {
+		f.Close()
+		return sum, &ChecksumError{Path: p, Want: *wantSHA256, Got: sum}
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	if err := os.Rename(tmp, full); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	return sum, nil
+}
+
+// ChecksumError is content whose sha256 is not the pinned one.
+type ChecksumError struct {
+	Path      string
+	Want, Got string
+}
+
+func (e *ChecksumError) Error() string {
+	return fmt.Sprintf("%s: sha256 is %s, the release train pins %s (the file is corrupt or not the pinned release)", e.Path, e.Got, e.Want)
+}
+
+// SHA256File returns the sha256 of a host file, hex encoded.
+func (r Root) SHA256File(p string) (string, error) {
+	f, err := os.Open(r.Path(p))
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hashing %s: %w", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// NewSHA256 is sha256.New, for callers hashing a stream as they copy it.
+func NewSHA256() hash.Hash { return sha256.New() }
+
+// DiskSpace is the free space of the filesystem a path is (or would be) on.
+type DiskSpace struct {
+	// Path is the host path asked about; Measured is the nearest existing folder actually measured.
+	Path, Measured string
+	Free, Total    uint64
+	// Device identifies the filesystem, to tell whether two paths share one.
+	Device uint64
+}
+
+// FreeSpace measures the filesystem that holds host path p, statting its nearest existing
+// ancestor (a folder install has yet to create lands on its parent's filesystem).
+func (r Root) FreeSpace(p string) (DiskSpace, error) {
+	cur := filepath.Clean("/" + p)
+	for {
+		full := r.Path(cur)
+		var st unix.Stat_t
+		err := unix.Stat(full, &st)
+		if err == nil {
+			var s unix.Statfs_t
+			if err := unix.Statfs(full, &s); err != nil {
+				return DiskSpace{}, fmt.Errorf("measuring free space at %s: %w", cur, err)
+			}
+			return DiskSpace{Path: p, Measured: cur, Free: s.Bavail * uint64(s.Bsize), Total: s.Blocks * uint64(s.Bsize), Device: uint64(st.Dev)}, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENOTDIR) {
+			return DiskSpace{}, fmt.Errorf("measuring free space at %s: %w", cur, err)
+		}
+		if cur == "/" {
+			return DiskSpace{}, fmt.Errorf("measuring free space at %s: no existing folder on the way", p)
+		}
+		cur = filepath.Dir(cur)
+	}
+}
