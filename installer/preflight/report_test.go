@@ -1,0 +1,62 @@
+package preflight
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func sampleReport() *Report {
+	checks := map[string]Check{}
+	for _, c := range HostChecks() {
+		checks[c.ID] = c
+	}
+	rep := &Report{Kind: "host", Profile: "single-small", OK: true}
+	rep.add(checks["root"].evaluate(pass("running as root")))
+	rep.add(checks["memory"].evaluate(fail("3.8 GiB of memory, the single-small profile needs 8 GiB").withFix("give the server more memory: single-small is the smallest profile")))
+	rep.add(checks["ports"].evaluate(fail("port(s) in use: 80 (held by nginx, pid 812)")))
+	rep.add(checks["swap"].evaluate(warnf("swap is on: /swapfile (2.0 GiB)")))
+	rep.add(Result{ID: "clock", Severity: Warn, What: checks["clock"].What, Outcome: Ignored})
+	return rep
+}
+
+func TestReportTextGolden(t *testing.T) {
+	golden(t, "report.txt", []byte(sampleReport().Text()))
+}
+
+func TestReportJSONGolden(t *testing.T) {
+	var b bytes.Buffer
+	if err := sampleReport().Write(&b, true); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.json", b.Bytes())
+	var back Report
+	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.OK || back.Summary.Failed != 2 {
+		t.Errorf("JSON does not round-trip: %+v %v", back.Summary, err)
+	}
+}
