@@ -42,7 +42,9 @@ type finding struct {
 	fix    string // replaces the check's Fix when set
 }
 
-func pass(format string, a ...any) finding { return finding{ok: true, detail: fmt.Sprintf(format, a...)} }
+func pass(format string, a ...any) finding {
+	return finding{ok: true, detail: fmt.Sprintf(format, a...)}
+}
 func fail(format string, a ...any) finding { return finding{detail: fmt.Sprintf(format, a...)} }
 func warnf(format string, a ...any) finding {
 	return finding{warn: true, detail: fmt.Sprintf(format, a...)}
