@@ -1,0 +1,226 @@
+#!/bin/bash
+# Brings up a one-node Kubernetes inside network namespace $NS: etcd, kube-apiserver,
+# kube-controller-manager, kube-scheduler, containerd, kubelet, kube-proxy (and CoreDNS when its
+# image is built). Nothing listens outside the namespace except the API forwarder on
+# 127.0.0.1:$API_PORT. Leftovers of an earlier node of the same name are removed first; on failure
+# the logs' tails are printed and everything is taken down again (KEEP_ON_FAILURE=1 keeps it).
+# Writes $RUN/kubeconfig (host) and $RUN/pki/admin.kubeconfig (inside the namespace).
+# Parameters: see params.sh; KUBE_KIT and CONTAINERD_KIT default to the cache folders.
+set -euo pipefail
+. "$(dirname "$0")/params.sh"
+KUBE_KIT=${KUBE_KIT:-${DOCS_APPLIANCE_KUBE_KIT:-$KUBE_KIT}}
+B=$KUBE_KIT C=$CONTAINERD_KIT
+for b in etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy; do
+	[ -x "$B/$b" ] || die "$B/$b is missing: run \`make node-kit\`"
+done
+for b in containerd containerd-shim-runc-v2 ctr; do
+	[ -x "$C/$b" ] || die "$C/$b is missing: run \`make node-kit\`"
+done
+[ "$(id -u)" = 0 ] || die "the e2e node needs root (network namespaces, mounts, cgroups)"
+need_apt runc containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
+for t in runc nsenter socat ip iptables; do command -v $t >/dev/null || die "$t is not installed"; done
+[ -x /usr/lib/cni/bridge ] || die "/usr/lib/cni/bridge missing (containernetworking-plugins)"
+
+export PATH=$C:$B:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+ms() { echo "$(($(date +%s%N) / 1000000 - START_MS))ms"; }
+START_MS=$(($(date +%s%N) / 1000000))
+
+"$NODE_SRC/down.sh" >/dev/null 2>&1 || true   # leftovers of a crashed run
+failed() {
+	local rc=$?
+	log "node-up failed (exit $rc); last log lines:"
+	for f in "$RUN"/logs/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+	if [ "${KEEP_ON_FAILURE:-0}" != 1 ]; then "$NODE_SRC/down.sh" >&2 || true; fi
+	exit $rc
+}
+trap failed ERR
+
+mkdir -p "$RUN"/{etcd,logs,pids,cni,containerd,kubelet,pod-logs}
+chmod 0700 "$RUN"
+ip netns list | awk '{print $1}' >"$RUN/netns.before"
+"$NODE_SRC/pki.sh"
+
+# --- the network namespace is the node's machine ----------------------------------------------
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+# No dummy netdev here: a veth pair with both ends inside gives the node a non-loopback IP and a
+# default route that leads nowhere.
+ip -n "$NS" link add node0 type veth peer name node0-peer
+ip -n "$NS" addr add "$NODE_IP/24" dev node0
+ip -n "$NS" link set node0 up
+ip -n "$NS" link set node0-peer up
+ip -n "$NS" route add default dev node0
+N sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.ipv4.conf.all.route_localnet=1
+
+# --- a cgroup (v1) subtree for everything the kubelet runs -------------------------------------
+for c in /sys/fs/cgroup/*/; do
+	case $c in */unified/) continue ;; esac
+	mkdir -p "${c}$NS"
+done
+if [ -d /sys/fs/cgroup/cpuset ]; then
+	cat /sys/fs/cgroup/cpuset/cpuset.cpus >"/sys/fs/cgroup/cpuset/$NS/cpuset.cpus"
+	cat /sys/fs/cgroup/cpuset/cpuset.mems >"/sys/fs/cgroup/cpuset/$NS/cpuset.mems"
+fi
+
+# start NAME ARGV... runs a component in the namespace, in its own session (so down.sh can end
+# it with everything it forked), logging to $RUN/logs/NAME.log; the pid file holds its real pid.
+start() {
+	local name=$1
+	shift
+	(exec setsid nsenter --net="/run/netns/$NS" "$@" >"$RUN/logs/$name.log" 2>&1 </dev/null) &
+	echo $! >"$RUN/pids/$name"
+}
+# until_ok WHAT SECONDS CMD... polls CMD every 0.2 s.
+until_ok() {
+	local what=$1 limit=$(($(date +%s) + $2))
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$limit" ] || { log "timed out waiting for $what"; return 1; }
+		sleep 0.2
+	done
+	log "$what $(ms)"
+}
+alive() { kill -0 "$(cat "$RUN/pids/$1")" 2>/dev/null || { log "$1 exited"; return 1; }; }
+
+# --- control plane ---------------------------------------------------------------------------
+P=$PKI
+start etcd "$B/etcd" --data-dir="$RUN/etcd" --unsafe-no-fsync \
+	--listen-client-urls=http://127.0.0.1:2379 --advertise-client-urls=http://127.0.0.1:2379 \
+	--listen-peer-urls=http://127.0.0.1:2380 --initial-advertise-peer-urls=http://127.0.0.1:2380 \
+	--initial-cluster=default=http://127.0.0.1:2380 --listen-metrics-urls=http://127.0.0.1:2381
+start kube-apiserver "$B/kube-apiserver" --etcd-servers=http://127.0.0.1:2379 \
+	--bind-address=0.0.0.0 --secure-port=6443 --advertise-address="$NODE_IP" \
+	--client-ca-file="$P/ca.crt" --tls-cert-file="$P/apiserver.crt" --tls-private-key-file="$P/apiserver.key" \
+	--service-account-issuer=https://kubernetes.default.svc --service-account-key-file="$P/sa.pub" \
+	--service-account-signing-key-file="$P/sa.key" --service-cluster-ip-range="$SERVICE_CIDR" \
+	--authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction --allow-privileged=true \
+	--kubelet-client-certificate="$P/apiserver-kubelet-client.crt" --kubelet-client-key="$P/apiserver-kubelet-client.key" \
+	--kubelet-preferred-address-types=InternalIP --cert-dir="$RUN/apiserver-certs"
+apiserver_ready() { alive kube-apiserver && N curl -sf --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "https://$NODE_IP:6443/readyz"; }
+until_ok "apiserver ready" 120 apiserver_ready
+
+start kube-controller-manager "$B/kube-controller-manager" --kubeconfig="$P/controller-manager.kubeconfig" \
+	--authentication-kubeconfig="$P/controller-manager.kubeconfig" --authorization-kubeconfig="$P/controller-manager.kubeconfig" \
+	--bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials \
+	--service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" \
+	--cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
+	--service-cluster-ip-range="$SERVICE_CIDR" --controllers='*,-cloud-node-lifecycle'
+start kube-scheduler "$B/kube-scheduler" --kubeconfig="$P/scheduler.kubeconfig" \
+	--authentication-kubeconfig="$P/scheduler.kubeconfig" --authorization-kubeconfig="$P/scheduler.kubeconfig" \
+	--bind-address=127.0.0.1 --leader-elect=false
+
+# --- host access: a loopback forwarder into the namespace --------------------------------------
+# The forwarder runs on the host; only each connection's far end enters the namespace.
+(exec setsid socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" \
+	"EXEC:nsenter --net=/run/netns/$NS socat STDIO TCP:$NODE_IP:6443" >"$RUN/logs/api-forwarder.log" 2>&1 </dev/null) &
+echo $! >"$RUN/pids/api-forwarder"
+
+# --- containerd (CRI) --------------------------------------------------------------------------
+cat >"$RUN/containerd.toml" <<TOML
+version = 3
+root = "$RUN/containerd/root"
+state = "$RUN/containerd/state"
+[grpc]
+  address = "$RUN/containerd/containerd.sock"
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+[plugins.'io.containerd.cri.v1.images'.pinned_images]
+  sandbox = "$PAUSE_IMAGE"
+[plugins.'io.containerd.cri.v1.runtime']
+  # root here lacks CAP_SYS_RESOURCE: the kubelet's negative oom_score_adj would make runc fail
+  restrict_oom_score_adj = true
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        BinaryName = "$(command -v runc)"
+        SystemdCgroup = false
+  [plugins.'io.containerd.cri.v1.runtime'.cni]
+    bin_dirs = ["/usr/lib/cni"]
+    conf_dir = "$RUN/cni"
+[plugins.'io.containerd.grpc.v1.cri']
+  stream_server_address = "127.0.0.1"
+TOML
+cat >"$RUN/cni/10-bridge.conflist" <<JSON
+{"cniVersion":"1.0.0","name":"docs-e2e","plugins":[
+ {"type":"bridge","bridge":"cni0","isGateway":true,"ipMasq":false,"hairpinMode":true,
+  "ipam":{"type":"host-local","dataDir":"$RUN/cni-ipam","ranges":[[{"subnet":"$POD_CIDR"}]],"routes":[{"dst":"0.0.0.0/0"}]}},
+ {"type":"portmap","capabilities":{"portMappings":true}}]}
+JSON
+start containerd "$C/containerd" --config "$RUN/containerd.toml"
+CTR=("$C/ctr" -a "$RUN/containerd/containerd.sock" -n k8s.io)
+until_ok "containerd up" 30 N "${CTR[@]}" version
+
+# --- images: the pause image and whatever the caller brings -------------------------------------
+imported=0
+for src in $IMAGES; do
+	if [ -d "$src" ]; then set -- "$src"/*.tar; else set -- "$src"; fi
+	for t in "$@"; do
+		[ -f "$t" ] || continue
+		N "${CTR[@]}" images import --platform linux/amd64 "$t" >/dev/null
+		imported=$((imported + 1))
+	done
+done
+log "imported $imported image tarballs $(ms)"
+N "${CTR[@]}" images ls -q | grep -qx "$PAUSE_IMAGE" || die "the pause image $PAUSE_IMAGE was not imported (pass it in IMAGES)"
+
+# --- kubelet and kube-proxy --------------------------------------------------------------------
+cat >"$RUN/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $NODE_IP
+healthzBindAddress: 127.0.0.1
+authentication: {anonymous: {enabled: false}, webhook: {enabled: true}, x509: {clientCAFile: $P/ca.crt}}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+cgroupRoot: /$NS
+failCgroupV1: false
+failSwapOn: false
+containerRuntimeEndpoint: unix://$RUN/containerd/containerd.sock
+podLogsDir: $RUN/pod-logs
+clusterDNS: [$DNS_IP]
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+tlsCertFile: $P/kubelet.crt
+tlsPrivateKeyFile: $P/kubelet.key
+evictionHard: {memory.available: "100Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+serializeImagePulls: false
+YAML
+start kubelet "$B/kubelet" --config="$RUN/kubelet.yaml" --kubeconfig="$P/kubelet.kubeconfig" \
+	--root-dir="$RUN/kubelet" --cert-dir="$RUN/kubelet/pki" --hostname-override="$NODE_NAME" --node-ip="$NODE_IP"
+cat >"$RUN/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: $P/kube-proxy.kubeconfig}
+mode: iptables
+hostnameOverride: $NODE_NAME
+bindAddress: $NODE_IP
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+clusterCIDR: $POD_CIDR
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+start kube-proxy "$B/kube-proxy" --config="$RUN/kube-proxy.yaml"
+
+K() { N "$B/kubectl" --kubeconfig="$P/admin.kubeconfig" "$@"; }
+node_ready() { alive kubelet && [ "$(K get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+until_ok "node Ready" 180 node_ready
+host_api() { curl -sf --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "https://127.0.0.1:$API_PORT/readyz"; }
+until_ok "API reachable from the host on 127.0.0.1:$API_PORT" 30 host_api
+
+# --- cluster DNS -------------------------------------------------------------------------------
+coredns_image="docs-appliance.test/coredns:$COREDNS"
+if [ "$DNS" = auto ]; then
+	if N "${CTR[@]}" images ls -q | grep -qx "$coredns_image"; then DNS=1; else DNS=0; fi
+fi
+if [ "$DNS" = 1 ]; then
+	sed -e "s#@IMAGE@#$coredns_image#g" -e "s#@DNS_IP@#$DNS_IP#g" "$NODE_SRC/coredns.yaml" | K apply -f - >/dev/null
+	until_ok "cluster DNS available" 120 K -n kube-system rollout status deployment/coredns --timeout=2s
+else
+	log "no cluster DNS (the CoreDNS image $coredns_image was not imported)"
+fi
+trap - ERR
+log "node $NODE_NAME up in $(ms); kubeconfig: $RUN/kubeconfig"
