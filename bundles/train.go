@@ -82,6 +82,11 @@ type Chart struct {
 	// Component is the appliance component the chart renders into
 	// (infrastructure/<component>/); defaults to Name.
 	Component string `json:"component,omitempty"`
+	// Layer is the Flux Kustomization the chart belongs to: operators
+	// (default), platform, apps, observability or policy.
+	Layer string `json:"layer,omitempty"`
+	// Namespace the chart's objects go to; defaults to the component name.
+	Namespace string `json:"namespace,omitempty"`
 	// Repository is an https Helm repository URL or an oci:// reference
 	// of the chart without its version.
 	Repository string `json:"repository"`
@@ -133,6 +138,25 @@ func (c Chart) ComponentName() string {
 		return c.Component
 	}
 	return c.Name
+}
+
+// Layers a chart may belong to, in the order Flux applies them.
+var Layers = []string{"operators", "platform", "apps", "observability", "policy"}
+
+// LayerName returns the chart's layer, operators by default.
+func (c Chart) LayerName() string {
+	if c.Layer != "" {
+		return c.Layer
+	}
+	return "operators"
+}
+
+// NamespaceName returns the namespace the chart's objects go to.
+func (c Chart) NamespaceName() string {
+	if c.Namespace != "" {
+		return c.Namespace
+	}
+	return c.ComponentName()
 }
 
 // FileName is the name of the packaged chart in a chart store.
@@ -201,6 +225,7 @@ var (
 	sha256Re    = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	digestRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	k8sMinorRe  = regexp.MustCompile(`^1\.[0-9]+$`)
+	dns1123Re   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	imageRefRe  = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
 )
 
@@ -301,6 +326,15 @@ func (t *Train) Validate() error {
 			add(p+".name", fmt.Sprintf("chart %q listed twice", c.Name), "keep one entry per chart")
 		}
 		seenChart[c.Name] = true
+		if c.Layer != "" && !contains(Layers, c.Layer) {
+			add(p+".layer", fmt.Sprintf("%q is not a layer", c.Layer), "use one of: "+strings.Join(Layers, ", "))
+		}
+		if c.Namespace != "" && !dns1123Re.MatchString(c.Namespace) {
+			add(p+".namespace", fmt.Sprintf("%q is not a namespace name", c.Namespace), "use lower-case letters, digits and hyphens")
+		}
+		if c.Component != "" && !dns1123Re.MatchString(c.Component) {
+			add(p+".component", fmt.Sprintf("%q is not a component name", c.Component), "use lower-case letters, digits and hyphens")
+		}
 		if !strings.HasPrefix(c.Repository, "https://") && !strings.HasPrefix(c.Repository, "oci://") {
 			add(p+".repository", fmt.Sprintf("%q is neither https:// nor oci://", c.Repository), "give the Helm repository URL or the oci:// chart reference")
 		}
@@ -360,6 +394,15 @@ func MinorOf(v string) int {
 		n = n*10 + int(r-'0')
 	}
 	return n
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
 
 func k3sMinor(v string) (int, bool) {

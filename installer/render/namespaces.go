@@ -1,0 +1,41 @@
+package render
+
+// privilegedNamespaces run workloads that need host access (node-exporter
+// reads the host's /proc and /sys).
+var privilegedNamespaces = map[string]bool{"monitoring": true}
+
+// namespaceLabels enforce Pod Security: baseline everywhere (what every
+// pinned chart allows), restricted audited and warned so drift shows up,
+// privileged only where a component needs the host.
+func namespaceLabels(name string) map[string]string {
+	enforce := "baseline"
+	if privilegedNamespaces[name] {
+		enforce = "privileged"
+	}
+	return map[string]string{
+		"app.kubernetes.io/managed-by":       "docs-appliance",
+		"pod-security.kubernetes.io/enforce": enforce,
+		"pod-security.kubernetes.io/audit":   "restricted",
+		"pod-security.kubernetes.io/warn":    "restricted",
+	}
+}
+
+func namespaceObject(name string, labels map[string]string) Object {
+	l := map[string]any{}
+	for k, v := range namespaceLabels(name) {
+		l[k] = v
+	}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return Object{
+		"apiVersion": "v1",
+		"kind":       "Namespace",
+		"metadata": map[string]any{
+			"name":   name,
+			"labels": l,
+			// Deleting a namespace deletes its data: never let Flux prune one.
+			"annotations": map[string]any{"kustomize.toolkit.fluxcd.io/prune": "disabled"},
+		},
+	}
+}

@@ -1,0 +1,473 @@
+package render
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/profiles"
+)
+
+// SecretSource gives secret values by name (the secrets.Store).
+type SecretSource interface {
+	Get(name string) (string, bool)
+}
+
+// Options are the inputs of a render.
+type Options struct {
+	Config  *config.Config
+	Train   *bundles.Train
+	Profile *profiles.Profile
+	Charts  bundles.ChartStore
+	Secrets SecretSource
+	// Recipients are the age public keys the repository's secrets are
+	// encrypted for: the appliance's key, then any operator's own.
+	Recipients []string
+	// AllowMissingCharts renders everything else and lists missing charts
+	// in the result instead of failing (install --dry-run).
+	AllowMissingCharts bool
+}
+
+// File is one file of the desired-state repository.
+type File struct {
+	Path    string
+	Content []byte
+	// Secret marks a plain Kubernetes Secret that Write encrypts with SOPS
+	// (or keeps encrypted as it is when its values did not change).
+	Secret bool
+}
+
+// Component summarises one rendered component for the plan.
+type Component struct {
+	Name      string   `json:"name"`
+	Chart     string   `json:"chart,omitempty"`
+	Version   string   `json:"version,omitempty"`
+	Layer     string   `json:"layer"`
+	Namespace string   `json:"namespace"`
+	Objects   int      `json:"objects"`
+	CRDs      int      `json:"crds"`
+	Missing   string   `json:"missing,omitempty"`
+	Images    []string `json:"images,omitempty"`
+}
+
+// Result is the rendered repository and what the plan shows of it.
+type Result struct {
+	Files      []File
+	Components []Component
+	// Layers are the Flux Kustomizations, in dependency order.
+	Layers []Layer
+	// Missing lists charts this build does not carry (AllowMissingCharts).
+	Missing []*bundles.ChartMissingError
+	// Images are every image the rendered objects use.
+	Images []string
+	// Unpinned are used images that the train does not pin.
+	Unpinned []string
+}
+
+// Layer is one Flux Kustomization of the desired state.
+type Layer struct {
+	Name      string   `json:"name"`
+	Path      string   `json:"path"`
+	DependsOn []string `json:"dependsOn,omitempty"`
+	Decrypt   bool     `json:"decrypt,omitempty"`
+}
+
+// component is a unit of rendered objects in its own folder.
+type component struct {
+	Component
+	dir     string
+	crds    []Object
+	objects []Object
+}
+
+// Render produces the desired-state repository. It is pure: it reads the
+// charts and the secret values and returns files; nothing is written.
+func Render(ctx context.Context, o Options) (*Result, error) {
+	if o.Config == nil || o.Train == nil || o.Profile == nil || o.Charts == nil || o.Secrets == nil {
+		return nil, errors.New("rendering: config, train, profile, chart store and secrets are all required")
+	}
+	if len(o.Recipients) == 0 {
+		return nil, errors.New("rendering: no age recipient to encrypt secrets for")
+	}
+	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}}
+	if err := r.run(ctx); err != nil {
+		return nil, err
+	}
+	return r.res, nil
+}
+
+type renderer struct {
+	opts       Options
+	scopes     scopes
+	res        *Result
+	components []*component
+	secrets    []secretDef
+	namespaces map[string]map[string]string // name → labels
+}
+
+func (r *renderer) run(ctx context.Context) error {
+	train := r.opts.Train
+	r.namespaces = map[string]map[string]string{}
+
+	// Load every carried chart first: their CRDs tell Helm which APIs exist
+	// and tell us which kinds are cluster-scoped.
+	type loaded struct {
+		chart bundles.Chart
+		data  []byte
+	}
+	var charts []loaded
+	for _, c := range train.Charts {
+		if !r.enabled(c) {
+			continue
+		}
+		data, err := r.opts.Charts.Open(c)
+		var missing *bundles.ChartMissingError
+		if errors.As(err, &missing) && r.opts.AllowMissingCharts {
+			r.res.Missing = append(r.res.Missing, missing)
+			r.res.Components = append(r.res.Components, Component{
+				Name: c.ComponentName(), Chart: c.Name, Version: c.Version, Layer: c.LayerName(),
+				Namespace: c.NamespaceName(), Missing: missing.Error(),
+			})
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", c.ComponentName(), err)
+		}
+		charts = append(charts, loaded{c, data})
+	}
+	apiVersions := []string{}
+	for _, l := range charts {
+		ch, err := loadChart(l.data)
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", l.chart.ComponentName(), err)
+		}
+		crds, err := chartCRDs(ch)
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", l.chart.ComponentName(), err)
+		}
+		for _, crd := range crds {
+			apiVersions = append(apiVersions, crdAPIVersions(crd)...)
+		}
+	}
+	apiVersions = append(apiVersions, knownAPIVersions(r.opts)...)
+
+	vctx := r.valuesContext()
+	for _, l := range charts {
+		c := l.chart
+		ch, err := loadChart(l.data)
+		if err != nil {
+			return fmt.Errorf("rendering %s: %w", c.ComponentName(), err)
+		}
+		values, err := chartValues(vctx, c)
+		if err != nil {
+			return fmt.Errorf("computing values of %s: %w", c.ComponentName(), err)
+		}
+		out, err := helmTemplate(ctx, ch, c.ComponentName(), c.NamespaceName(), values, train.K3s.Version, apiVersions)
+		if err != nil {
+			return fmt.Errorf("rendering chart %s %s: %w", c.Name, c.Version, err)
+		}
+		comp := &component{
+			Component: Component{Name: c.ComponentName(), Chart: c.Name, Version: c.Version, Layer: c.LayerName(), Namespace: c.NamespaceName()},
+			dir:       componentDir(c.LayerName(), c.ComponentName()),
+			crds:      out.crds,
+			objects:   out.objects,
+		}
+		r.components = append(r.components, comp)
+		r.namespaces[c.NamespaceName()] = namespaceLabels(c.NamespaceName())
+	}
+
+	owned, err := r.applianceComponents(vctx)
+	if err != nil {
+		return err
+	}
+	r.components = append(r.components, owned...)
+	for _, comp := range r.components {
+		for _, crd := range comp.crds {
+			r.scopes.learn(crd)
+		}
+	}
+	for _, comp := range r.components {
+		if err := r.finish(comp); err != nil {
+			return err
+		}
+	}
+	for _, s := range r.secrets {
+		if _, ok := r.namespaces[s.Namespace]; !ok && s.Namespace != "flux-system" {
+			r.namespaces[s.Namespace] = namespaceLabels(s.Namespace)
+		}
+	}
+	return r.assemble()
+}
+
+// enabled reports whether the profile runs the chart's layer.
+func (r *renderer) enabled(c bundles.Chart) bool {
+	switch c.LayerName() {
+	case "observability":
+		return r.opts.Profile.Components.Observability
+	case "policy":
+		return r.opts.Profile.Components.Policy
+	}
+	return true
+}
+
+func componentDir(layer, name string) string {
+	if layer == "apps" {
+		return path.Join("apps", name)
+	}
+	return path.Join("infrastructure", name)
+}
+
+// finish namespaces a component's objects, moves Secrets to the encrypted
+// tree, marks objects Flux must treat specially, and collects images.
+func (r *renderer) finish(comp *component) error {
+	var kept []Object
+	seen := map[string]bool{}
+	for _, o := range comp.objects {
+		if !r.scopes.clusterScoped(o) && o.Namespace() == "" {
+			o.SetNamespace(comp.Namespace)
+		}
+		if r.scopes.clusterScoped(o) {
+			delete(o.metadata(), "namespace")
+		}
+		if seen[o.ID()] {
+			return fmt.Errorf("rendering %s: %s %s/%s is rendered twice", comp.Name, o.Kind(), o.Namespace(), o.Name())
+		}
+		seen[o.ID()] = true
+		if o.Group() == "" && o.Kind() == "Secret" {
+			// A chart's Secret never goes to Git in the clear.
+			r.secrets = append(r.secrets, secretFromObject(comp.Name, o))
+			continue
+		}
+		if o.Group() == "" && o.Kind() == "Namespace" {
+			r.namespaces[o.Name()] = labelsOf(o)
+			continue
+		}
+		markForFlux(o)
+		comp.Images = append(comp.Images, images(o)...)
+		kept = append(kept, o)
+	}
+	for _, crd := range comp.crds {
+		// Pruning a CRD deletes every object of its kind: never let Flux do it.
+		crd.Annotations()["kustomize.toolkit.fluxcd.io/prune"] = "disabled"
+	}
+	comp.objects = kept
+	comp.Objects, comp.CRDs = len(kept), len(comp.crds)
+	comp.Images = uniqueSorted(comp.Images)
+	return nil
+}
+
+// markForFlux annotates objects Flux must replace rather than patch.
+func markForFlux(o Object) {
+	// A Job's template is immutable: a changed Job must be recreated, as
+	// Helm hooks and upstream's plain migrate Jobs expect.
+	if o.Group() == "batch" && o.Kind() == "Job" {
+		o.Annotations()["kustomize.toolkit.fluxcd.io/force"] = "enabled"
+	}
+}
+
+func labelsOf(o Object) map[string]string {
+	md := o.metadata()
+	l, _ := md["labels"].(map[string]any)
+	out := map[string]string{}
+	for k, v := range l {
+		if s, ok := v.(string); ok {
+			out[k] = s
+		}
+	}
+	return out
+}
+
+func uniqueSorted(in []string) []string {
+	m := map[string]bool{}
+	for _, s := range in {
+		m[s] = true
+	}
+	out := make([]string, 0, len(m))
+	for s := range m {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// assemble lays the components out as files, adds the layers, secrets and
+// Flux Kustomizations.
+func (r *renderer) assemble() error {
+	res := r.res
+	add := func(p string, content []byte) { res.Files = append(res.Files, File{Path: p, Content: content}) }
+	layerDirs := map[string][]string{}
+	var crdDirs []string
+
+	for _, comp := range r.components {
+		if len(comp.crds) > 0 {
+			dir := path.Join(comp.dir, "crds")
+			if err := r.writeObjects(dir, comp.crds, add); err != nil {
+				return fmt.Errorf("rendering %s CRDs: %w", comp.Name, err)
+			}
+			crdDirs = append(crdDirs, dir)
+		}
+		if len(comp.objects) > 0 {
+			if err := r.writeObjects(comp.dir, comp.objects, add); err != nil {
+				return fmt.Errorf("rendering %s: %w", comp.Name, err)
+			}
+			layerDirs[comp.Layer] = append(layerDirs[comp.Layer], comp.dir)
+		}
+		res.Components = append(res.Components, comp.Component)
+		res.Images = append(res.Images, comp.Images...)
+	}
+	res.Images = uniqueSorted(res.Images)
+	res.Unpinned = unpinned(res.Images, r.opts.Train)
+	sort.SliceStable(res.Components, func(i, j int) bool {
+		return layerIndex(res.Components[i].Layer) < layerIndex(res.Components[j].Layer) ||
+			(layerIndex(res.Components[i].Layer) == layerIndex(res.Components[j].Layer) && res.Components[i].Name < res.Components[j].Name)
+	})
+
+	// Namespaces go first, with the CRDs.
+	var nsObjs []Object
+	for name, labels := range r.namespaces {
+		nsObjs = append(nsObjs, namespaceObject(name, labels))
+	}
+	if err := r.writeObjects("infrastructure/namespaces", nsObjs, add); err != nil {
+		return err
+	}
+	crdDirs = append([]string{"infrastructure/namespaces"}, crdDirs...)
+
+	layers := []Layer{{Name: "crds", Path: "layers/crds"}}
+	add("layers/crds/kustomization.yaml", kustomizationFile(relativeTo("layers/crds", crdDirs)))
+	if len(r.secrets) > 0 {
+		if err := r.writeSecrets(add); err != nil {
+			return err
+		}
+		layers = append(layers, Layer{Name: "secrets", Path: "secrets", DependsOn: []string{"crds"}, Decrypt: true})
+	}
+	prev := []string{}
+	for _, l := range layers {
+		prev = append(prev, l.Name)
+	}
+	for _, name := range bundles.Layers {
+		dirs := layerDirs[name]
+		if len(dirs) == 0 {
+			continue
+		}
+		sort.Strings(dirs)
+		lp := path.Join("layers", name)
+		add(path.Join(lp, "kustomization.yaml"), kustomizationFile(relativeTo(lp, dirs)))
+		layers = append(layers, Layer{Name: name, Path: lp, DependsOn: layerDependencies(name, layers)})
+	}
+	res.Layers = layers
+	for _, l := range layers {
+		add(path.Join("clusters", "appliance", l.Name+".yaml"), fluxKustomization(l, r.opts.Config))
+	}
+	add(".sops.yaml", secrets.SOPSConfig(r.opts.Recipients))
+	add("README.md", repoReadme(r.opts, layers))
+	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
+	return nil
+}
+
+func layerIndex(l string) int {
+	for i, n := range bundles.Layers {
+		if n == l {
+			return i
+		}
+	}
+	return len(bundles.Layers)
+}
+
+// layerDependencies: operators need the CRDs and secrets; platform needs the
+// operators; apps need the platform; observability and policy need the
+// operators (their CRDs and webhooks) but never block the app.
+func layerDependencies(name string, before []Layer) []string {
+	have := map[string]bool{}
+	for _, l := range before {
+		have[l.Name] = true
+	}
+	var want []string
+	switch name {
+	case "operators":
+		want = []string{"crds", "secrets"}
+	case "platform":
+		want = []string{"crds", "secrets", "operators"}
+	case "apps":
+		want = []string{"secrets", "platform", "operators"}
+	default:
+		want = []string{"crds", "secrets", "operators"}
+	}
+	var out []string
+	for _, w := range want {
+		if have[w] {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func relativeTo(from string, dirs []string) []string {
+	up := strings.Repeat("../", strings.Count(from, "/")+1)
+	out := make([]string, len(dirs))
+	for i, d := range dirs {
+		out[i] = up + d
+	}
+	return out
+}
+
+// writeObjects writes one file per object plus the folder's kustomization.yaml.
+func (r *renderer) writeObjects(dir string, objs []Object, add func(string, []byte)) error {
+	sortObjects(objs)
+	names := map[string]int{}
+	for _, o := range objs {
+		names[fileName(o, false)]++
+	}
+	var files []string
+	for _, o := range objs {
+		name := fileName(o, false)
+		if names[name] > 1 {
+			name = fileName(o, true)
+		}
+		data, err := o.Marshal()
+		if err != nil {
+			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
+		}
+		add(path.Join(dir, name), data)
+		files = append(files, name)
+	}
+	sort.Strings(files)
+	add(path.Join(dir, "kustomization.yaml"), kustomizationFile(files))
+	return nil
+}
+
+func kustomizationFile(resources []string) []byte {
+	var b strings.Builder
+	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
+	if len(resources) == 0 {
+		return []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n")
+	}
+	for _, r := range resources {
+		b.WriteString("  - " + r + "\n")
+	}
+	return []byte(b.String())
+}
+
+// unpinned lists used images the train does not pin.
+func unpinned(used []string, t *bundles.Train) []string {
+	known := map[string]bool{}
+	for _, im := range t.Images {
+		known[im.Reference] = true
+		known[im.Pinned()] = true
+		if im.Digest != "" {
+			known[im.Repository()+"@"+im.Digest] = true
+		}
+	}
+	var out []string
+	for _, u := range used {
+		if !known[u] {
+			out = append(out, u)
+		}
+	}
+	return out
+}

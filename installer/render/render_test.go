@@ -1,0 +1,463 @@
+package render
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+
+	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/profiles"
+)
+
+const testAgeKey = "AGE-SECRET-KEY-13UP7JW2JAEYFZ06CQZ7CMNESQEME80Z65Q4U230S2GJ7ZDA8WXQQAAM2K6"
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// packageCharts packs every fixture chart under testdata/charts into a
+// folder of .tgz files, as `make charts` or a bundle provides them.
+func packageCharts(t testing.TB) string {
+	t.Helper()
+	out := t.TempDir()
+	entries, err := os.ReadDir("testdata/charts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		ch, err := loader.LoadDir(filepath.Join("testdata/charts", e.Name()))
+		if err != nil {
+			t.Fatalf("loading fixture chart %s: %v", e.Name(), err)
+		}
+		if _, err := chartutil.Save(ch, out); err != nil {
+			t.Fatalf("packaging fixture chart %s: %v", e.Name(), err)
+		}
+	}
+	return out
+}
+
+func testTrain(t testing.TB) *bundles.Train {
+	t.Helper()
+	data, err := os.ReadFile("testdata/train.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := bundles.ParseTrain(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// fixedSecrets gives every secret a recognisable value so tests can prove
+// none leaks into a plain file.
+type fixedSecrets map[string]string
+
+func (f fixedSecrets) Get(name string) (string, bool) { v, ok := f[name]; return v, ok }
+
+func secretsFor(c *config.Config) fixedSecrets {
+	s := fixedSecrets{}
+	for _, spec := range c.RequiredSecrets() {
+		s[spec.Name] = "SECRET-VALUE-" + strings.ToUpper(strings.ReplaceAll(spec.Name, ".", "-"))
+	}
+	return s
+}
+
+type fixture struct {
+	opts Options
+	id   *age.X25519Identity
+}
+
+func newFixture(t testing.TB, profile string, sets ...string) *fixture {
+	t.Helper()
+	cfg, err := config.Load("../../examples/appliance.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Resolve(append([]string{"train=2030.01", "profile=" + profile}, sets...)); err != nil {
+		t.Fatal(err)
+	}
+	p, err := profiles.Get(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A fixed key keeps .sops.yaml stable in the golden files; it protects nothing.
+	id, err := age.ParseX25519Identity(testAgeKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{id: id, opts: Options{
+		Config: cfg, Train: testTrain(t), Profile: p,
+		Charts: bundles.DirStore(packageCharts(t)), Secrets: secretsFor(cfg),
+		Recipients: []string{id.Recipient().String()},
+	}}
+}
+
+func (f *fixture) render(t testing.TB) *Result {
+	t.Helper()
+	res, err := Render(context.Background(), f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestRenderGolden(t *testing.T) {
+	for _, tc := range []struct{ name, profile string }{
+		{"single-small", "single-small"},
+		{"single", "single"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := newFixture(t, tc.profile).render(t)
+			compareGolden(t, filepath.Join("testdata", "golden", tc.name), res)
+		})
+	}
+}
+
+// compareGolden compares every rendered file (Secrets in their plain form:
+// encryption is randomised) with the golden tree.
+func compareGolden(t *testing.T, dir string, res *Result) {
+	t.Helper()
+	if *update {
+		os.RemoveAll(dir)
+		for _, f := range res.Files {
+			p := filepath.Join(dir, filepath.FromSlash(f.Path))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, f.Content, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	got := map[string][]byte{}
+	for _, f := range res.Files {
+		got[f.Path] = f.Content
+	}
+	want := map[string][]byte{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(dir, p)
+			want[filepath.ToSlash(rel)], _ = os.ReadFile(p)
+		}
+		return nil
+	})
+	if len(want) == 0 {
+		t.Fatalf("no golden files in %s: run go test ./installer/render -update", dir)
+	}
+	for p, w := range want {
+		g, ok := got[p]
+		if !ok {
+			t.Errorf("%s: expected but not rendered", p)
+		} else if !bytes.Equal(g, w) {
+			t.Errorf("%s differs from golden (run with -update to accept):\n--- got\n%s\n--- want\n%s", p, g, w)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			t.Errorf("%s: rendered but not in golden (run with -update to accept)", p)
+		}
+	}
+}
+
+func fileMap(res *Result) map[string]File {
+	m := map[string]File{}
+	for _, f := range res.Files {
+		m[f.Path] = f
+	}
+	return m
+}
+
+func TestRenderShape(t *testing.T) {
+	f := newFixture(t, "single-small")
+	res := f.render(t)
+	files := fileMap(res)
+
+	// CRDs from crds/ and from templates both land in the crds layer, never prunable.
+	for _, p := range []string{"infrastructure/operator/crds/customresourcedefinition-widgets.example.org.yaml", "infrastructure/operator/crds/customresourcedefinition-gadgets.example.org.yaml"} {
+		if !strings.Contains(string(files[p].Content), "kustomize.toolkit.fluxcd.io/prune: disabled") {
+			t.Errorf("%s missing or prunable", p)
+		}
+	}
+	// The cluster-scoped custom resource has no namespace; namespaced objects get the release's.
+	if c := string(files["infrastructure/operator/gadget-default.yaml"].Content); strings.Contains(c, "namespace:") {
+		t.Errorf("cluster-scoped Gadget got a namespace:\n%s", c)
+	}
+	if c := string(files["infrastructure/operator/deployment-operator-operator.yaml"].Content); !strings.Contains(c, "namespace: operator") || !strings.Contains(c, "value: docs.example.org") {
+		t.Errorf("operator Deployment:\n%s", c)
+	}
+	// The platform chart saw the Widget API from the other chart's CRDs.
+	if _, ok := files["infrastructure/standin/widget-standin.yaml"]; !ok {
+		t.Error("Capabilities did not include the train's CRDs")
+	}
+	// Hook Job kept as a plain object, marked for forced replacement; test hook dropped.
+	if c := string(files["infrastructure/operator/job-operator-operator-migrate.yaml"].Content); !strings.Contains(c, "kustomize.toolkit.fluxcd.io/force: enabled") {
+		t.Errorf("hook Job not forced:\n%s", c)
+	}
+	for p := range files {
+		if strings.Contains(p, "-test") {
+			t.Errorf("test hook rendered: %s", p)
+		}
+	}
+	// The chart's Secret moved to the encrypted tree.
+	if sf, ok := files["secrets/operator/operator-operator-webhook.yaml"]; !ok || !sf.Secret {
+		t.Errorf("chart Secret not moved to secrets/: %+v", sf)
+	}
+	// Observability is off in single-small.
+	for p := range files {
+		if strings.Contains(p, "monitor") {
+			t.Errorf("observability component rendered in single-small: %s", p)
+		}
+	}
+	// Layers in order, each depending on what it needs.
+	var names []string
+	for _, l := range res.Layers {
+		names = append(names, l.Name+"<"+strings.Join(l.DependsOn, ","))
+	}
+	want := "crds<|secrets<crds|operators<crds,secrets|platform<crds,secrets,operators|apps<secrets,platform,operators"
+	if got := strings.Join(names, "|"); got != want {
+		t.Errorf("layers = %s\nwant     %s", got, want)
+	}
+	sk := string(files["clusters/appliance/secrets.yaml"].Content)
+	if !strings.Contains(sk, "provider: sops") || !strings.Contains(sk, "name: sops-age") {
+		t.Errorf("secrets Kustomization lacks decryption:\n%s", sk)
+	}
+	if strings.Contains(string(files["clusters/appliance/apps.yaml"].Content), "decryption") {
+		t.Error("only the secrets layer should decrypt")
+	}
+	// Docs values: production settings, secrets by reference, images pinned by digest.
+	backend := string(files["apps/docs/deployment-docs-backend.yaml"].Content)
+	for _, want := range []string{
+		"value: Production", "name: DJANGO_CONFIGURATION",
+		"docker.io/lasuite/impress-backend:v5.4.1@sha256:2222", "secretKeyRef:", "name: docs-backend",
+		"value: when_required", "replicas: 1", "memory: 512Mi",
+	} {
+		if !strings.Contains(backend, want) {
+			t.Errorf("docs backend lacks %q:\n%s", want, backend)
+		}
+	}
+	if len(res.Unpinned) != 0 {
+		t.Errorf("images not pinned by the train: %v", res.Unpinned)
+	}
+}
+
+func TestNoSecretInPlainFiles(t *testing.T) {
+	f := newFixture(t, "single")
+	res := f.render(t)
+	for _, file := range res.Files {
+		if file.Secret {
+			continue
+		}
+		for name, v := range f.opts.Secrets.(fixedSecrets) {
+			if bytes.Contains(file.Content, []byte(v)) {
+				t.Errorf("%s holds the value of %s in the clear", file.Path, name)
+			}
+		}
+		if bytes.Contains(file.Content, []byte("chart-made-token-value")) {
+			t.Errorf("%s holds a chart Secret's value in the clear", file.Path)
+		}
+	}
+	dir := t.TempDir()
+	if _, err := Write(dir, res, f.id, f.opts.Recipients); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(enc, []byte("SECRET-VALUE")) {
+		t.Fatal("written secret is not encrypted")
+	}
+	vals, err := secrets.SecretValues(enc, f.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals["DB_PASSWORD"] != "SECRET-VALUE-POSTGRES-DOCSPASSWORD" {
+		t.Fatalf("decrypted DB_PASSWORD = %q", vals["DB_PASSWORD"])
+	}
+	info, _ := os.Stat(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v", info.Mode())
+	}
+}
+
+func TestRerenderIsByteIdentical(t *testing.T) {
+	f := newFixture(t, "single-small")
+	dir := t.TempDir()
+	first, err := Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	second, err := Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Changed() {
+		t.Fatalf("an unchanged re-render wrote %v and removed %v", second.Written, second.Removed)
+	}
+	if second.Unchanged != len(first.Written) {
+		t.Fatalf("unchanged = %d, first wrote %d", second.Unchanged, len(first.Written))
+	}
+	after := snapshot(t, dir)
+	for p, b := range before {
+		if !bytes.Equal(b, after[p]) {
+			t.Errorf("%s changed bytes", p)
+		}
+	}
+	// Two fresh renders agree on every plain file.
+	a, b := f.render(t), f.render(t)
+	for i := range a.Files {
+		if !a.Files[i].Secret && !bytes.Equal(a.Files[i].Content, b.Files[i].Content) {
+			t.Errorf("%s is not deterministic", a.Files[i].Path)
+		}
+	}
+}
+
+func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
+	f := newFixture(t, "single-small")
+	dir := t.TempDir()
+	if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "clusters/appliance/flux-system"), 0o755)
+	os.WriteFile(filepath.Join(dir, "clusters/appliance/flux-system/gotk-sync.yaml"), []byte("flux's own"), 0o644)
+
+	// A new admin e-mail changes the Docs backend and its jobs, nothing else.
+	if err := f.opts.Config.Set("adminEmail=ops@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml", "apps/docs/job-docs-backend-migrate.yaml"}
+	if strings.Join(rep.Written, ",") != strings.Join(want, ",") || len(rep.Removed) != 0 {
+		t.Fatalf("written %v removed %v, want %v", rep.Written, rep.Removed, want)
+	}
+
+	// A changed secret re-encrypts that Secret only.
+	f.opts.Secrets.(fixedSecrets)["redis.password"] = "irrelevant-to-docs"
+	f.opts.Secrets.(fixedSecrets)["postgres.docsPassword"] = "rotated"
+	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(rep.Written, ",") != "secrets/docs/docs-backend.yaml" {
+		t.Fatalf("rotation wrote %v", rep.Written)
+	}
+
+	// Turning observability on adds its layer; Flux's own files are never touched.
+	p, _ := profiles.Get("single")
+	f.opts.Profile = p
+	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(rep.Written, ",")
+	if !strings.Contains(joined, "clusters/appliance/observability.yaml") || !strings.Contains(joined, "infrastructure/monitor/configmap-monitor.yaml") {
+		t.Fatalf("observability not added: %v", rep.Written)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "clusters/appliance/flux-system/gotk-sync.yaml")); string(b) != "flux's own" {
+		t.Fatal("Flux's bootstrap files were touched")
+	}
+	// Back to small: the observability files are pruned.
+	small, _ := profiles.Get("single-small")
+	f.opts.Profile = small
+	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rep.Removed, ","), "clusters/appliance/observability.yaml") {
+		t.Fatalf("observability not pruned: %v", rep.Removed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "infrastructure/monitor")); !os.IsNotExist(err) {
+		t.Fatal("empty component folder left behind")
+	}
+}
+
+func TestAddedRecipientReencrypts(t *testing.T) {
+	f := newFixture(t, "single-small")
+	dir := t.TempDir()
+	if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
+		t.Fatal(err)
+	}
+	operator, _ := age.GenerateX25519Identity()
+	f.opts.Recipients = append(f.opts.Recipients, operator.Recipient().String())
+	res := f.render(t)
+	rep, err := Write(dir, res, f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secretFiles int
+	for _, file := range res.Files {
+		if file.Secret {
+			secretFiles++
+		}
+	}
+	// every Secret plus .sops.yaml
+	if len(rep.Written) != secretFiles+1 {
+		t.Fatalf("wrote %v", rep.Written)
+	}
+	enc, _ := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-y-provider.yaml"))
+	if _, err := secrets.SecretValues(enc, operator); err != nil {
+		t.Fatalf("the operator's own key cannot decrypt: %v", err)
+	}
+}
+
+func TestMissingCharts(t *testing.T) {
+	f := newFixture(t, "single-small")
+	f.opts.Charts = bundles.EmbeddedStore()
+	_, err := Render(context.Background(), f.opts)
+	if !errors.Is(err, bundles.ErrChartMissing) || !strings.Contains(err.Error(), "operator 1.2.3") {
+		t.Fatalf("want a missing-chart error naming the chart, got %v", err)
+	}
+	f.opts.AllowMissingCharts = true
+	res, err := Render(context.Background(), f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	for _, m := range res.Missing {
+		missing = append(missing, m.Chart.Name)
+	}
+	sort.Strings(missing)
+	if strings.Join(missing, ",") != "docs,operator,standin" {
+		t.Fatalf("missing = %v", missing)
+	}
+	// Secrets and Flux wiring are still rendered.
+	files := fileMap(res)
+	if _, ok := files["secrets/docs/docs-backend.yaml"]; !ok {
+		t.Error("secrets not rendered when charts are missing")
+	}
+}
+
+func TestMissingSecretIsNamed(t *testing.T) {
+	f := newFixture(t, "single-small")
+	delete(f.opts.Secrets.(fixedSecrets), "postgres.docsPassword")
+	_, err := Render(context.Background(), f.opts)
+	if err == nil || !strings.Contains(err.Error(), "postgres.docsPassword") {
+		t.Fatalf("want an error naming the secret, got %v", err)
+	}
+}
+
+func snapshot(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	m := map[string][]byte{}
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			m[p], _ = os.ReadFile(p)
+		}
+		return nil
+	})
+	return m
+}

@@ -1,0 +1,169 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"filippo.io/age"
+	"sigs.k8s.io/yaml"
+
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+)
+
+// ownedRoots are the paths render owns in the repository: files there that
+// a render does not produce are removed. Everything else (the .git folder,
+// Flux's own clusters/appliance/flux-system/) is left alone.
+var ownedRoots = []string{"clusters/appliance", "infrastructure", "layers", "apps", "secrets", ".sops.yaml", "README.md"}
+
+// notOwned are paths under owned roots that belong to someone else.
+var notOwned = []string{"clusters/appliance/flux-system"}
+
+// WriteReport says what a write changed.
+type WriteReport struct {
+	Written   []string `json:"written"`
+	Removed   []string `json:"removed"`
+	Unchanged int      `json:"unchanged"`
+}
+
+// Changed reports whether the write changed anything.
+func (w *WriteReport) Changed() bool { return len(w.Written)+len(w.Removed) > 0 }
+
+// Write puts the rendered files under dir, writing only files whose
+// content changed and removing stale ones under the owned roots. A Secret
+// whose existing encrypted file decrypts (with id) to the same object is
+// kept byte for byte; any other Secret is encrypted for recipients.
+func Write(dir string, res *Result, id *age.X25519Identity, recipients []string) (*WriteReport, error) {
+	rep := &WriteReport{}
+	want := map[string]bool{}
+	for _, f := range res.Files {
+		if strings.Contains(f.Path, "..") || filepath.IsAbs(f.Path) {
+			return nil, fmt.Errorf("writing repository: refusing path %q", f.Path)
+		}
+		want[f.Path] = true
+		full := filepath.Join(dir, filepath.FromSlash(f.Path))
+		existing, err := os.ReadFile(full)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("reading %s: %w", f.Path, err)
+		}
+		content := f.Content
+		if f.Secret {
+			if existing != nil && sameSecret(existing, f.Content, id) && sameRecipients(existing, recipients) {
+				rep.Unchanged++
+				continue
+			}
+			content, err = secrets.Encrypt(f.Content, recipients)
+			if err != nil {
+				return nil, fmt.Errorf("encrypting %s: %w", f.Path, err)
+			}
+		} else if bytes.Equal(existing, content) {
+			rep.Unchanged++
+			continue
+		}
+		mode := fs.FileMode(0o644)
+		if f.Secret {
+			mode = 0o600
+		}
+		if err := config.WriteFileAtomic(full, content, mode); err != nil {
+			return nil, fmt.Errorf("writing repository: %w", err)
+		}
+		rep.Written = append(rep.Written, f.Path)
+	}
+	removed, err := prune(dir, want)
+	if err != nil {
+		return nil, err
+	}
+	rep.Removed = removed
+	sort.Strings(rep.Written)
+	return rep, nil
+}
+
+// sameSecret reports whether an encrypted file holds the same object as a
+// plain one. Values are compared after decryption: re-encrypting would
+// change every byte (new data key and IVs) for nothing.
+func sameSecret(encrypted, plain []byte, id *age.X25519Identity) bool {
+	if id == nil {
+		return false
+	}
+	dec, err := secrets.Decrypt(encrypted, id)
+	if err != nil {
+		return false
+	}
+	var a, b map[string]any
+	if yaml.Unmarshal(dec, &a) != nil || yaml.Unmarshal(plain, &b) != nil {
+		return false
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+func sameRecipients(encrypted []byte, recipients []string) bool {
+	have, err := secrets.FileRecipients(encrypted)
+	if err != nil {
+		return false
+	}
+	a := append([]string(nil), have...)
+	b := append([]string(nil), recipients...)
+	sort.Strings(a)
+	sort.Strings(b)
+	return reflect.DeepEqual(a, b)
+}
+
+func prune(dir string, want map[string]bool) ([]string, error) {
+	var removed []string
+	for _, root := range ownedRoots {
+		full := filepath.Join(dir, filepath.FromSlash(root))
+		err := filepath.WalkDir(full, func(p string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, p)
+			rel = filepath.ToSlash(rel)
+			for _, n := range notOwned {
+				if rel == n || strings.HasPrefix(rel, n+"/") {
+					if d.IsDir() {
+						return filepath.SkipDir
+					}
+					return nil
+				}
+			}
+			if d.IsDir() || want[rel] {
+				return nil
+			}
+			if err := os.Remove(p); err != nil {
+				return err
+			}
+			removed = append(removed, rel)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("removing stale files under %s: %w", root, err)
+		}
+		removeEmptyDirs(full)
+	}
+	sort.Strings(removed)
+	return removed, nil
+}
+
+// removeEmptyDirs deletes folders left empty by pruning, deepest first.
+func removeEmptyDirs(root string) {
+	var dirs []string
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		_ = os.Remove(dirs[i]) // fails, as wanted, when not empty
+	}
+}
