@@ -527,4 +527,3 @@ func assertEmptyDir(t *testing.T, dir string) {
 		t.Errorf("%s holds %s after a failed build", dir, e.Name())
 	}
 }
-

@@ -314,6 +314,9 @@ func sharedBundle(t *testing.T) (string, ed25519.PublicKey, ed25519.PrivateKey) 
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(childImportEnv) != "" {
+		runChildImport()
+	}
 	code := m.Run()
 	if built.dir != "" {
 		os.RemoveAll(built.dir)

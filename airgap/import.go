@@ -36,6 +36,9 @@ type ImportOptions struct {
 	// freeSpace reports the free bytes of the filesystem holding dir; tests
 	// replace it to simulate a full disk.
 	freeSpace func(dir string) (int64, error)
+	// onFile is called after each file is written and verified; tests use
+	// it to stop an import midway.
+	onFile func(File)
 }
 
 // ImportResult says what Import did.
@@ -239,6 +242,9 @@ func (s *importSink) close(f File, ok bool) error {
 	s.cur = nil
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", f.Path, err)
+	}
+	if ok && s.o.onFile != nil {
+		s.o.onFile(f)
 	}
 	return nil
 }

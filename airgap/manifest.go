@@ -329,10 +329,16 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		// A newer format may add fields: say so before the field complaint.
 		var probe struct {
-			FormatVersion int `json:"formatVersion"`
+			FormatVersion int    `json:"formatVersion"`
+			Builder       string `json:"builder"`
 		}
-		if json.Unmarshal(data, &probe) == nil && probe.FormatVersion > FormatVersion {
-			return nil, fmt.Errorf("formatVersion is %d but this binary reads format %d: use a newer docs-appliance", probe.FormatVersion, FormatVersion)
+		if json.Unmarshal(data, &probe) == nil {
+			if probe.FormatVersion > FormatVersion {
+				return nil, fmt.Errorf("formatVersion is %d but this binary reads format %d: use a newer docs-appliance", probe.FormatVersion, FormatVersion)
+			}
+			if probe.Builder != "" && strings.Contains(err.Error(), "unknown field") {
+				return nil, fmt.Errorf("decoding: %w (the bundle was built by %s, which knows fields this binary does not: use that release)", err, probe.Builder)
+			}
 		}
 		return nil, fmt.Errorf("decoding: %w", err)
 	}

@@ -74,8 +74,8 @@ func reportSignature(st *status.Status, res *scanResult) {
 type hashOnly struct{}
 
 func (hashOnly) manifest(*Manifest, []byte, []byte) error { return nil }
-func (hashOnly) open(File) (io.Writer, error)            { return nil, nil }
-func (hashOnly) close(File, bool) error                  { return nil }
+func (hashOnly) open(File) (io.Writer, error)             { return nil, nil }
+func (hashOnly) close(File, bool) error                   { return nil }
 
 // openBundle opens a bundle file, refusing what is not a regular file.
 func openBundle(path string) (*os.File, os.FileInfo, error) {
