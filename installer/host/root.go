@@ -101,61 +101,72 @@ func (r Root) Symlink(target, link string) (bool, error) {
 func (r Root) WriteFile(p string, data []byte, mode fs.FileMode) (bool, error) {
 	full := r.Path(p)
 	if cur, err := os.ReadFile(full); err == nil && bytes.Equal(cur, data) {
-		st, err := os.Stat(full)
-		if err == nil && st.Mode().Perm() == mode.Perm() {
-			return false, nil
-		}
-		if err := os.Chmod(full, mode); err != nil {
-			return false, fmt.Errorf("setting the mode of %s: %w", p, err)
-		}
-		return true, nil
+		return r.ensureMode(p, mode)
 	}
-	if _, err := r.WriteStream(p, bytes.NewReader(data), mode, nil); err != nil {
+	_, changed, err := r.WriteStream(p, bytes.NewReader(data), mode, "")
+	return changed, err
+}
+
+func (r Root) ensureMode(p string, mode fs.FileMode) (bool, error) {
+	st, err := os.Stat(r.Path(p))
+	if err != nil {
 		return false, err
+	}
+	if st.Mode().Perm() == mode.Perm() {
+		return false, nil
+	}
+	if err := os.Chmod(r.Path(p), mode); err != nil {
+		return false, fmt.Errorf("setting the mode of %s: %w", p, err)
 	}
 	return true, nil
 }
 
-// WriteStream copies src to a host file atomically with mode and returns the sha256 of what it
-// wrote. When wantSHA256 is not empty, a different sum leaves the file untouched and is an error.
-// Nothing but the finished, verified file ever appears at p.
-func (r Root) WriteStream(p string, src io.Reader, mode fs.FileMode, wantSHA256 *string) (string, error) {
+// WriteStream copies src to a host file atomically with mode and returns the sha256 of the
+// content. When wantSHA256 is not empty, a different sum leaves the file untouched and is a
+// *ChecksumError. When the file already holds the same content, it is left as it is (its mode
+// set) and changed is false. Nothing but a finished, verified file ever appears at p.
+func (r Root) WriteStream(p string, src io.Reader, mode fs.FileMode, wantSHA256 string) (sum string, changed bool, err error) {
 	full := r.Path(p)
 	dir := filepath.Dir(full)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating folder %s: %w", filepath.Dir(p), err)
+		return "", false, fmt.Errorf("creating folder %s: %w", filepath.Dir(p), err)
 	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(full)+".tmp-*")
 	if err != nil {
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp)
 	if err := f.Chmod(mode); err != nil {
 		f.Close()
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
 		f.Close()
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if wantSHA256 != nil && *wantSHA256 != "" && sum != *wantSHA256 {
+	sum = hex.EncodeToString(h.Sum(nil))
+	if wantSHA256 != "" && sum != wantSHA256 {
 		f.Close()
-		return sum, &ChecksumError{Path: p, Want: *wantSHA256, Got: sum}
+		return sum, false, &ChecksumError{Path: p, Want: wantSHA256, Got: sum}
+	}
+	if cur, err := r.SHA256File(p); err == nil && cur == sum {
+		f.Close()
+		changed, err := r.ensureMode(p, mode)
+		return sum, changed, err
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
 	if err := os.Rename(tmp, full); err != nil {
-		return "", fmt.Errorf("writing %s: %w", p, err)
+		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
-	return sum, nil
+	return sum, true, nil
 }
 
 // ChecksumError is content whose sha256 is not the pinned one.

@@ -61,7 +61,7 @@ func TestWriteFileComparesBeforeWriting(t *testing.T) {
 func TestWriteStreamRefusesAWrongChecksumAndLeavesNothing(t *testing.T) {
 	r := Root(t.TempDir())
 	want := strings.Repeat("0", 64)
-	_, err := r.WriteStream("/usr/local/bin/k3s", bytes.NewReader([]byte("not k3s")), 0o755, &want)
+	_, _, err := r.WriteStream("/usr/local/bin/k3s", bytes.NewReader([]byte("not k3s")), 0o755, want)
 	var ce *ChecksumError
 	if !errors.As(err, &ce) {
 		t.Fatalf("want a ChecksumError, got %v", err)
@@ -74,9 +74,13 @@ func TestWriteStreamRefusesAWrongChecksumAndLeavesNothing(t *testing.T) {
 		t.Errorf("temporary files left: %v", entries)
 	}
 	sum := ce.Got
-	got, err := r.WriteStream("/usr/local/bin/k3s", bytes.NewReader([]byte("not k3s")), 0o755, &sum)
-	if err != nil || got != sum {
-		t.Fatalf("with the right sum: %v %v", got, err)
+	got, changed, err := r.WriteStream("/usr/local/bin/k3s", bytes.NewReader([]byte("not k3s")), 0o755, sum)
+	if err != nil || got != sum || !changed {
+		t.Fatalf("with the right sum: %v %v %v", got, changed, err)
+	}
+	// The same content again is no change.
+	if _, changed, err := r.WriteStream("/usr/local/bin/k3s", bytes.NewReader([]byte("not k3s")), 0o755, sum); err != nil || changed {
+		t.Fatalf("same content: %v %v", changed, err)
 	}
 	if s, _ := r.SHA256File("/usr/local/bin/k3s"); s != sum {
 		t.Errorf("SHA256File %s, want %s", s, sum)

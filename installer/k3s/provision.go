@@ -1,0 +1,480 @@
+package k3s
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/status"
+)
+
+// provisioner carries a run: the options with their defaults, the status, and what the steps
+// learn from the host for the steps after them.
+type provisioner struct {
+	Options
+	st      *status.Status
+	art     artifacts
+	systemd host.Systemd
+	// node is the name of the node to wait for.
+	node string
+	// start is decided by the start step's check and carried out by its run.
+	start startPlan
+}
+
+// step is one thing Provision does. check looks at the host and returns why there is nothing to
+// do, or "" when there is work; it changes nothing, so Plan can run it for a dry run.
+type step struct {
+	name  func(p *provisioner) string
+	check func(ctx context.Context, p *provisioner) (string, error)
+	run   func(ctx context.Context, p *provisioner) error
+}
+
+func steps() []step {
+	return []step{
+		{name: func(p *provisioner) string { return "Installing k3s " + p.Train.K3s.Version }, check: checkBinary, run: runBinary},
+		{name: func(*provisioner) string { return "Placing images for k3s to import" }, check: checkImages, run: runImages},
+		{name: func(*provisioner) string { return "Writing the k3s configuration" }, check: checkConfig, run: runConfig},
+		{name: func(*provisioner) string { return "Writing the k3s service" }, check: checkService, run: runService},
+		{name: func(p *provisioner) string { return p.start.title() }, check: checkStart, run: runStart},
+		{name: func(*provisioner) string { return "Waiting for the node and core pods to be ready" }, check: nil, run: runWait},
+		{name: func(*provisioner) string { return "Keeping the kubeconfig for the CLI" }, check: checkKeepKubeconfig, run: runKeepKubeconfig},
+	}
+}
+
+func newProvisioner(o Options, st *status.Status) (*provisioner, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	if st == nil {
+		st = status.Discard()
+	}
+	p := &provisioner{Options: o, st: st, art: o.artifacts(), systemd: host.Systemd{Runner: o.Runner, Root: o.Root}, node: o.NodeName}
+	if p.node == "" {
+		// k3s names the node after the host by itself; config.yaml stays free of it.
+		name, err := o.Root.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("k3s: %w (or give the node name)", err)
+		}
+		p.node = strings.ToLower(name)
+	}
+	return p, nil
+}
+
+// Provision installs or converges k3s on the host, reporting a status line per step: steps with
+// nothing to do say why and are skipped. Bad options are refused before anything changes.
+func Provision(ctx context.Context, o Options, st *status.Status) error {
+	p, err := newProvisioner(o, st)
+	if err != nil {
+		return err
+	}
+	for _, s := range steps() {
+		why := ""
+		if s.check != nil {
+			if why, err = s.check(ctx, p); err != nil {
+				return fmt.Errorf("%s: %w", strings.ToLower(s.name(p)[:1])+s.name(p)[1:], err)
+			}
+		}
+		name := s.name(p)
+		if why != "" {
+			p.st.Skip(name, why)
+			continue
+		}
+		p.st.Start(name)
+		if err := p.st.End(s.run(ctx, p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Planned is what Provision would do in one step.
+type Planned struct {
+	Step string `json:"step"`
+	// Skip says why the step has nothing to do; empty when it would run.
+	Skip string `json:"skip,omitempty"`
+}
+
+// Plan says what Provision would do, without changing the host (install --dry-run). It reads
+// files and asks systemd whether k3s runs; the runner may be a host.Recorder to ask nothing.
+func Plan(ctx context.Context, o Options) ([]Planned, error) {
+	p, err := newProvisioner(o, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Planned
+	for _, s := range steps() {
+		why := ""
+		if s.check != nil {
+			if why, err = s.check(ctx, p); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, Planned{Step: s.name(p), Skip: why})
+	}
+	return out, nil
+}
+
+// --- binary ---
+
+func checkBinary(_ context.Context, p *provisioner) (string, error) {
+	if p.art.binarySHA256 == "" {
+		return "", nil // unpinned: only the copy can tell
+	}
+	if cur, err := p.Root.SHA256File(BinaryPath); err != nil || cur != p.art.binarySHA256 {
+		return "", nil
+	}
+	if st, err := p.Root.Lstat(BinaryPath); err != nil || st.Mode().Perm() != 0o755 {
+		return "", nil
+	}
+	if len(p.missingTools()) > 0 {
+		return "", nil
+	}
+	return fmt.Sprintf("k3s %s is in place (sha256 verified)", p.Train.K3s.Version), nil
+}
+
+func runBinary(ctx context.Context, p *provisioner) error {
+	if _, err := p.place(ctx, BinaryPath, p.art.binaryFile, p.art.binaryURL, p.art.binarySHA256, 0o755); err != nil {
+		return fmt.Errorf("installing the k3s binary: %w", err)
+	}
+	for _, t := range p.missingTools() {
+		if _, err := p.Root.Symlink(BinaryPath, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// missingTools are the kubectl/crictl/ctr links still to make. A program or link of that name
+// that is not ours is the operator's and is left alone.
+func (p *provisioner) missingTools() []string {
+	var out []string
+	for _, t := range Tools {
+		if target, err := p.Root.Readlink(t); err == nil && target == BinaryPath {
+			continue
+		}
+		if !p.Root.Exists(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// --- images ---
+
+// imageFile is one archive to place in agent/images.
+type imageFile struct {
+	name, file, url, sha string
+}
+
+func (p *provisioner) imageFiles() ([]imageFile, error) {
+	files := []imageFile{{name: p.art.imagesName, file: p.art.imagesFile, url: p.art.imagesURL, sha: p.art.imagesSHA256}}
+	if p.ArtifactsDir == "" {
+		return files, nil
+	}
+	dir := path.Join(p.ArtifactsDir, "images")
+	entries, err := p.Root.ReadDir(dir)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return files, nil
+		}
+		return nil, fmt.Errorf("listing the bundle's images: %w", err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if e.Type().IsRegular() && (strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.zst") || strings.HasSuffix(n, ".tar.gz")) {
+			files = append(files, imageFile{name: n, file: path.Join(dir, n)})
+		}
+	}
+	sort.Slice(files[1:], func(i, j int) bool { return files[1+i].name < files[1+j].name })
+	return files, nil
+}
+
+// imagePlaced reports whether dest already holds the archive: by its pinned sha256, or, for a
+// bundle's image tar (verified when the bundle was imported), by being the same file or having
+// the same content.
+func (p *provisioner) imagePlaced(f imageFile) bool {
+	dest := path.Join(ImagesDir, f.name)
+	if f.sha != "" {
+		cur, err := p.Root.SHA256File(dest)
+		return err == nil && cur == f.sha
+	}
+	if f.file == "" {
+		return false
+	}
+	a, err1 := os.Stat(p.Root.Path(dest))
+	b, err2 := os.Stat(p.Root.Path(f.file))
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	if os.SameFile(a, b) {
+		return true
+	}
+	if a.Size() != b.Size() {
+		return false
+	}
+	s1, err1 := p.Root.SHA256File(dest)
+	s2, err2 := p.Root.SHA256File(f.file)
+	return err1 == nil && err2 == nil && s1 == s2
+}
+
+func checkImages(_ context.Context, p *provisioner) (string, error) {
+	files, err := p.imageFiles()
+	if err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if !p.imagePlaced(f) {
+			return "", nil
+		}
+	}
+	return fmt.Sprintf("%d image archive(s) in place", len(files)), nil
+}
+
+func runImages(ctx context.Context, p *provisioner) error {
+	files, err := p.imageFiles()
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if p.imagePlaced(f) {
+			continue
+		}
+		dest := path.Join(ImagesDir, f.name)
+		// A bundle's image tar is hard-linked when it can be: no copy of gigabytes on one disk.
+		if f.sha == "" && f.file != "" {
+			if err := p.Root.MkdirAll(ImagesDir, 0o700); err != nil {
+				return err
+			}
+			tmp := dest + ".link-tmp"
+			_ = os.Remove(p.Root.Path(tmp))
+			if err := os.Link(p.Root.Path(f.file), p.Root.Path(tmp)); err == nil {
+				if err := os.Rename(p.Root.Path(tmp), p.Root.Path(dest)); err != nil {
+					return fmt.Errorf("placing %s: %w", dest, err)
+				}
+				continue
+			}
+		}
+		if _, err := p.place(ctx, dest, f.file, f.url, f.sha, 0o600); err != nil {
+			return fmt.Errorf("placing %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// --- configuration ---
+
+func (p *provisioner) configFiles() (map[string][]byte, error) {
+	cfg, err := ConfigYAML(p.Options)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := RegistriesYAML(p.Options)
+	if err != nil {
+		return nil, err
+	}
+	return map[string][]byte{ConfigPath: cfg, RegistriesPath: reg}, nil
+}
+
+// upToDate reports whether every file holds its content with mode.
+func (p *provisioner) upToDate(files map[string][]byte, mode fs.FileMode) bool {
+	for path, want := range files {
+		cur, err := p.Root.ReadFile(path)
+		if err != nil || string(cur) != string(want) {
+			return false
+		}
+		if st, err := p.Root.Lstat(path); err != nil || st.Mode().Perm() != mode {
+			return false
+		}
+	}
+	return true
+}
+
+func checkConfig(_ context.Context, p *provisioner) (string, error) {
+	files, err := p.configFiles()
+	if err != nil {
+		return "", err
+	}
+	if p.upToDate(files, 0o600) {
+		return "config.yaml and registries.yaml are up to date", nil
+	}
+	return "", nil
+}
+
+func runConfig(_ context.Context, p *provisioner) error {
+	files, err := p.configFiles()
+	if err != nil {
+		return err
+	}
+	if err := p.Root.MkdirAll(ConfigDir, 0o755); err != nil {
+		return err
+	}
+	for _, path := range []string{ConfigPath, RegistriesPath} {
+		if _, err := p.Root.WriteFile(path, files[path], 0o600); err != nil {
+			return fmt.Errorf("writing k3s config: %w", err)
+		}
+	}
+	return nil
+}
+
+// --- service ---
+
+// token returns the cluster token already on the host, or a new random one.
+func (p *provisioner) token() (string, error) {
+	if env, err := p.Root.ReadFile(EnvPath); err == nil {
+		if t := tokenFrom(env); t != "" {
+			return t, nil
+		}
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generating the cluster token: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func checkService(_ context.Context, p *provisioner) (string, error) {
+	env, err := p.Root.ReadFile(EnvPath)
+	if err != nil || tokenFrom(env) == "" {
+		return "", nil
+	}
+	if p.upToDate(map[string][]byte{UnitPath: UnitFile()}, 0o644) && p.upToDate(map[string][]byte{EnvPath: EnvFile(tokenFrom(env))}, 0o600) {
+		return "the unit and its environment are up to date", nil
+	}
+	return "", nil
+}
+
+func runService(_ context.Context, p *provisioner) error {
+	tok, err := p.token()
+	if err != nil {
+		return err
+	}
+	if _, err := p.Root.WriteFile(EnvPath, EnvFile(tok), 0o600); err != nil {
+		return fmt.Errorf("writing the k3s service environment: %w", err)
+	}
+	if _, err := p.Root.WriteFile(UnitPath, UnitFile(), 0o644); err != nil {
+		return fmt.Errorf("writing the k3s service: %w", err)
+	}
+	return nil
+}
+
+// --- start ---
+
+// Applied records what k3s was last started with: the sha256 of each file it reads at start.
+type Applied struct {
+	Files map[string]string `json:"files"`
+}
+
+// fingerprint hashes what k3s reads at start, as it is on the host now.
+func (p *provisioner) fingerprint() (Applied, error) {
+	a := Applied{Files: map[string]string{}}
+	for _, f := range []string{BinaryPath, ConfigPath, RegistriesPath, UnitPath, EnvPath} {
+		sum, err := p.Root.SHA256File(f)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return a, fmt.Errorf("hashing %s: %w", f, err)
+		}
+		a.Files[f] = sum
+	}
+	// Image archives are large: their names, sizes and times stand for their content.
+	entries, err := p.Root.ReadDir(ImagesDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return a, fmt.Errorf("listing %s: %w", ImagesDir, err)
+	}
+	h := host.NewSHA256()
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && !strings.HasPrefix(e.Name(), ".") {
+			fmt.Fprintf(h, "%s %d %d\n", e.Name(), info.Size(), info.ModTime().UnixNano())
+		}
+	}
+	a.Files[ImagesDir] = hex.EncodeToString(h.Sum(nil))
+	return a, nil
+}
+
+func (p *provisioner) recorded() (Applied, bool) {
+	var a Applied
+	data, err := p.Root.ReadFile(AppliedPath)
+	if err != nil || json.Unmarshal(data, &a) != nil || a.Files == nil {
+		return Applied{}, false
+	}
+	return a, true
+}
+
+// startPlan is what the start step does.
+type startPlan struct {
+	reload, enable, restart bool
+	changed                 []string
+	want                    Applied
+}
+
+func (s startPlan) title() string {
+	if s.restart {
+		return "Restarting k3s (" + strings.Join(s.changed, ", ") + " changed)"
+	}
+	return "Starting k3s"
+}
+
+func checkStart(ctx context.Context, p *provisioner) (string, error) {
+	want, err := p.fingerprint()
+	if err != nil {
+		return "", err
+	}
+	rec, had := p.recorded()
+	var changed []string
+	for _, f := range []string{BinaryPath, ConfigPath, RegistriesPath, UnitPath, EnvPath, ImagesDir} {
+		if !had || rec.Files[f] != want.Files[f] {
+			changed = append(changed, path.Base(f))
+		}
+	}
+	unitChanged := !had || rec.Files[UnitPath] != want.Files[UnitPath]
+	active, _, err := p.systemd.IsActive(ctx, Unit)
+	if err != nil {
+		return "", err
+	}
+	enabled := p.systemd.Enabled(Unit)
+	p.start = startPlan{want: want, changed: changed, reload: unitChanged}
+	switch {
+	case !active || !enabled:
+		p.start.enable = true
+		p.start.restart = active && len(changed) > 0
+	case len(changed) > 0:
+		p.start.restart = true
+	default:
+		return "k3s runs with this configuration", nil
+	}
+	return "", nil
+}
+
+func runStart(ctx context.Context, p *provisioner) error {
+	s := p.start
+	if s.reload {
+		if err := p.systemd.DaemonReload(ctx); err != nil {
+			return err
+		}
+	}
+	if s.enable {
+		if err := p.systemd.EnableNow(ctx, Unit); err != nil {
+			return err
+		}
+	}
+	if s.restart {
+		if err := p.systemd.Restart(ctx, Unit); err != nil {
+			return err
+		}
+	}
+	data, err := json.MarshalIndent(s.want, "", "  ")
+	if err != nil {
+		return err
+	}
+	if _, err := p.Root.WriteFile(AppliedPath, append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("recording what k3s runs with: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+package k3s
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// serverConfig is /etc/rancher/k3s/config.yaml: k3s reads each key as the flag of that name.
+type serverConfig struct {
+	WriteKubeconfigMode            string   `json:"write-kubeconfig-mode"`
+	TLSSAN                         []string `json:"tls-san,omitempty"`
+	Disable                        []string `json:"disable"`
+	EmbeddedRegistry               bool     `json:"embedded-registry"`
+	DisableDefaultRegistryEndpoint bool     `json:"disable-default-registry-endpoint,omitempty"`
+	SecretsEncryption              bool     `json:"secrets-encryption"`
+	ClusterInit                    bool     `json:"cluster-init,omitempty"`
+	ClusterCIDR                    string   `json:"cluster-cidr,omitempty"`
+	ServiceCIDR                    string   `json:"service-cidr,omitempty"`
+	NodeName                       string   `json:"node-name,omitempty"`
+}
+
+// ConfigYAML renders config.yaml: Traefik off (the appliance runs Envoy Gateway), the embedded
+// registry on (nodes share preloaded images), upstream registries off when air-gapped, secrets
+// encrypted at rest, the public names in the API certificate, a kubeconfig only root reads, and
+// embedded etcd on the first server of an HA profile.
+func ConfigYAML(o Options) ([]byte, error) {
+	c := serverConfig{
+		WriteKubeconfigMode:            "0600",
+		TLSSAN:                         o.Domains,
+		Disable:                        []string{"traefik"},
+		EmbeddedRegistry:               true,
+		DisableDefaultRegistryEndpoint: o.Airgapped,
+		SecretsEncryption:              true,
+		ClusterInit:                    o.ClusterInit,
+		NodeName:                       o.NodeName,
+	}
+	if o.ClusterCIDR != DefaultClusterCIDR {
+		c.ClusterCIDR = o.ClusterCIDR
+	}
+	if o.ServiceCIDR != DefaultServiceCIDR {
+		c.ServiceCIDR = o.ServiceCIDR
+	}
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("rendering k3s config: %w", err)
+	}
+	return append([]byte(Marker+"\n"), data...), nil
+}
+
+// registryMirrors is /etc/rancher/k3s/registries.yaml.
+type registryMirrors struct {
+	Mirrors map[string]struct{} `json:"mirrors"`
+}
+
+// RegistriesYAML renders registries.yaml: every registry the train's images come from (and
+// docker.io, where k3s's own images live) is mirrored by the embedded registry, plus "*" for any
+// other. With disable-default-registry-endpoint (air-gapped), containerd then never falls back
+// to the upstream registry: an image not preloaded fails fast instead of hanging on the network.
+func RegistriesYAML(o Options) ([]byte, error) {
+	hosts := map[string]struct{}{"*": {}, "docker.io": {}}
+	if o.Train != nil {
+		for _, im := range o.Train.Images {
+			if h, _, ok := strings.Cut(im.Reference, "/"); ok && strings.ContainsAny(h, ".:") {
+				hosts[h] = struct{}{}
+			}
+		}
+	}
+	data, err := yaml.Marshal(registryMirrors{Mirrors: hosts})
+	if err != nil {
+		return nil, fmt.Errorf("rendering registries.yaml: %w", err)
+	}
+	return append([]byte(Marker+"\n"), data...), nil
+}
+
+// RegistryHosts lists the mirrored registries of a rendered registries.yaml, sorted.
+func RegistryHosts(o Options) []string {
+	data, _ := RegistriesYAML(o)
+	var m registryMirrors
+	_ = yaml.Unmarshal(data, &m)
+	out := make([]string, 0, len(m.Mirrors))
+	for h := range m.Mirrors {
+		out = append(out, h)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// UnitFile is the systemd unit, as the k3s install script writes it plus the appliance's marker.
+func UnitFile() []byte {
+	return []byte(Marker + `
+[Unit]
+Description=Lightweight Kubernetes (docs-appliance)
+Documentation=https://k3s.io
+Wants=network-online.target
+After=network-online.target
+
+[Install]
+WantedBy=multi-user.target
+
+[Service]
+Type=notify
+EnvironmentFile=-` + EnvPath + `
+KillMode=process
+Delegate=yes
+User=root
+# Having non-zero Limit*s causes performance problems due to accounting overhead in the kernel.
+LimitNOFILE=1048576
+LimitNPROC=infinity
+LimitCORE=infinity
+TasksMax=infinity
+TimeoutStartSec=0
+Restart=always
+RestartSec=5s
+ExecStartPre=-/sbin/modprobe br_netfilter
+ExecStartPre=-/sbin/modprobe overlay
+ExecStart=` + BinaryPath + ` server
+`)
+}
+
+// EnvFile renders the unit's environment: the cluster token, which servers joining later must
+// present. It is a secret: the file is 0600 and never printed.
+func EnvFile(token string) []byte {
+	return []byte(Marker + "\nK3S_TOKEN=" + token + "\n")
+}
+
+// tokenFrom reads K3S_TOKEN from an env file's content.
+func tokenFrom(env []byte) string {
+	for _, line := range strings.Split(string(env), "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "K3S_TOKEN="); ok {
+			return strings.Trim(v, `"'`)
+		}
+	}
+	return ""
+}
