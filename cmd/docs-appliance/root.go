@@ -51,6 +51,7 @@ func NewRootCommand(out, errOut io.Writer) *cobra.Command {
 	cmd.AddCommand(
 		newVersionCommand(app),
 		newTrainsCommand(app),
+		newAirgapCommand(app),
 	)
 	return cmd
 }
