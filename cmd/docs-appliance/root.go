@@ -51,6 +51,8 @@ func NewRootCommand(out, errOut io.Writer) *cobra.Command {
 	cmd.AddCommand(
 		newVersionCommand(app),
 		newTrainsCommand(app),
+		newRenderCommand(app),
+		newInstallCommand(app),
 		newAirgapCommand(app),
 	)
 	return cmd

@@ -52,6 +52,10 @@ type Config struct {
 	ExtraDomains []string `json:"extraDomains,omitempty"`
 	// AdminEmail is the first Docs administrator and the alert contact.
 	AdminEmail string `json:"adminEmail"`
+	// AgeRecipients are operators' own age public keys: the repository's
+	// secrets are encrypted for them as well as for the appliance's key, so
+	// the operator can always decrypt them.
+	AgeRecipients []string `json:"ageRecipients,omitempty"`
 	// Airgapped marks a site with no internet: nothing is pulled, ACME is off.
 	Airgapped bool     `json:"airgapped"`
 	TLS       TLS      `json:"tls"`

@@ -86,6 +86,7 @@ func TestValidationTable(t *testing.T) {
 		{"branch", []string{"git.branch=a..b"}, []string{"git.branch"}},
 		{"smtp", []string{"smtp.host=mail.example.org", "smtp.port=70000", "smtp.from=docs", "smtp.security=ssl", "smtp.username=docs"}, []string{"smtp.port: 70000", "smtp.from", "smtp.security: \"ssl\"", "secrets.smtp.password: missing"}},
 		{"smtp without host", []string{"smtp.from=docs@example.org"}, []string{"smtp.host: empty while"}},
+		{"age recipient", []string{"ageRecipients=AGE-SECRET-KEY-1XYZ"}, []string{"ageRecipients[0]: not an age public key"}},
 		{"api version", []string{"apiVersion=v2"}, []string{"apiVersion: \"v2\""}},
 	}
 	for _, tc := range cases {

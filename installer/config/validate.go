@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 
+	"filippo.io/age"
+
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/profiles"
 )
@@ -168,6 +170,11 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) err
 			add(p, fmt.Sprintf("%q is listed twice", d), "remove the duplicate")
 		}
 		seen[d] = true
+	}
+	for i, r := range c.AgeRecipients {
+		if _, err := age.ParseX25519Recipient(r); err != nil {
+			add(fmt.Sprintf("ageRecipients[%d]", i), "not an age public key (age1...)", "give the output of `age-keygen -y KEYFILE`; never a private key")
+		}
 	}
 	if err := ValidEmail(c.AdminEmail); err != nil {
 		add("adminEmail", err.Error(), "set the first administrator's address, e.g. --set adminEmail=admin@example.org")

@@ -1,0 +1,150 @@
+package installer
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/profiles"
+)
+
+// InputOptions say where a run's inputs come from.
+type InputOptions struct {
+	// ConfigPath is appliance.yaml; empty means the defaults plus Sets.
+	ConfigPath string
+	// Sets are --set key=value overrides, applied in order.
+	Sets []string
+	// SecretFiles are --secret name=FILE: secrets given by the operator,
+	// each file holding only the value.
+	SecretFiles []string
+	// StateDir holds the age key and the secret store.
+	StateDir string
+	// ChartsDir is --charts DIR, searched before the embedded charts.
+	ChartsDir string
+	// BundleChartsDir is an imported bundle's charts folder.
+	BundleChartsDir string
+	// ReadOnly never writes the state folder: a missing key or secret is
+	// made in memory for this run (dry run).
+	ReadOnly bool
+}
+
+// Inputs are everything a render or install works from.
+type Inputs struct {
+	Catalog *bundles.Catalog
+	Config  *config.Config
+	Train   *bundles.Train
+	Profile *profiles.Profile
+	Store   *secrets.Store
+	Charts  bundles.ChartStore
+	// Generated lists the secrets made by this run (names only).
+	Generated []string
+}
+
+// Recipients are the age keys the repository's secrets are encrypted for:
+// the appliance's own, then the operator's.
+func (in *Inputs) Recipients() []string {
+	return append([]string{in.Store.Recipient()}, in.Config.AgeRecipients...)
+}
+
+// LoadInputs reads the config, applies overrides and defaults, validates
+// everything at once — including that every secret the config needs is
+// given — and only then opens (or, unless ReadOnly, creates) the state
+// folder. Nothing is written when the input is bad.
+func LoadInputs(o InputOptions) (*Inputs, error) {
+	cat, err := bundles.LoadEmbedded()
+	if err != nil {
+		return nil, fmt.Errorf("loading release trains: %w", err)
+	}
+	cfg := &config.Config{}
+	if o.ConfigPath != "" {
+		if cfg, err = config.Load(o.ConfigPath); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Train == "" {
+		cfg.Train = cat.Latest().Name
+	}
+	if err := cfg.Resolve(o.Sets); err != nil {
+		return nil, err
+	}
+	given, err := parseSecretFiles(o.SecretFiles)
+	if err != nil {
+		return nil, err
+	}
+
+	// Validate against what the store already has plus what is given now,
+	// without creating anything.
+	existing, err := secrets.OpenStoreReadOnly(o.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("opening the state folder %s: %w", o.StateDir, err)
+	}
+	have := func(name string) bool {
+		_, ok := given[name]
+		return ok || existing.Has(name)
+	}
+	if err := cfg.Validate(cat, have); err != nil {
+		return nil, err
+	}
+	train, _ := cat.Get(cfg.Train)
+	profile, err := profiles.Get(cfg.Profile)
+	if err != nil {
+		return nil, err
+	}
+
+	store := existing
+	if !o.ReadOnly {
+		if store, err = secrets.OpenStore(o.StateDir); err != nil {
+			return nil, fmt.Errorf("opening the state folder %s: %w", o.StateDir, err)
+		}
+	}
+	for name, path := range given {
+		if err := store.SetFromFile(name, path); err != nil {
+			return nil, err
+		}
+	}
+	generated, err := store.Ensure(cfg.RequiredSecrets())
+	if err != nil {
+		return nil, fmt.Errorf("generating secrets: %w", err)
+	}
+	if err := store.Save(); err != nil {
+		return nil, err
+	}
+
+	var stores []bundles.ChartStore
+	if o.ChartsDir != "" {
+		stores = append(stores, bundles.DirStore(o.ChartsDir))
+	}
+	if o.BundleChartsDir != "" {
+		stores = append(stores, bundles.DirStore(o.BundleChartsDir))
+	}
+	stores = append(stores, bundles.EmbeddedStore())
+	return &Inputs{
+		Catalog: cat, Config: cfg, Train: train, Profile: profile, Store: store,
+		Charts: bundles.Chain(stores...), Generated: generated,
+	}, nil
+}
+
+// parseSecretFiles reads --secret name=FILE flags (values stay in files:
+// never on the command line, where ps and shell history would show them).
+func parseSecretFiles(flags []string) (map[string]string, error) {
+	out := map[string]string{}
+	var errs []error
+	for _, f := range flags {
+		name, path, ok := strings.Cut(f, "=")
+		if !ok || name == "" || path == "" {
+			errs = append(errs, fmt.Errorf("--secret %q: write NAME=FILE, e.g. --secret identity.clientSecret=/root/oidc-secret", f))
+			continue
+		}
+		if !filepath.IsAbs(path) {
+			if abs, err := filepath.Abs(path); err == nil {
+				path = abs
+			}
+		}
+		out[name] = path
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,164 @@
+package installer
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/suitenumerique/docs-appliance/installer/render"
+)
+
+// Plan is what an install would do, shown by `install --dry-run`.
+type Plan struct {
+	Domain     string             `json:"domain"`
+	Train      string             `json:"train"`
+	Docs       string             `json:"docs"`
+	K3s        string             `json:"k3s"`
+	Flux       string             `json:"flux"`
+	Profile    string             `json:"profile"`
+	Locked     bool               `json:"locked"`
+	Unpinned   []string           `json:"unpinned,omitempty"`
+	Steps      []PlanStep         `json:"steps"`
+	Components []render.Component `json:"components"`
+	Layers     []render.Layer     `json:"layers"`
+	Images     []PlanImage        `json:"images"`
+	// UnlistedImages are used by rendered objects but not pinned by the train.
+	UnlistedImages []string `json:"unlistedImages,omitempty"`
+	MissingCharts  []string `json:"missingCharts,omitempty"`
+	Secrets        []string `json:"secrets"`
+	OutDir         string   `json:"outDir"`
+	Files          int      `json:"files"`
+	// Blockers would stop a real install.
+	Blockers []string `json:"blockers,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// PlanStep is one step of the install.
+type PlanStep struct {
+	Name string `json:"name"`
+	What string `json:"what"`
+}
+
+// PlanImage is one image the appliance runs.
+type PlanImage struct {
+	Reference string `json:"reference"`
+	Digest    string `json:"digest,omitempty"`
+}
+
+// newPlan describes an install of the rendered inputs.
+func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool) *Plan {
+	cfg, t := in.Config, in.Train
+	p := &Plan{
+		Domain: cfg.Domain, Train: t.Name, Docs: t.Docs.Version, K3s: t.K3s.Version, Flux: t.Flux.Version,
+		Profile: in.Profile.Name, Locked: t.Locked(), Unpinned: t.Unlocked(),
+		Components: res.Components, Layers: res.Layers, UnlistedImages: res.Unpinned,
+		Secrets: in.Store.Names(), OutDir: outDir, Files: len(res.Files),
+	}
+	for _, im := range t.Images {
+		p.Images = append(p.Images, PlanImage{Reference: im.Reference, Digest: im.Digest})
+	}
+	for _, m := range res.Missing {
+		p.MissingCharts = append(p.MissingCharts, m.Error())
+	}
+	var layerNames []string
+	for _, l := range res.Layers {
+		layerNames = append(layerNames, l.Name)
+	}
+	host := fmt.Sprintf("install k3s %s: Traefik off, secrets encryption, embedded registry, kubeconfig kept for the CLI", t.K3s.Version)
+	if existingCluster {
+		host = "use the given cluster (--kubeconfig): check its version and that every image is present"
+	}
+	p.Steps = []PlanStep{
+		{"preflight", "check the host: CPU, memory, disk, ports, default route, clock, kernel, other runtimes"},
+		{"host", host},
+		{"images", fmt.Sprintf("preload %d images pinned by digest; no registry is contacted", len(t.Images))},
+		{"bootstrap", "namespaces, the age key as flux-system/sops-age, the git server"},
+		{"commit", fmt.Sprintf("commit the rendered repository (%d files) to the %s git server", len(res.Files), cfg.Git.Mode)},
+		{"flux", fmt.Sprintf("bootstrap Flux %s (source, kustomize and notification controllers) from manifests in this binary", t.Flux.Version)},
+		{"converge", "wait for every Flux Kustomization to be Ready: " + strings.Join(layerNames, " → ")},
+		{"verify", fmt.Sprintf("GET https://%s/api/v1.0/config/ answers with Docs %s", cfg.Domain, t.Docs.Version)},
+	}
+	if !t.Locked() {
+		p.Blockers = append(p.Blockers, fmt.Sprintf("train %s is unlocked (%d digests missing): run `make lock` on a connected machine", t.Name, len(t.Unlocked())))
+	}
+	if len(res.Missing) > 0 {
+		p.Blockers = append(p.Blockers, fmt.Sprintf("%d charts are not carried by this build: run `make charts` on a connected machine, pass --charts DIR, or use --bundle FILE", len(res.Missing)))
+	}
+	if in.Store.Ephemeral() {
+		p.Warnings = append(p.Warnings, "no state folder yet: secrets in this dry run were generated in memory and are not kept")
+	}
+	if len(res.Unpinned) > 0 {
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%d images used by rendered objects are not pinned by the train", len(res.Unpinned)))
+	}
+	return p
+}
+
+// WriteText prints the plan for people.
+func (p *Plan) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nPlan: Docs %s at https://%s — train %s (k3s %s, Flux %s), profile %s\n\n", p.Docs, p.Domain, p.Train, p.K3s, p.Flux, p.Profile)
+	b.WriteString("Steps:\n")
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "  %d. %-10s %s\n", i+1, s.Name, s.What)
+	}
+	b.WriteString("\nComponents:\n")
+	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  LAYER\tCOMPONENT\tCHART\tVERSION\tNAMESPACE\tOBJECTS")
+	for _, c := range p.Components {
+		objs := fmt.Sprintf("%d (+%d CRDs)", c.Objects, c.CRDs)
+		if c.Missing != "" {
+			objs = "chart not in this build (see below)"
+		}
+		chart := c.Chart
+		if chart == "" {
+			chart = "(appliance)"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", c.Layer, c.Name, chart, c.Version, c.Namespace, objs)
+	}
+	tw.Flush()
+	b.WriteString("\nFlux Kustomizations (each waits for its objects to be ready):\n")
+	for _, l := range p.Layers {
+		after := ""
+		if len(l.DependsOn) > 0 {
+			after = " after " + strings.Join(l.DependsOn, ", ")
+		}
+		dec := ""
+		if l.Decrypt {
+			dec = ", decrypts SOPS"
+		}
+		fmt.Fprintf(&b, "  %-14s ./%s%s%s\n", l.Name, l.Path, after, dec)
+	}
+	fmt.Fprintf(&b, "\nImages (%d, pinned by digest):\n", len(p.Images))
+	for _, im := range p.Images {
+		d := im.Digest
+		if d == "" {
+			d = "digest not locked yet"
+		}
+		fmt.Fprintf(&b, "  %s  %s\n", im.Reference, d)
+	}
+	for _, u := range p.UnlistedImages {
+		fmt.Fprintf(&b, "  ⚠ %s is used but not pinned by the train\n", u)
+	}
+	fmt.Fprintf(&b, "\nSecrets: %d, SOPS-encrypted in the repository (values never shown): %s\n", len(p.Secrets), strings.Join(p.Secrets, ", "))
+	if len(p.MissingCharts) > 0 {
+		b.WriteString("\nCharts this build does not carry:\n")
+		for _, m := range p.MissingCharts {
+			fmt.Fprintf(&b, "  - %s\n", m)
+		}
+	}
+	fmt.Fprintf(&b, "\nRendered repository: %s (%d files)\n", p.OutDir, p.Files)
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "⚠ %s\n", w)
+	}
+	if len(p.Blockers) > 0 {
+		b.WriteString("\nA real install would stop here:\n")
+		for _, bl := range p.Blockers {
+			fmt.Fprintf(&b, "  ✗ %s\n", bl)
+		}
+	} else {
+		b.WriteString("\nNothing blocks an install.\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
