@@ -88,6 +88,18 @@ type Identity struct {
 	ClientID string `json:"clientID"`
 	// Scopes requested at login.
 	Scopes string `json:"scopes"`
+	// Endpoints of an external provider, as its discovery document states
+	// them (the wizard fills them; render works offline from them).
+	Endpoints OIDCEndpoints `json:"endpoints,omitempty"`
+}
+
+// OIDCEndpoints are the provider endpoints Docs calls.
+type OIDCEndpoints struct {
+	Authorization string `json:"authorization,omitempty"`
+	Token         string `json:"token,omitempty"`
+	Userinfo      string `json:"userinfo,omitempty"`
+	JWKS          string `json:"jwks,omitempty"`
+	EndSession    string `json:"endSession,omitempty"`
 }
 
 // Storage chooses the S3 object store for documents' media.

@@ -204,6 +204,22 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) err
 		if err := httpsURL(c.Identity.Issuer); err != nil {
 			add("identity.issuer", err.Error(), "give the provider's https issuer URL exactly as its discovery document states it")
 		}
+		ep := c.Identity.Endpoints
+		for _, e := range []struct{ path, v string }{
+			{"identity.endpoints.authorization", ep.Authorization}, {"identity.endpoints.token", ep.Token},
+			{"identity.endpoints.userinfo", ep.Userinfo}, {"identity.endpoints.jwks", ep.JWKS},
+		} {
+			if e.v == "" {
+				add(e.path, "empty", "run `docs-appliance install` interactively to read them from the issuer's discovery document, or copy them from ISSUER/.well-known/openid-configuration")
+			} else if err := httpsURL(e.v); err != nil {
+				add(e.path, err.Error(), "copy it from the issuer's discovery document")
+			}
+		}
+		if ep.EndSession != "" {
+			if err := httpsURL(ep.EndSession); err != nil {
+				add("identity.endpoints.endSession", err.Error(), "copy end_session_endpoint from the issuer's discovery document, or leave it empty")
+			}
+		}
 	default:
 		add("identity.mode", fmt.Sprintf("%q is not an identity mode", c.Identity.Mode), "use embedded or external")
 	}
