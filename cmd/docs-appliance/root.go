@@ -54,6 +54,8 @@ func NewRootCommand(out, errOut io.Writer) *cobra.Command {
 		newRenderCommand(app),
 		newInstallCommand(app),
 		newAirgapCommand(app),
+		newPreflightCommand(app),
+		newResetCommand(app),
 	)
 	return cmd
 }

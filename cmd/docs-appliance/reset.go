@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/reset"
+)
+
+type resetFlags struct {
+	yes, purge bool
+}
+
+func newResetCommand(app *App) *cobra.Command {
+	f := &resetFlags{}
+	cmd := &cobra.Command{
+		Use:   "reset",
+		Short: "Remove k3s and the appliance state from this host, keeping backups and the age key unless --purge",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var prompt reset.Prompter
+			if in, ok := cmd.InOrStdin().(*os.File); ok {
+				prompt = reset.TerminalPrompter(in, app.Err)
+			}
+			_, err := reset.Run(cmd.Context(), reset.Options{
+				Root: host.Root(app.flags.root), Runner: host.ExecRunner{}, StateDir: app.hostStateDir(),
+				Purge: f.purge, Yes: f.yes, Prompt: prompt,
+			}, app.Status())
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
+	cmd.Flags().BoolVar(&f.purge, "purge", false, "remove the backups and the age key too (the encrypted desired state can then never be decrypted again)")
+	return cmd
+}
