@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/preflight"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
@@ -18,6 +20,16 @@ type Install struct {
 	OutDir string
 	// Kubeconfig selects an existing cluster instead of provisioning k3s.
 	Kubeconfig string
+	// Root is the host filesystem ("/"); tests point it at a temp folder.
+	Root host.Root
+	// Runner runs host commands (argv lists).
+	Runner host.Runner
+	// IgnorePreflight names host checks to skip, knowingly.
+	IgnorePreflight []string
+	// LookupHost resolves domains for preflight; the system resolver when nil.
+	LookupHost func(ctx context.Context, name string) ([]string, error)
+	// PreflightPorts are the ports preflight probes; the k3s ones when nil.
+	PreflightPorts []int
 
 	// Plan is filled by a dry run.
 	Plan *Plan
@@ -38,5 +50,41 @@ func (i *Install) Run(ctx context.Context, st *status.Status) error {
 		return fmt.Errorf("dry run: %w", err)
 	}
 	i.Plan = newPlan(r.In, r.Result, i.OutDir, i.Kubeconfig != "")
+	if i.Kubeconfig == "" {
+		st.Start("checking the host (preflight)")
+		rep, err := i.preflight(ctx, r.In)
+		if st.End(err) != nil {
+			return err
+		}
+		i.Plan.addPreflight(rep)
+	}
 	return nil
+}
+
+// preflight runs the host checks with the profile's thresholds.
+func (i *Install) preflight(ctx context.Context, in *Inputs) (*preflight.Report, error) {
+	root, runner := i.Root, i.Runner
+	if root == "" {
+		root = "/"
+	}
+	if runner == nil {
+		runner = host.ExecRunner{}
+	}
+	rep, err := preflight.Run(ctx, preflight.Options{
+		Root: root, Runner: runner, Profile: in.Profile, Train: in.Train,
+		Domains: in.Config.Hosts(), Airgapped: in.Config.Airgapped, Ignore: i.IgnorePreflight,
+		LookupHost: i.LookupHost, Ports: i.PreflightPorts, PortProbeHost: portProbeHost(i.PreflightPorts),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("running preflight checks: %w", err)
+	}
+	return rep, nil
+}
+
+// portProbeHost keeps test probes on loopback; real runs probe every address.
+func portProbeHost(ports []int) string {
+	if ports != nil {
+		return "127.0.0.1"
+	}
+	return ""
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/suitenumerique/docs-appliance/installer/preflight"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 )
 
@@ -29,6 +30,8 @@ type Plan struct {
 	Secrets        []string `json:"secrets"`
 	OutDir         string   `json:"outDir"`
 	Files          int      `json:"files"`
+	// Preflight is the host checks' report (absent for an existing cluster).
+	Preflight *preflight.Report `json:"preflight,omitempty"`
 	// Blockers would stop a real install.
 	Blockers []string `json:"blockers,omitempty"`
 	Warnings []string `json:"warnings,omitempty"`
@@ -94,6 +97,13 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 	return p
 }
 
+func (p *Plan) addPreflight(rep *preflight.Report) {
+	p.Preflight = rep
+	if ids := rep.FailedIDs(); len(ids) > 0 {
+		p.Blockers = append(p.Blockers, fmt.Sprintf("host preflight failed: %s (see the fixes above, or skip a check knowingly with --ignore-preflight=ID)", strings.Join(ids, ", ")))
+	}
+}
+
 // WriteText prints the plan for people.
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
@@ -146,6 +156,10 @@ func (p *Plan) WriteText(w io.Writer) error {
 		for _, m := range p.MissingCharts {
 			fmt.Fprintf(&b, "  - %s\n", m)
 		}
+	}
+	if p.Preflight != nil {
+		b.WriteString("\n")
+		b.WriteString(p.Preflight.Text())
 	}
 	fmt.Fprintf(&b, "\nRendered repository: %s (%d files)\n", p.OutDir, p.Files)
 	for _, w := range p.Warnings {
