@@ -5,7 +5,6 @@
 # (KEEP_LOGS=1 keeps $RUN/logs). Safe to run twice, or after a crash.
 set -uo pipefail
 . "$(dirname "$0")/params.sh"
-KUBE_KIT=${KUBE_KIT:-${DOCS_APPLIANCE_KUBE_KIT:-$KUBE_KIT}}
 B=$KUBE_KIT C=$CONTAINERD_KIT
 
 # stop NAME... sends SIGTERM to a component's session, waits up to 5 s, then SIGKILLs it.

@@ -5,10 +5,9 @@
 # 127.0.0.1:$API_PORT. Leftovers of an earlier node of the same name are removed first; on failure
 # the logs' tails are printed and everything is taken down again (KEEP_ON_FAILURE=1 keeps it).
 # Writes $RUN/kubeconfig (host) and $RUN/pki/admin.kubeconfig (inside the namespace).
-# Parameters: see params.sh; KUBE_KIT and CONTAINERD_KIT default to the cache folders.
+# Parameters: see params.sh; the kit folders come from e2e/kit/lib.sh (DOCS_APPLIANCE_KUBE_KIT, DOCS_APPLIANCE_CACHE).
 set -euo pipefail
 . "$(dirname "$0")/params.sh"
-KUBE_KIT=${KUBE_KIT:-${DOCS_APPLIANCE_KUBE_KIT:-$KUBE_KIT}}
 B=$KUBE_KIT C=$CONTAINERD_KIT
 for b in etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy; do
 	[ -x "$B/$b" ] || die "$B/$b is missing: run \`make node-kit\`"

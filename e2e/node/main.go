@@ -1,0 +1,113 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/suitenumerique/docs-appliance/e2e/images"
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
+)
+
+// Main is the body of an e2e test package's TestMain. It brings one node up for the whole test
+// binary, with the pause and stand-in images (built from this repository), CoreDNS and the Flux
+// controller images (from the cache) imported, sets *n, runs the tests, prints the node's memory,
+// and takes the node down:
+//
+//	var cluster *node.Node
+//
+//	func TestMain(m *testing.M) { os.Exit(node.Main(m, &cluster)) }
+//
+// A missing kit or image fails the binary when DOCS_APPLIANCE_REQUIRE_KIT=1 and skips every test
+// otherwise, saying which make target builds it.
+func Main(m *testing.M, n **Node) int {
+	ctx := context.Background()
+	tmp, err := os.MkdirTemp("", "docs-appliance-e2e-images-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "making the image folder:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+
+	imgs, err := testImages(ctx, tmp)
+	var missing *kit.MissingError
+	if errors.As(err, &missing) {
+		if kit.Required() {
+			fmt.Fprintf(os.Stderr, "FAIL: %v (%s=1: a missing kit is a failure)\n", err, kit.EnvRequireKit)
+			return 1
+		}
+		fmt.Fprintf(os.Stderr, "skipping the e2e tests: %v (set %s=1 to make this a failure)\n", err, kit.EnvRequireKit)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	node, err := Up(ctx, Options{Images: imgs, DNS: "1"})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "e2e node up in %s; kubeconfig %s\n", node.Took.Round(100*time.Millisecond), node.Kubeconfig)
+	*n = node
+
+	code := m.Run()
+
+	if code != 0 {
+		node.WriteLogTails(os.Stderr, 40)
+	}
+	if mem, err := node.MemoryRSS(); err == nil {
+		fmt.Fprintf(os.Stderr, "e2e node memory (RSS of components and pods): %d MiB\n", mem>>20)
+	}
+	down := time.Now()
+	if err := node.Down(context.WithoutCancel(ctx)); err != nil {
+		fmt.Fprintln(os.Stderr, "FAIL:", err)
+		return 1
+	}
+	fmt.Fprintf(os.Stderr, "e2e node down in %s\n", time.Since(down).Round(100*time.Millisecond))
+	return code
+}
+
+// testImages checks the kit and returns the image tarballs every node gets: pause and stand-in
+// (built now into dir), CoreDNS and the Flux controllers (from the cache).
+func testImages(ctx context.Context, dir string) ([]string, error) {
+	if err := CheckKit(); err != nil {
+		return nil, err
+	}
+	v, err := kit.Load()
+	if err != nil {
+		return nil, err
+	}
+	d, err := v.Dirs()
+	if err != nil {
+		return nil, err
+	}
+	corednsTar := filepath.Join(d.CoreDNS, "coredns.tar")
+	if err := kit.CheckFiles("the CoreDNS image", "node-kit", corednsTar); err != nil {
+		return nil, err
+	}
+	out := []string{corednsTar}
+	for _, f := range v.Flux {
+		p := filepath.Join(d.FluxImages, f.Name+".tar")
+		if err := kit.CheckFiles("the Flux controller images", "flux-images", p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	mod, err := images.ModuleDir(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range images.TestPrograms() {
+		p, err := g.Build(ctx, mod, dir)
+		if err != nil {
+			return nil, fmt.Errorf("building the test image %s: %w", g.Tag, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
