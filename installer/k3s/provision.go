@@ -76,6 +76,7 @@ func Provision(ctx context.Context, o Options, st *status.Status) error {
 	if err != nil {
 		return err
 	}
+	ran, skipped := 0, 0
 	for _, s := range steps() {
 		why := ""
 		if s.check != nil {
@@ -86,13 +87,17 @@ func Provision(ctx context.Context, o Options, st *status.Status) error {
 		name := s.name(p)
 		if why != "" {
 			p.st.Skip(name, why)
+			skipped++
 			continue
 		}
 		p.st.Start(name)
 		if err := p.st.End(s.run(ctx, p)); err != nil {
 			return err
 		}
+		ran++
 	}
+	p.st.Info("k3s %s is ready on node %s (%d step(s) done, %d already in place); the CLI finds its kubeconfig at %s",
+		p.Train.K3s.Version, p.node, ran, skipped, StateKubeconfig(p.StateDir))
 	return nil
 }
 

@@ -169,7 +169,8 @@ func TestProvisionFirstRunRerunAndConfigChange(t *testing.T) {
 	if got, want := f.rec.Lines(), []string{"systemctl is-active k3s.service", "systemctl daemon-reload", "systemctl enable --now k3s.service"}; strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("first run ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	for _, line := range []string{"✔ Installing k3s v1.35.2+k3s1", "✔ Placing images for k3s to import", "✔ Writing the k3s configuration", "✔ Writing the k3s service", "✔ Starting k3s", "✔ Waiting for the node and core pods to be ready", "✔ Keeping the kubeconfig for the CLI"} {
+	for _, line := range []string{"✔ Installing k3s v1.35.2+k3s1", "✔ Placing images for k3s to import", "✔ Writing the k3s configuration", "✔ Writing the k3s service", "✔ Starting k3s", "✔ Waiting for the node and core pods to be ready", "✔ Keeping the kubeconfig for the CLI",
+		"• k3s v1.35.2+k3s1 is ready on node docs-1 (7 step(s) done, 0 already in place); the CLI finds its kubeconfig at /var/lib/docs-appliance/kubeconfig"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("status lacks %q:\n%s", line, out)
 		}
