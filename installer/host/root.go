@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -192,9 +191,6 @@ func (r Root) SHA256File(p string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
-
-// NewSHA256 is sha256.New, for callers hashing a stream as they copy it.
-func NewSHA256() hash.Hash { return sha256.New() }
 
 // DiskSpace is the free space of the filesystem a path is (or would be) on.
 type DiskSpace struct {

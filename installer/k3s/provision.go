@@ -3,6 +3,7 @@ package k3s
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -393,7 +394,7 @@ func (p *provisioner) fingerprint() (Applied, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return a, fmt.Errorf("listing %s: %w", ImagesDir, err)
 	}
-	h := host.NewSHA256()
+	h := sha256.New()
 	for _, e := range entries {
 		if info, err := e.Info(); err == nil && !strings.HasPrefix(e.Name(), ".") {
 			fmt.Fprintf(h, "%s %d %d\n", e.Name(), info.Size(), info.ModTime().UnixNano())

@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -239,5 +238,3 @@ func systemClockSynced(ctx context.Context, r host.Runner) (bool, string, error)
 
 // lookupTimeout bounds one DNS lookup: a resolver that does not answer is a finding, not a hang.
 const lookupTimeout = 5 * time.Second
-
-func contains(list []string, s string) bool { return slices.Contains(list, s) }
