@@ -156,6 +156,11 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 	if err != nil {
 		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
 	}
+	// CreateTemp makes the file 0600; a bundle holds no secret and is
+	// copied around by other users.
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
+	}
 	if err := tmp.Close(); err != nil {
 		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
 	}

@@ -15,9 +15,12 @@ import (
 // writes is what makes one pass beat `zstd -dc | tar -x` then `sha256sum`.
 // Buffers are a fixed pool, so memory does not grow with the bundle.
 
+// 256 KiB chunks stay in the core's cache between the copy out of the
+// decoder and the hash and write that follow; 16 of them keep 4 MiB in
+// flight, enough for the hasher and the writer to lag behind the reader.
 const (
-	chunkSize  = 1 << 20
-	chunkCount = 8
+	chunkSize  = 256 << 10
+	chunkCount = 16
 )
 
 type chunk struct {
