@@ -4,6 +4,7 @@
 //	GET /         MESSAGE, then NAME=value for each variable named in SHOW_ENV (comma-separated),
 //	              then "PATH: content" for each file named in SHOW_FILES (a mounted Secret, say)
 //	GET /healthz  "ok" (liveness and readiness)
+//	GET /resolve?host=NAME  the addresses NAME resolves to, one a line (proves cluster DNS)
 //
 // It listens on :$PORT (8080 by default) and stops on SIGTERM.
 package main
@@ -13,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -54,6 +56,21 @@ func run() error {
 func handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /resolve", func(w http.ResponseWriter, r *http.Request) {
+		host := r.URL.Query().Get("host")
+		if host == "" {
+			http.Error(w, "want ?host=NAME", http.StatusBadRequest)
+			return
+		}
+		addrs, err := net.DefaultResolver.LookupHost(r.Context(), host)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("resolving %s: %v", host, err), http.StatusBadGateway)
+			return
+		}
+		for _, a := range addrs {
+			fmt.Fprintln(w, a)
+		}
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		msg := os.Getenv("MESSAGE")

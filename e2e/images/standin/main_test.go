@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,6 +29,9 @@ func TestAnswerShowsMessageEnvAndFiles(t *testing.T) {
 	}
 	if body := get(t, srv.URL+"/healthz"); body != "ok\n" {
 		t.Fatalf("healthz %q", body)
+	}
+	if body := get(t, srv.URL+"/resolve?host=localhost"); !strings.Contains(body, "127.0.0.1") && !strings.Contains(body, "::1") {
+		t.Fatalf("resolve localhost: %q", body)
 	}
 	resp, err := srv.Client().Get(srv.URL + "/other")
 	if err != nil {
