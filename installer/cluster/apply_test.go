@@ -239,7 +239,9 @@ func TestApplyAndWaitAgainstARealAPIServer(t *testing.T) {
 	t.Run("wait sees a deployment become available", func(t *testing.T) {
 		ref := cluster.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "web"}
 		done := make(chan error, 1)
-		go func() { done <- c.Wait(ctx, []cluster.Ref{ref}, cluster.WaitOptions{Timeout: 30 * time.Second, Interval: 200 * time.Millisecond}) }()
+		go func() {
+			done <- c.Wait(ctx, []cluster.Ref{ref}, cluster.WaitOptions{Timeout: 30 * time.Second, Interval: 200 * time.Millisecond})
+		}()
 		time.Sleep(500 * time.Millisecond)
 		// Play the deployment controller: report the rollout complete.
 		d, err := c.Kube.AppsV1().Deployments("shop").Get(ctx, "web", metav1.GetOptions{})
