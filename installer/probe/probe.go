@@ -129,11 +129,33 @@ func (l *Live) httpClient() (*http.Client, error) {
 // ConsentNeeded stops a check that would change something the operator
 // owns; the check succeeds when run again with the consent given.
 type ConsentNeeded struct {
+	// Kind says which consent runs the check through: ConsentCreateBucket
+	// or ConsentEnableVersioning.
+	Kind ConsentKind
 	// Action is what would be done, as a question's subject:
 	// "create the bucket docs-media".
 	Action string
 	// Why says what needs it.
 	Why string
+}
+
+// ConsentKind names a change a check may make with the operator's consent.
+type ConsentKind string
+
+// The changes the S3 check asks consent for.
+const (
+	ConsentCreateBucket     ConsentKind = "create-bucket"
+	ConsentEnableVersioning ConsentKind = "enable-versioning"
+)
+
+// Grant records the consent in c.
+func (k ConsentKind) Grant(c *S3Consent) {
+	switch k {
+	case ConsentCreateBucket:
+		c.CreateBucket = true
+	case ConsentEnableVersioning:
+		c.EnableVersioning = true
+	}
 }
 
 func (e *ConsentNeeded) Error() string { return e.Action + " is needed: " + e.Why }

@@ -98,7 +98,7 @@ func (l *Live) S3(ctx context.Context, st config.Storage, accessKeyID, secretAcc
 	case err == nil:
 	case code == "NoSuchBucket":
 		if !consent.CreateBucket {
-			return rep, &ConsentNeeded{Action: "create the bucket " + b, Why: "it does not exist at " + st.Endpoint}
+			return rep, &ConsentNeeded{Kind: ConsentCreateBucket, Action: "create the bucket " + b, Why: "it does not exist at " + st.Endpoint}
 		}
 		in := &s3.CreateBucketInput{Bucket: aws.String(b)}
 		if st.Region != "" && st.Region != "us-east-1" {
@@ -123,7 +123,7 @@ func (l *Live) S3(ctx context.Context, st config.Storage, accessKeyID, secretAcc
 			if v.Status == types.BucketVersioningStatusSuspended {
 				state = "suspended"
 			}
-			return rep, &ConsentNeeded{Action: "turn on versioning for the bucket " + b,
+			return rep, &ConsentNeeded{Kind: ConsentEnableVersioning, Action: "turn on versioning for the bucket " + b,
 				Why: "versioning is " + state + ", and Docs keeps document history as object versions (once on, versioning can only be suspended, never removed)"}
 		}
 		if _, err := client.PutBucketVersioning(ctx, &s3.PutBucketVersioningInput{
