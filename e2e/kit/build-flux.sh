@@ -6,7 +6,8 @@
 #
 # Recipe: download the controller module, copy it somewhere writable, point its
 # `replace .../api => ./api` at the published api module of the same version (nested modules are not
-# in the module zip), tidy, build static. `go install MOD@VER` refuses their replace directives.
+# in the module zip), apply the replacements versions.env lists for modules the proxy refuses,
+# tidy, build static. `go install MOD@VER` refuses their replace directives.
 # A tag whose module version the proxy refuses is built from the nearest served version
 # (versions.env: FLUX_*_TAG vs FLUX_*_BUILD), and said so here.
 set -euo pipefail
@@ -15,6 +16,7 @@ set -euo pipefail
 controllers=(source-controller kustomize-controller notification-controller)
 tag_of() { local k=FLUX_${1//-/_}; k=${k^^}_TAG; echo "${!k}"; }
 build_of() { local k=FLUX_${1//-/_}; k=${k^^}_BUILD; echo "${!k}"; }
+replaces_of() { local k=FLUX_${1//-/_}; k=${k^^}_REPLACE; echo "${!k:-}"; }
 done_already() {
 	local c
 	for c in "${controllers[@]}"; do [ -f "$FLUX_IMAGES/$c.tar" ] || return 1; done
@@ -42,7 +44,13 @@ for c in "${controllers[@]}"; do
 	chmod -R u+w "$src"
 	cd "$src"
 	go mod edit -dropreplace="$mod/api" -require="$mod/api@$ver"
-	go mod tidy
+	for r in $(replaces_of "$c"); do
+		log "$c: replace $r (see versions.env)"
+		go mod edit -replace="$r"
+	done
+	# -e: modules only the controller's tests import (e.g. fluxcd/pkg/helmtestserver) may be
+	# refused by the proxy; the program itself must still build below.
+	go mod tidy -e
 	go build -trimpath -ldflags "-s -w" -o "$WORK/$c.bin" .
 	"$WORK/pack" -tag "ghcr.io/fluxcd/$c:$tag" -out "$out" -user 65534:65534 \
 		-entrypoint "/usr/local/bin/$c" \

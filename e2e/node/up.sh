@@ -6,7 +6,7 @@
 # the logs' tails are printed and everything is taken down again (KEEP_ON_FAILURE=1 keeps it).
 # Writes $RUN/kubeconfig (host) and $RUN/pki/admin.kubeconfig (inside the namespace).
 # Parameters: see params.sh; the kit folders come from e2e/kit/lib.sh (DOCS_APPLIANCE_KUBE_KIT, DOCS_APPLIANCE_CACHE).
-set -euo pipefail
+set -Eeuo pipefail
 . "$(dirname "$0")/params.sh"
 B=$KUBE_KIT C=$CONTAINERD_KIT
 for b in etcd kube-apiserver kubectl kubelet kube-controller-manager kube-scheduler kube-proxy; do
@@ -16,8 +16,8 @@ for b in containerd containerd-shim-runc-v2 ctr; do
 	[ -x "$C/$b" ] || die "$C/$b is missing: run \`make node-kit\`"
 done
 [ "$(id -u)" = 0 ] || die "the e2e node needs root (network namespaces, mounts, cgroups)"
-need_apt runc containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux
-for t in runc nsenter socat ip iptables; do command -v $t >/dev/null || die "$t is not installed"; done
+need_apt runc containernetworking-plugins iptables conntrack socat openssl iproute2 util-linux curl procps
+for t in runc nsenter socat ip iptables curl; do command -v $t >/dev/null || die "$t is not installed"; done
 [ -x /usr/lib/cni/bridge ] || die "/usr/lib/cni/bridge missing (containernetworking-plugins)"
 
 export PATH=$C:$B:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin

@@ -151,6 +151,17 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, d
 	o.SetManagedFields(nil)
 	o.SetUID("")
 	o.SetCreationTimestamp(metav1.Time{})
+	if o.GroupVersionKind().GroupKind() == (schema.GroupKind{Kind: "Namespace"}) {
+		// The API server labels every namespace with its name, inside our request. Applying the
+		// label ourselves keeps our applied configuration equal to what is stored, so a reapply
+		// stays a no-op instead of dropping and re-adding it.
+		labels := o.GetLabels()
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels["kubernetes.io/metadata.name"] = o.GetName()
+		o.SetLabels(labels)
+	}
 	after, err := ri.Apply(ctx, ref.Name, o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 	if err != nil {
 		return Change{Ref: ref}, fmt.Errorf("applying %s: %w", ref, err)
