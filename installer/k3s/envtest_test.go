@@ -68,7 +68,7 @@ func TestWaitReadyNamesWhatIsMissingOnARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = WaitReady(context.Background(), client, "docs-1", 50*time.Millisecond, 300*time.Millisecond)
+	err = WaitReady(context.Background(), client, "docs-1", 100*time.Millisecond, time.Second)
 	for _, want := range []string{"node docs-1 has not registered", "deployment kube-system/coredns does not exist yet"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)

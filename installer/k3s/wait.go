@@ -27,7 +27,11 @@ var CoreDeployments = []string{"coredns", "local-path-provisioner", "metrics-ser
 func WaitReady(ctx context.Context, client kubernetes.Interface, node string, interval, timeout time.Duration) error {
 	var last []string
 	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
-		last = notReady(ctx, client, node)
+		res := notReady(ctx, client, node)
+		if ctx.Err() != nil {
+			return false, nil // cut short by the deadline: the previous look says more
+		}
+		last = res
 		return len(last) == 0, nil
 	})
 	if err != nil {
