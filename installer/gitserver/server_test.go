@@ -136,8 +136,8 @@ func TestOnlySmartProtocolEndpointsOfServedRepositories(t *testing.T) {
 	}{
 		{"GET", "/healthz", 200},
 		{"GET", "/appliance.git/info/refs?service=git-upload-pack", 200},
-		{"GET", "/appliance.git/info/refs", 404},         // dumb protocol
-		{"GET", "/appliance.git/HEAD", 404},              // dumb protocol
+		{"GET", "/appliance.git/info/refs", 404}, // dumb protocol
+		{"GET", "/appliance.git/HEAD", 404},      // dumb protocol
 		{"GET", "/other.git/info/refs?service=git-upload-pack", 404},
 		{"GET", "/appliance.git/../appliance.git/config", 404},
 		{"POST", "/appliance.git/git-receive-pack", 403}, // read account
