@@ -9,20 +9,24 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 // TestImageArchivesLoadIntoContainerd imports every image archive of an
 // imported bundle into a real containerd, as k3s does from agent/images,
 // and checks that each image is there under its tag and under its pinned
-// digest, complete for this platform and unpacked. It needs containerd
-// and ctr (Debian's containerd package) and root; without them it skips.
-// The containerd it starts lives in a temporary folder and is stopped at
-// the end.
+// digest, complete for this platform and unpacked. It uses the containerd
+// of the node kit (`make node-kit`, the 2.x line k3s runs), or one on PATH
+// (Debian's containerd package), and needs root. The containerd it starts
+// lives in a temporary folder and is stopped at the end.
 func TestImageArchivesLoadIntoContainerd(t *testing.T) {
-	daemon, err1 := exec.LookPath("containerd")
-	ctr, err2 := exec.LookPath("ctr")
-	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
-		t.Skip("needs containerd and ctr on PATH and root (apt-get install containerd)")
+	daemon, ctr, err := findContainerd()
+	if err != nil {
+		kit.Unavailable(t, err)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: containerd needs root")
 	}
 	bundle, pub, _ := sharedBundle(t)
 	state := t.TempDir()
@@ -83,7 +87,7 @@ func TestImageArchivesLoadIntoContainerd(t *testing.T) {
 	}
 
 	for _, f := range res.Manifest.Images() {
-		run("images", "import", "--snapshotter", "native", filepath.Join(res.Dir, filepath.FromSlash(f.Path)))
+		run("images", "import", filepath.Join(res.Dir, filepath.FromSlash(f.Path)))
 	}
 	list := run("images", "ls")
 	check := run("images", "check")
@@ -103,9 +107,31 @@ func TestImageArchivesLoadIntoContainerd(t *testing.T) {
 		}
 	}
 	// Unpacked into the snapshotter: a container could start from them.
-	if snaps := run("snapshots", "--snapshotter", "native", "ls"); len(strings.Split(strings.TrimSpace(snaps), "\n")) < 2 {
+	if snaps := run("snapshots", "ls"); len(strings.Split(strings.TrimSpace(snaps), "\n")) < 2 {
 		t.Errorf("no snapshot was unpacked:\n%s", snaps)
 	}
+}
+
+// findContainerd prefers the node kit's containerd, then one on PATH.
+func findContainerd() (daemon, ctr string, err error) {
+	v, err := kit.Load()
+	if err != nil {
+		return "", "", err
+	}
+	dirs, err := v.Dirs()
+	if err != nil {
+		return "", "", err
+	}
+	kitErr := kit.CheckBinaries(dirs.Containerd, "the node kit's containerd", "node-kit", "containerd", "ctr")
+	if kitErr == nil {
+		return filepath.Join(dirs.Containerd, "containerd"), filepath.Join(dirs.Containerd, "ctr"), nil
+	}
+	d, err1 := exec.LookPath("containerd")
+	c, err2 := exec.LookPath("ctr")
+	if err1 == nil && err2 == nil {
+		return d, c, nil
+	}
+	return "", "", kitErr
 }
 
 func findLine(text, prefix string) string {

@@ -6,7 +6,10 @@ AIRGAP_BENCH_SIZE ?= 2GiB
 AIRGAP_BENCH_RUNS ?= 3
 AIRGAP_BENCH_BIN  ?= $(or $(TMPDIR),/tmp)/docs-appliance-airgap-bench
 
+BENCH_TARGETS += bench-airgap
+
 .PHONY: bench-airgap
+## bench-airgap: bundle import vs zstd|tar|sha256sum on 2 GiB, peak RSS, stage throughput
 bench-airgap:
 	@command -v zstd >/dev/null 2>&1 || { apt-get update && apt-get install -y zstd; }
 	go build -o $(AIRGAP_BENCH_BIN) ./cmd/docs-appliance
