@@ -171,11 +171,13 @@ func (s *importSink) manifest(m *Manifest, raw, sig []byte) error {
 	if err := removeLeftovers(root); err != nil {
 		return err
 	}
-	if ok, _ := importedAlready(s.target, id); ok {
+	// Another import may have finished while this one waited for the lock.
+	ok, why := importedAlready(s.target, id)
+	if ok {
 		o.Status.Skip("importing "+filepath.Base(o.Bundle), fmt.Sprintf("train %s for %s was imported in %s meanwhile (same manifest sha256 %s)", m.Train, m.Arch, s.target, id[:12]))
 		return errStopScan
 	}
-	if _, why := importedAlready(s.target, id); why != "" {
+	if why != "" {
 		o.Status.Info("%s", why)
 	}
 	staging, err := os.MkdirTemp(root, stagingPrefix+m.Train+"-"+m.Arch+"-")
@@ -376,4 +378,10 @@ func ReadImported(dir string, pub ed25519.PublicKey) (*Manifest, error) {
 		return nil, fmt.Errorf("reading imported bundle manifest in %s: %w", dir, err)
 	}
 	return m, nil
+}
+
+// fileExists reports whether path exists (any type).
+func fileExists(path string) bool {
+	_, err := os.Lstat(path)
+	return !errors.Is(err, fs.ErrNotExist)
 }

@@ -252,10 +252,19 @@ func (s *scanner) scan(ctx context.Context, in io.Reader) (*scanResult, error) {
 
 var errTrailingData = errors.New("data after the end of the tar archive")
 
+// maxTrailingZeros bounds the padding accepted after the tar end marker
+// (tar tools pad to their record size, 10 KiB by default), so a stream of
+// zeros cannot keep a scan busy.
+const maxTrailingZeros = 1 << 20
+
 func drainZeros(r io.Reader) error {
 	buf := make([]byte, 64<<10)
+	var total int
 	for {
 		n, err := r.Read(buf)
+		if total += n; total > maxTrailingZeros {
+			return errTrailingData
+		}
 		for _, b := range buf[:n] {
 			if b != 0 {
 				return errTrailingData

@@ -11,9 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
 )
 
 // Keys are ed25519 in the PEM encodings openssl and cosign read: the private
@@ -165,18 +163,4 @@ func checkSignature(pub ed25519.PublicKey, manifest, sigFile []byte) error {
 		return fmt.Errorf("%w with key %s", errBadSignature, KeyID(pub))
 	}
 	return nil
-}
-
-// fileExists reports whether path exists (any type).
-func fileExists(path string) bool {
-	_, err := os.Lstat(path)
-	return !errors.Is(err, fs.ErrNotExist)
-}
-
-// absOrSelf makes messages name a file the operator can find.
-func absOrSelf(p string) string {
-	if a, err := filepath.Abs(p); err == nil {
-		return a
-	}
-	return p
 }

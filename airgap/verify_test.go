@@ -221,6 +221,7 @@ func TestVerifyAndImportRejectCraftedBundles(t *testing.T) {
 			return out
 		}},
 		{name: "data after the archive", key: pub, wantEntry: "after the end of the archive", want: "data after the end", trailing: []byte("#!/bin/sh\nrm -rf /\n"), make: func() []entry { return base }},
+		{name: "endless zeros after the archive", key: pub, wantEntry: "after the end of the archive", want: "data after the end", trailing: make([]byte, 2<<20), make: func() []entry { return base }},
 		{name: "unsigned manifest lists a path with ..", wantEntry: ManifestName, want: "escapes the bundle folder through ..", make: func() []entry {
 			return editManifest(t, base, nil, func(m *Manifest) {
 				m.Files = append(m.Files, File{Path: "flux/../../../root/.ssh/authorized_keys", Size: 1, SHA256: strings.Repeat("a", 64), Kind: KindFlux})
@@ -331,5 +332,15 @@ func TestVerifyRejectsWhatIsNotABundle(t *testing.T) {
 	_, err = Verify(context.Background(), VerifyOptions{Bundle: filepath.Join(dir, "missing.tar.zst")})
 	if !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("verify of a missing file: %v", err)
+	}
+}
+
+func TestVerifyAcceptsRecordPadding(t *testing.T) {
+	good, pub, _ := sharedBundle(t)
+	padded := filepath.Join(t.TempDir(), "padded.tar.zst")
+	// GNU tar pads the archive to its 10 KiB record size.
+	writeEntries(t, padded, readEntries(t, good), make([]byte, 9<<10))
+	if _, err := Verify(context.Background(), VerifyOptions{Bundle: padded, PublicKey: pub}); err != nil {
+		t.Fatalf("a zero-padded bundle was rejected: %v", err)
 	}
 }
