@@ -1,0 +1,108 @@
+package gitops
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/fluxcd/flux2/v2/pkg/bootstrap"
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/sourcesecret"
+	"github.com/fluxcd/flux2/v2/pkg/manifestgen/sync"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
+	"github.com/fluxcd/pkg/git"
+	runclient "github.com/fluxcd/pkg/runtime/client"
+	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/suitenumerique/docs-appliance/installer/status"
+)
+
+// BootstrapOptions are the inputs of Bootstrap.
+type BootstrapOptions struct {
+	// Repo is the working copy the rendered state was committed in; bootstrap commits Flux's own
+	// manifests in the same clone.
+	Repo   *Repo
+	Remote Remote
+	// Kubeconfig is the cluster's kubeconfig file; Config the same, parsed.
+	Kubeconfig string
+	Config     *rest.Config
+	// FluxVersion selects the embedded manifests, e.g. v2.9.5.
+	FluxVersion string
+	Author      git.Signature
+	// Timeout bounds each of bootstrap's health waits; PollInterval is how often they look.
+	Timeout, PollInterval time.Duration
+}
+
+// Bootstrap runs flux2's bootstrap with the embedded manifests: it commits Flux's components and
+// sync manifests under clusters/appliance/flux-system/ when they changed, installs the components
+// while Flux has not yet applied itself, points Flux at the repository (through cluster DNS for
+// the in-cluster server) and waits for Flux to sync the pushed head. Flux's source credentials
+// are already in the cluster (bootstrap layer), so bootstrap neither generates a key nor scans an
+// SSH host key.
+func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error {
+	base, err := os.MkdirTemp("", "docs-appliance-flux-")
+	if err != nil {
+		return fmt.Errorf("making a work folder: %w", err)
+	}
+	defer os.RemoveAll(base)
+	if err := writeManifestsBase(o.FluxVersion, base); err != nil {
+		return err
+	}
+	kube, err := fluxClient(o.Config)
+	if err != nil {
+		return err
+	}
+	rcg := genericclioptions.NewConfigFlags(false)
+	rcg.KubeConfig = &o.Kubeconfig
+	b, err := bootstrap.NewPlainGitProvider(o.Repo.Client(), kube,
+		bootstrap.WithRepositoryURL(o.Remote.PushURL),
+		bootstrap.WithBranch(o.Remote.Branch),
+		bootstrap.WithSignature(o.Author.Name, o.Author.Email),
+		bootstrap.WithCommitMessageAppendix("Committed by docs-appliance: Flux runs the desired state of this repository."),
+		// Both are required: bootstrap dereferences them without checking.
+		bootstrap.WithKubeconfig(rcg, &runclient.Options{QPS: 50, Burst: 100}),
+		bootstrap.WithLogger(statusLogger{st}),
+	)
+	if err != nil {
+		return fmt.Errorf("preparing Flux bootstrap: %w", err)
+	}
+	secretOpts := sourcesecret.MakeDefaultOptions()
+	secretOpts.Name, secretOpts.Namespace, secretOpts.TargetPath = FluxName, FluxNamespace, TargetPath
+	syncOpts := sync.MakeDefaultOptions()
+	syncOpts.Name, syncOpts.Namespace, syncOpts.Secret = FluxName, FluxNamespace, FluxName
+	syncOpts.URL, syncOpts.Branch, syncOpts.TargetPath = o.Remote.SyncURL, o.Remote.Branch, TargetPath
+	if err := bootstrap.Run(ctx, b, base, InstallOptions(o.FluxVersion), secretOpts, syncOpts, o.PollInterval, o.Timeout); err != nil {
+		return fmt.Errorf("bootstrapping Flux %s: %w", o.FluxVersion, err)
+	}
+	return nil
+}
+
+// fluxClient is a controller-runtime client that knows Flux's kinds.
+func fluxClient(cfg *rest.Config) (client.Client, error) {
+	scheme := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, kustomizev1.AddToScheme, sourcev1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, fmt.Errorf("building the Flux client scheme: %w", err)
+		}
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, fmt.Errorf("building the Flux client: %w", err)
+	}
+	return c, nil
+}
+
+// statusLogger shows bootstrap's progress through the install's status.
+type statusLogger struct{ st *status.Status }
+
+func (l statusLogger) Actionf(format string, a ...any)   { l.st.Info("Flux: "+format, a...) }
+func (l statusLogger) Generatef(format string, a ...any) { l.st.Info("Flux: "+format, a...) }
+func (l statusLogger) Waitingf(format string, a ...any)  { l.st.Info("Flux: "+format, a...) }
+func (l statusLogger) Successf(format string, a ...any)  { l.st.Info("Flux: "+format, a...) }
+func (l statusLogger) Warningf(format string, a ...any)  { l.st.Warn("Flux: "+format, a...) }
+func (l statusLogger) Failuref(format string, a ...any)  { l.st.Warn("Flux: "+format, a...) }

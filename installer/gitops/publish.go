@@ -1,0 +1,180 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"filippo.io/age"
+	"github.com/fluxcd/pkg/git"
+	"sigs.k8s.io/yaml"
+
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/render"
+)
+
+// ConfigFile is the repository's record of the config it was rendered from (no secrets): commit
+// diffs then show what the operator changed beside what it changed in the manifests.
+const ConfigFile = "appliance.yaml"
+
+const configHeader = "# The appliance config this repository was rendered from, written by docs-appliance.\n" +
+	"# Editing it here changes nothing: change the config and run `docs-appliance install` again.\n"
+
+// PublishInput is one render to publish.
+type PublishInput struct {
+	Result     *render.Result
+	Identity   *age.X25519Identity
+	Recipients []string
+	Config     *config.Config
+	// Version is the docs-appliance version, for the commit body.
+	Version string
+	Author  git.Signature
+}
+
+// Published says what Publish did.
+type Published struct {
+	// Head is the branch's commit after publishing.
+	Head string
+	// Committed is false when the repository already held this render.
+	Committed bool
+	Subject   string
+	Report    *render.WriteReport
+}
+
+// Publish writes the render into the working copy (only changed files; a Secret whose values did
+// not change keeps its encrypted bytes), records the config, and commits and pushes when
+// something changed, with a message that says what changed and why.
+func Publish(ctx context.Context, repo *Repo, in PublishInput) (*Published, error) {
+	prevHead, err := repo.Head()
+	if err != nil {
+		return nil, err
+	}
+	prevConfig, err := repo.ReadFile(ConfigFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the recorded config: %w", err)
+	}
+	rep, err := render.Write(repo.Dir(), in.Result, in.Identity, in.Recipients)
+	if err != nil {
+		return nil, err
+	}
+	cfgYAML, err := yaml.Marshal(in.Config)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the config: %w", err)
+	}
+	cfgYAML = append([]byte(configHeader), cfgYAML...)
+	if err := config.WriteFileAtomic(filepath.Join(repo.Dir(), ConfigFile), cfgYAML, 0o644); err != nil {
+		return nil, fmt.Errorf("recording the config: %w", err)
+	}
+	subject, body := commitMessage(prevHead == "", prevConfig, cfgYAML, in, rep)
+	hash, err := repo.Commit(in.Author, subject+"\n\n"+body)
+	if errors.Is(err, ErrNothingToCommit) {
+		return &Published{Head: prevHead, Report: rep}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := repo.Push(ctx); err != nil {
+		return nil, err
+	}
+	return &Published{Head: hash, Committed: true, Subject: subject, Report: rep}, nil
+}
+
+// commitMessage says what changed and why: first install, a move to another train, the config
+// fields the operator changed, or (same config and train) a new render of them.
+func commitMessage(first bool, prevConfig, newConfig []byte, in PublishInput, rep *render.WriteReport) (string, string) {
+	cfg := in.Config
+	var subject string
+	changed := configChanges(prevConfig, newConfig)
+	prevTrain := fieldOf(prevConfig, "train")
+	switch {
+	case first || len(prevConfig) == 0:
+		subject = fmt.Sprintf("docs-appliance: install train %s (profile %s) for %s", cfg.Train, cfg.Profile, cfg.Domain)
+	case prevTrain != "" && prevTrain != cfg.Train:
+		subject = fmt.Sprintf("docs-appliance: move from train %s to %s", prevTrain, cfg.Train)
+	case len(changed) > 0:
+		subject = fmt.Sprintf("docs-appliance: render train %s (config change: %s)", cfg.Train, joinLimited(changed, 6))
+	default:
+		subject = fmt.Sprintf("docs-appliance: render train %s again (same config; new render or new secret values)", cfg.Train)
+	}
+	var b strings.Builder
+	if len(changed) > 0 && !first && len(prevConfig) > 0 {
+		fmt.Fprintf(&b, "Config fields changed: %s.\n\n", strings.Join(changed, ", "))
+	}
+	files := append([]string(nil), rep.Written...)
+	sort.Strings(files)
+	fmt.Fprintf(&b, "Files written: %d, removed: %d, unchanged: %d.\n", len(rep.Written), len(rep.Removed), rep.Unchanged)
+	const max = 40
+	for i, f := range files {
+		if i == max {
+			fmt.Fprintf(&b, "  … and %d more\n", len(files)-max)
+			break
+		}
+		fmt.Fprintf(&b, "  M %s\n", f)
+	}
+	for i, f := range rep.Removed {
+		if i == max {
+			fmt.Fprintf(&b, "  … and %d more removed\n", len(rep.Removed)-max)
+			break
+		}
+		fmt.Fprintf(&b, "  D %s\n", f)
+	}
+	fmt.Fprintf(&b, "\nRendered by docs-appliance %s. Secrets are SOPS-encrypted; values never appear here.\n", in.Version)
+	return subject, b.String()
+}
+
+func joinLimited(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return strings.Join(items[:n], ", ") + fmt.Sprintf(" and %d more", len(items)-n)
+}
+
+// configChanges lists the dotted paths whose values differ between two config files.
+func configChanges(a, b []byte) []string {
+	var ma, mb map[string]any
+	_ = yaml.Unmarshal(a, &ma)
+	_ = yaml.Unmarshal(b, &mb)
+	var out []string
+	diffPaths("", ma, mb, &out)
+	sort.Strings(out)
+	return out
+}
+
+func diffPaths(prefix string, a, b map[string]any, out *[]string) {
+	keys := map[string]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	for k := range keys {
+		p := k
+		if prefix != "" {
+			p = prefix + "." + k
+		}
+		va, vb := a[k], b[k]
+		ma, oka := va.(map[string]any)
+		mb, okb := vb.(map[string]any)
+		if oka || okb {
+			diffPaths(p, ma, mb, out)
+			continue
+		}
+		if !reflect.DeepEqual(va, vb) {
+			*out = append(*out, p)
+		}
+	}
+}
+
+func fieldOf(configYAML []byte, key string) string {
+	var m map[string]any
+	if yaml.Unmarshal(configYAML, &m) != nil {
+		return ""
+	}
+	s, _ := m[key].(string)
+	return s
+}
