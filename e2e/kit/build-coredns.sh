@@ -39,7 +39,7 @@ printf 'module tmp/coredns\n\ngo 1.26.0\n' >go.mod
 go get "github.com/coredns/coredns@v$COREDNS"
 go mod tidy
 go build -trimpath -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=v$COREDNS" -o "$WORK/coredns/coredns" .
-./coredns -plugins | grep -q kubernetes || die "the built coredns lacks the kubernetes plugin"
+./coredns -plugins | grep kubernetes >/dev/null || die "the built coredns lacks the kubernetes plugin"
 
 mkdir -p "$COREDNS_KIT"
 install_bin "$WORK/coredns/coredns" "$COREDNS_KIT/coredns"

@@ -62,7 +62,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 	# One go build for all commands: they share most packages and build in parallel.
 	go build -trimpath -ldflags "-s -w $ver" -o "$WORK/bin/" "${pkgs[@]}"
 	for c in "${missing[@]}"; do install_bin "$WORK/bin/$c" "$KUBE_KIT/$c"; done
-	"$KUBE_KIT/kube-apiserver" --version | grep -q "v$KUBERNETES" || die "kube-apiserver reports $("$KUBE_KIT/kube-apiserver" --version)"
+	"$KUBE_KIT/kube-apiserver" --version | grep "v$KUBERNETES" >/dev/null || die "kube-apiserver reports $("$KUBE_KIT/kube-apiserver" --version)"
 	log "Kubernetes built"
 fi
 

@@ -7,20 +7,30 @@ set -uo pipefail
 . "$(dirname "$0")/params.sh"
 B=$KUBE_KIT C=$CONTAINERD_KIT
 
-# stop NAME... sends SIGTERM to a component's session, waits up to 5 s, then SIGKILLs it.
+# stop NAME... sends SIGTERM to the components' sessions at once, waits up to 5 s for them all,
+# then SIGKILLs what is left.
 stop() {
-	local n p i
+	local n p i pids=()
 	for n in "$@"; do
 		[ -f "$RUN/pids/$n" ] || continue
 		p=$(cat "$RUN/pids/$n")
-		if kill -0 "$p" 2>/dev/null; then
-			kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
-			for i in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-			kill -KILL -- "-$p" 2>/dev/null
-			kill -KILL "$p" 2>/dev/null
-		fi
 		rm -f "$RUN/pids/$n"
+		kill -0 "$p" 2>/dev/null || continue
+		kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null
+		pids+=("$p")
 	done
+	[ ${#pids[@]} -eq 0 ] && return 0
+	for i in $(seq 50); do
+		left=0
+		for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && left=1; done
+		[ $left = 0 ] && break
+		sleep 0.1
+	done
+	for p in "${pids[@]}"; do
+		kill -KILL -- "-$p" 2>/dev/null
+		kill -KILL "$p" 2>/dev/null
+	done
+	return 0
 }
 have_ns() { [ -e "/run/netns/$NS" ]; }
 

@@ -9,7 +9,8 @@ mkdir -p "$PKI"
 chmod 0700 "$PKI"
 cd "$PKI"
 umask 077
-key() { [ -f "$1.key" ] || openssl genrsa -out "$1.key" 2048 2>/dev/null; }
+# ECDSA P-256 keys: as good as RSA here and far quicker to make on a busy machine.
+key() { [ -f "$1.key" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1.key" 2>/dev/null; }
 if [ ! -f ca.crt ]; then
 	key ca
 	openssl req -x509 -new -key ca.key -subj "/CN=docs-appliance-e2e-ca" -days 3650 -out ca.crt 2>/dev/null
@@ -36,7 +37,7 @@ sign scheduler "/CN=system:kube-scheduler"
 sign kube-proxy "/CN=system:kube-proxy"
 if [ ! -f sa.key ]; then
 	key sa
-	openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+	openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
 fi
 kubeconfig() { # FILE USER SERVER
 	cat >"$1" <<KC

@@ -103,15 +103,18 @@ start kube-controller-manager "$B/kube-controller-manager" --kubeconfig="$P/cont
 	--bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials \
 	--service-account-private-key-file="$P/sa.key" --root-ca-file="$P/ca.crt" \
 	--cluster-signing-cert-file="$P/ca.crt" --cluster-signing-key-file="$P/ca.key" \
-	--service-cluster-ip-range="$SERVICE_CIDR" --controllers='*,-cloud-node-lifecycle'
+	--service-cluster-ip-range="$SERVICE_CIDR"
 start kube-scheduler "$B/kube-scheduler" --kubeconfig="$P/scheduler.kubeconfig" \
 	--authentication-kubeconfig="$P/scheduler.kubeconfig" --authorization-kubeconfig="$P/scheduler.kubeconfig" \
 	--bind-address=127.0.0.1 --leader-elect=false
 
 # --- host access: a loopback forwarder into the namespace --------------------------------------
-# The forwarder runs on the host; only each connection's far end enters the namespace.
-(exec setsid socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" \
-	"EXEC:nsenter --net=/run/netns/$NS socat STDIO TCP:$NODE_IP:6443" >"$RUN/logs/api-forwarder.log" 2>&1 </dev/null) &
+# socat listens on the host; each connection runs api-connect, which enters the namespace and
+# connects to the API server (a script, so no address has to survive socat's own parsing).
+printf '#!/bin/sh\nexec nsenter --net=/run/netns/%s socat STDIO TCP:%s:6443\n' "$NS" "$NODE_IP" >"$RUN/api-connect"
+chmod 0700 "$RUN/api-connect"
+(exec setsid socat "TCP-LISTEN:$API_PORT,bind=127.0.0.1,reuseaddr,fork" "EXEC:$RUN/api-connect" \
+	>"$RUN/logs/api-forwarder.log" 2>&1 </dev/null) &
 echo $! >"$RUN/pids/api-forwarder"
 
 # --- containerd (CRI) --------------------------------------------------------------------------
@@ -157,12 +160,15 @@ for src in $IMAGES; do
 	if [ -d "$src" ]; then set -- "$src"/*.tar; else set -- "$src"; fi
 	for t in "$@"; do
 		[ -f "$t" ] || continue
-		N "${CTR[@]}" images import --platform linux/amd64 "$t" >/dev/null
+		# ctr warns about cgroup v1 on every call: keep its output for a failure only.
+		N "${CTR[@]}" images import --platform linux/amd64 "$t" >"$RUN/logs/import.log" 2>&1 ||
+			{ cat "$RUN/logs/import.log" >&2; die "importing $t"; }
 		imported=$((imported + 1))
 	done
 done
 log "imported $imported image tarballs $(ms)"
-N "${CTR[@]}" images ls -q | grep -qx "$PAUSE_IMAGE" || die "the pause image $PAUSE_IMAGE was not imported (pass it in IMAGES)"
+images_here() { N "${CTR[@]}" images ls -q 2>/dev/null; } # listed whole: grep -q closing early would fail pipefail
+images_here | grep -x "$PAUSE_IMAGE" >/dev/null || die "the pause image $PAUSE_IMAGE was not imported (pass it in IMAGES)"
 
 # --- kubelet and kube-proxy --------------------------------------------------------------------
 cat >"$RUN/kubelet.yaml" <<YAML
@@ -205,7 +211,8 @@ YAML
 start kube-proxy "$B/kube-proxy" --config="$RUN/kube-proxy.yaml"
 
 K() { N "$B/kubectl" --kubeconfig="$P/admin.kubeconfig" "$@"; }
-node_ready() { alive kubelet && [ "$(K get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
+all_alive() { local c; for c in etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy api-forwarder; do alive $c || return 1; done; }
+node_ready() { all_alive && [ "$(K get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
 until_ok "node Ready" 180 node_ready
 host_api() { curl -sf --cacert "$P/ca.crt" --cert "$P/admin.crt" --key "$P/admin.key" "https://127.0.0.1:$API_PORT/readyz"; }
 until_ok "API reachable from the host on 127.0.0.1:$API_PORT" 30 host_api
@@ -213,13 +220,15 @@ until_ok "API reachable from the host on 127.0.0.1:$API_PORT" 30 host_api
 # --- cluster DNS -------------------------------------------------------------------------------
 coredns_image="docs-appliance.test/coredns:$COREDNS"
 if [ "$DNS" = auto ]; then
-	if N "${CTR[@]}" images ls -q | grep -qx "$coredns_image"; then DNS=1; else DNS=0; fi
+	if images_here | grep -x "$coredns_image" >/dev/null; then DNS=1; else DNS=0; fi
 fi
 if [ "$DNS" = 1 ]; then
 	sed -e "s#@IMAGE@#$coredns_image#g" -e "s#@DNS_IP@#$DNS_IP#g" "$NODE_SRC/coredns.yaml" | K apply -f - >/dev/null
-	until_ok "cluster DNS available" 120 K -n kube-system rollout status deployment/coredns --timeout=2s
+	dns_ready() { all_alive && K -n kube-system rollout status deployment/coredns --timeout=2s; }
+	until_ok "cluster DNS available" 120 dns_ready
 else
 	log "no cluster DNS (the CoreDNS image $coredns_image was not imported)"
 fi
+all_alive
 trap - ERR
 log "node $NODE_NAME up in $(ms); kubeconfig: $RUN/kubeconfig"
