@@ -61,7 +61,10 @@ type testEnv struct {
 // Image references of the test train, relative to the registry host.
 var testImages = []string{"docs/backend:v1.0.0", "docs/frontend:v1.0.0", "library/nginx:1.29"}
 
-func newTestEnv(t *testing.T) *testEnv {
+func newTestEnv(t testing.TB) *testEnv { return newTestEnvSized(t, 64<<10) }
+
+// newTestEnvSized pushes images whose two layers hold imageBytes together.
+func newTestEnvSized(t testing.TB, imageBytes int64) *testEnv {
 	t.Helper()
 	e := &testEnv{artifacts: map[string][]byte{}, digests: map[string]string{}, chartSHA: map[string]string{}, served: map[string]int{}}
 	chartDir := t.TempDir()
@@ -101,7 +104,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		if err != nil {
 			t.Fatal(err)
 		}
-		amd := platformImage(t, "amd64")
+		amd := platformImage(t, "amd64", imageBytes)
 		if i == 1 {
 			if err := remote.Write(tag, amd, opts...); err != nil {
 				t.Fatalf("pushing %s: %v", full, err)
@@ -112,7 +115,7 @@ func newTestEnv(t *testing.T) *testEnv {
 		}
 		idx := mutate.AppendManifests(empty.Index,
 			mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
-			mutate.IndexAddendum{Add: platformImage(t, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
+			mutate.IndexAddendum{Add: platformImage(t, "arm64", imageBytes), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}}},
 		)
 		if err := remote.WriteIndex(tag, idx, opts...); err != nil {
 			t.Fatalf("pushing %s: %v", full, err)
@@ -164,9 +167,9 @@ func newTestEnv(t *testing.T) *testEnv {
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
 
-func platformImage(t *testing.T, arch string) v1.Image {
+func platformImage(t testing.TB, arch string, size int64) v1.Image {
 	t.Helper()
-	img, err := random.Image(64<<10, 2)
+	img, err := random.Image(size, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,7 @@ func platformImage(t *testing.T, arch string) v1.Image {
 	return mutate.MediaType(img, types.OCIManifestSchema1)
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -228,7 +231,7 @@ images:
 
 // train returns the test train pointing at the env's servers, locked with
 // the digests the env pushed or unlocked.
-func (e *testEnv) train(t *testing.T, locked bool) *bundles.Train {
+func (e *testEnv) train(t testing.TB, locked bool) *bundles.Train {
 	t.Helper()
 	type img struct{ Ref, Digest string }
 	var imgs []img
@@ -254,7 +257,7 @@ func (e *testEnv) train(t *testing.T, locked bool) *bundles.Train {
 	return tr
 }
 
-func (e *testEnv) buildOptions(t *testing.T, tr *bundles.Train, out string, key ed25519.PrivateKey) BuildOptions {
+func (e *testEnv) buildOptions(t testing.TB, tr *bundles.Train, out string, key ed25519.PrivateKey) BuildOptions {
 	return BuildOptions{
 		Train: tr, Arch: "amd64", Out: out, Key: key, Flux: e.flux,
 		HTTPClient: e.client, Keychain: authn.NewMultiKeychain(),
