@@ -35,9 +35,14 @@ func renderChart(t *testing.T, name, release, namespace string, values map[strin
 	if err != nil {
 		t.Fatalf("rendering chart %s: %v", name, err)
 	}
-	objs, err := cluster.DecodeObjects([]byte(rel.Manifest))
+	return decode(t, rel.Manifest)
+}
+
+func decode(t *testing.T, manifests string) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := cluster.DecodeObjects([]byte(manifests))
 	if err != nil {
-		t.Fatalf("decoding the rendered chart %s: %v", name, err)
+		t.Fatalf("decoding manifests: %v", err)
 	}
 	return objs
 }
