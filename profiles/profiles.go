@@ -105,7 +105,7 @@ func toAny(m map[string]Quantity) map[string]any {
 var RequiredWorkloads = []string{
 	"docs-backend", "docs-celery", "docs-frontend", "docs-y-provider", "media-proxy",
 	"postgres", "redis", "object-store", "keycloak", "git-server", "envoy", "operator",
-	"prometheus", "grafana", "kyverno",
+	"prometheus", "grafana", "kyverno", "alertmanager", "exporter", "job", "restore-check",
 }
 
 // Workload returns the named workload's sizing; every required workload is

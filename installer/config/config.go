@@ -63,6 +63,7 @@ type Config struct {
 	Storage   Storage  `json:"storage"`
 	Git       Git      `json:"git"`
 	SMTP      SMTP     `json:"smtp,omitempty"`
+	Backup    Backup   `json:"backup,omitempty"`
 }
 
 // TLS chooses how the public certificate is obtained.
@@ -136,6 +137,29 @@ type SMTP struct {
 	Security string `json:"security,omitempty"`
 }
 
+// Backup schedules the database backups and the check that they restore.
+type Backup struct {
+	// Schedule of the daily base backup: a cron expression with seconds
+	// first, as CloudNativePG reads it ("0 0 2 * * *" is 02:00).
+	Schedule string `json:"schedule"`
+	// Retention is how long backups are kept: a number then d, w or m
+	// (days, weeks, months), e.g. "30d".
+	Retention string `json:"retention"`
+	// RestoreCheckSchedule is when a throwaway database is recovered from
+	// the latest backup and checked: a five-field cron expression, best
+	// placed after the backup so it checks the newest one.
+	RestoreCheckSchedule string `json:"restoreCheckSchedule"`
+}
+
+// Secrets the operator's own certificate (tls.mode provided) is stored
+// under: install reads tls.certFile and tls.keyFile into the secret store
+// with these names, so render stays pure and the key never lands in Git
+// unencrypted.
+const (
+	SecretTLSCertificate = "tls.certificate"
+	SecretTLSPrivateKey  = "tls.privateKey"
+)
+
 // Enabled reports whether an SMTP relay is configured.
 func (s SMTP) Enabled() bool { return s.Host != "" }
 
@@ -178,6 +202,9 @@ func (c *Config) ApplyDefaults() {
 	if c.Git.Mode == GitExternal {
 		def(&c.Git.Auth, GitAuthToken)
 	}
+	def(&c.Backup.Schedule, "0 0 2 * * *")
+	def(&c.Backup.Retention, "30d")
+	def(&c.Backup.RestoreCheckSchedule, "30 4 * * *")
 	if c.SMTP.Enabled() {
 		def(&c.SMTP.Security, SMTPStartTLS)
 		if c.SMTP.Port == 0 {

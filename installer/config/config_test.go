@@ -89,6 +89,10 @@ func TestValidationTable(t *testing.T) {
 		{"smtp without host", []string{"smtp.from=docs@example.org"}, []string{"smtp.host: empty while"}},
 		{"age recipient", []string{"ageRecipients=AGE-SECRET-KEY-1XYZ"}, []string{"ageRecipients[0]: not an age public key"}},
 		{"api version", []string{"apiVersion=v2"}, []string{"apiVersion: \"v2\""}},
+		{"backup schedule five fields", []string{"backup.schedule=0 2 * * *"}, []string{"backup.schedule: \"0 2 * * *\" has 5 fields, want 6"}},
+		{"backup schedule bad field", []string{"backup.schedule=0 0 2 * * $"}, []string{"backup.schedule: \"0 0 2 * * $\" has an invalid field \"$\""}},
+		{"backup retention", []string{"backup.retention=30 days"}, []string{"backup.retention: \"30 days\" is not a retention"}},
+		{"restore check schedule", []string{"backup.restoreCheckSchedule=0 0 4 * * *"}, []string{"backup.restoreCheckSchedule: \"0 0 4 * * *\" has 6 fields, want 5"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,7 +178,8 @@ func TestDefaultsFollowOverrides(t *testing.T) {
 	if err := c.Resolve([]string{"adminEmail=ops@example.org", "smtp.host=mail.example.org", "smtp.security=tls"}); err != nil {
 		t.Fatal(err)
 	}
-	if c.TLS.ACMEEmail != "ops@example.org" || c.SMTP.Port != 465 || c.Git.Branch != "main" || c.Profile != "single-small" {
+	if c.TLS.ACMEEmail != "ops@example.org" || c.SMTP.Port != 465 || c.Git.Branch != "main" || c.Profile != "single-small" ||
+		c.Backup.Schedule != "0 0 2 * * *" || c.Backup.Retention != "30d" || c.Backup.RestoreCheckSchedule != "30 4 * * *" {
 		t.Fatalf("defaults = %+v", c)
 	}
 }

@@ -40,6 +40,9 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 		gen("yprovider.apiKey", "the y-provider API key"),
 		gen("postgres.docsPassword", "the docs database owner"),
 		gen("redis.password", "the Redis cache"),
+		// Generated even where the profile runs no Grafana: the config does
+		// not know the profile's components, and an unused value costs nothing.
+		gen("grafana.adminPassword", "Grafana's admin account"),
 	}
 	if c.Identity.Mode == Embedded {
 		s = append(s,
@@ -55,7 +58,9 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 			gen("storage.accessKeyID", "the embedded object store's Docs account"),
 			gen("storage.secretAccessKey", "the embedded object store's Docs account"),
 			gen("objectstore.rootAccessKey", "the embedded object store's root account"),
-			gen("objectstore.rootSecretKey", "the embedded object store's root account"))
+			gen("objectstore.rootSecretKey", "the embedded object store's root account"),
+			gen("backup.accessKeyID", "the embedded object store's database backup account"),
+			gen("backup.secretAccessKey", "the embedded object store's database backup account"))
 	} else {
 		s = append(s,
 			given("storage.accessKeyID", "the S3 bucket "+c.Storage.Bucket),
@@ -81,7 +86,23 @@ var (
 	regionRe     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 	scpLikeGitRe = regexp.MustCompile(`^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^/].*$`)
 	branchRe     = regexp.MustCompile(`^[A-Za-z0-9._/-]+$`)
+	cronFieldRe  = regexp.MustCompile(`^[0-9A-Za-z*/,?-]+$`)
+	retentionRe  = regexp.MustCompile(`^[1-9][0-9]{0,3}[dwm]$`)
 )
+
+// validCron reports why expr is not a cron expression of n fields, or nil.
+func validCron(expr string, n int) error {
+	fields := strings.Fields(expr)
+	if len(fields) != n {
+		return fmt.Errorf("%q has %d fields, want %d", expr, len(fields), n)
+	}
+	for _, f := range fields {
+		if !cronFieldRe.MatchString(f) {
+			return fmt.Errorf("%q has an invalid field %q", expr, f)
+		}
+	}
+	return nil
+}
 
 // ValidDomain reports why name is not a usable public host name, or nil.
 func ValidDomain(name string) error {
@@ -274,6 +295,16 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) err
 		}
 	} else if c.SMTP.Username != "" || c.SMTP.From != "" {
 		add("smtp.host", "empty while other smtp fields are set", "set smtp.host, or remove the smtp section")
+	}
+
+	if err := validCron(c.Backup.Schedule, 6); err != nil {
+		add("backup.schedule", err.Error(), `use six fields, seconds first, e.g. "0 0 2 * * *" for 02:00 every day`)
+	}
+	if !retentionRe.MatchString(c.Backup.Retention) {
+		add("backup.retention", fmt.Sprintf("%q is not a retention", c.Backup.Retention), `use a number then d, w or m, e.g. "30d"`)
+	}
+	if err := validCron(c.Backup.RestoreCheckSchedule, 5); err != nil {
+		add("backup.restoreCheckSchedule", err.Error(), `use five fields, e.g. "30 4 * * *" for 04:30 every day, after the backup`)
 	}
 
 	if have != nil {

@@ -74,7 +74,7 @@ func helmTemplate(ctx context.Context, c *chart.Chart, releaseName, namespace st
 		return nil, err
 	}
 	for _, h := range rel.Hooks {
-		if isTestHook(h) {
+		if isTestHook(h) || isDeleteHook(h) {
 			continue
 		}
 		hobjs, err := ParseObjects([]byte(h.Manifest))
@@ -100,4 +100,20 @@ func isTestHook(h *release.Hook) bool {
 		}
 	}
 	return strings.Contains(h.Path, "/tests/")
+}
+
+// isDeleteHook reports a hook that runs only when a release is deleted:
+// as a plain object it would run at install (Kyverno's webhook cleanup
+// deletes its own webhooks), so it is dropped. Removing a component is a
+// Git change Flux prunes, not a helm uninstall.
+func isDeleteHook(h *release.Hook) bool {
+	if len(h.Events) == 0 {
+		return false
+	}
+	for _, e := range h.Events {
+		if e != release.HookPreDelete && e != release.HookPostDelete {
+			return false
+		}
+	}
+	return true
 }

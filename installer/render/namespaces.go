@@ -2,15 +2,23 @@ package render
 
 // privilegedNamespaces run workloads that need host access (node-exporter
 // reads the host's /proc and /sys).
-var privilegedNamespaces = map[string]bool{"monitoring": true}
+var privilegedNamespaces = map[string]bool{nsMonitoring: true}
+
+// restrictedNamespaces run only the appliance's own pods, all built to
+// the restricted level: enforce it there.
+var restrictedNamespaces = map[string]bool{nsObjectStore: true}
 
 // namespaceLabels enforce Pod Security: baseline everywhere (what every
-// pinned chart allows), restricted audited and warned so drift shows up,
-// privileged only where a component needs the host.
+// pinned chart allows), restricted where every pod is the appliance's own,
+// restricted audited and warned elsewhere so drift shows up, privileged
+// only where a component needs the host.
 func namespaceLabels(name string) map[string]string {
 	enforce := "baseline"
-	if privilegedNamespaces[name] {
+	switch {
+	case privilegedNamespaces[name]:
 		enforce = "privileged"
+	case restrictedNamespaces[name]:
+		enforce = "restricted"
 	}
 	return map[string]string{
 		"app.kubernetes.io/managed-by":       "docs-appliance",

@@ -133,6 +133,11 @@ var clusterScopedKinds = map[string]bool{
 	"flowcontrol.apiserver.k8s.io/FlowSchema":                 true,
 	"flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration": true,
 	"certificates.k8s.io/CertificateSigningRequest":           true,
+	// Cluster-scoped kinds of the appliance's own manifests: their scope
+	// must be known even when a build carries no chart with their CRDs.
+	"cert-manager.io/ClusterIssuer":          true,
+	"gateway.networking.k8s.io/GatewayClass": true,
+	"kyverno.io/ClusterPolicy":               true,
 }
 
 // scopes knows which kinds are cluster-scoped: the built-ins plus every
@@ -204,32 +209,37 @@ func sortObjects(objs []Object) {
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].ID() < objs[j].ID() })
 }
 
-// images collects every container image an object's pod template uses.
+// images collects every container image an object names: pod templates'
+// containers, and the image fields of the custom resources operators turn
+// into pods (a CloudNativePG Cluster's imageName, a Keycloak's image, an
+// EnvoyProxy's container image, a Redis' kubernetesConfig image). Policies
+// only hold image patterns.
 func images(o Object) []string {
+	if g := o.Group(); g == "kyverno.io" || g == "policies.kyverno.io" {
+		return nil
+	}
 	var out []string
-	var walk func(v any, key string)
-	walk = func(v any, key string) {
+	var walk func(v any)
+	walk = func(v any) {
 		switch t := v.(type) {
 		case map[string]any:
 			for k, c := range t {
-				walk(c, k)
+				if s, ok := c.(string); ok && (k == "image" || k == "imageName") && s != "" {
+					out = append(out, s)
+					continue
+				}
+				walk(c)
 			}
 		case []any:
-			if key == "containers" || key == "initContainers" || key == "ephemeralContainers" {
-				for _, c := range t {
-					if cm, ok := c.(map[string]any); ok {
-						if img, ok := cm["image"].(string); ok && img != "" {
-							out = append(out, img)
-						}
-					}
-				}
-				return
-			}
 			for _, c := range t {
-				walk(c, key)
+				walk(c)
 			}
 		}
 	}
-	walk(map[string]any(o), "")
+	// ConfigMaps and Secrets hold text, not images.
+	if o.Group() == "" && (o.Kind() == "ConfigMap" || o.Kind() == "Secret") {
+		return nil
+	}
+	walk(map[string]any(o))
 	return out
 }

@@ -76,7 +76,13 @@ type Layer struct {
 	Path      string   `json:"path"`
 	DependsOn []string `json:"dependsOn,omitempty"`
 	Decrypt   bool     `json:"decrypt,omitempty"`
+	// HealthChecks, when set, are what the layer waits for instead of
+	// every object it applies (see flux.go).
+	HealthChecks []ObjectRef `json:"healthChecks,omitempty"`
 }
+
+// ObjectRef names one object of the cluster.
+type ObjectRef = ref
 
 // component is a unit of rendered objects in its own folder.
 type component struct {
@@ -84,6 +90,10 @@ type component struct {
 	dir     string
 	crds    []Object
 	objects []Object
+	// health lists what the layer must wait for when waiting on every
+	// object would be wrong: objects an operator makes (a StatefulSet of
+	// a Redis), or an object whose slowness must not hold the layer back.
+	health []ref
 }
 
 // Render produces the desired-state repository. It is pure: it reads the
@@ -186,7 +196,11 @@ func (r *renderer) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.components = append(r.components, owned...)
+	for _, o := range owned {
+		if err := r.addOwned(o); err != nil {
+			return err
+		}
+	}
 	for _, comp := range r.components {
 		for _, crd := range comp.crds {
 			r.scopes.learn(crd)
@@ -205,8 +219,31 @@ func (r *renderer) run(ctx context.Context) error {
 	return r.assemble()
 }
 
+// addOwned adds an appliance component, joining the chart component of
+// the same name when there is one.
+func (r *renderer) addOwned(o *component) error {
+	for _, c := range r.components {
+		if c.Name != o.Name {
+			continue
+		}
+		if c.Layer != o.Layer {
+			return fmt.Errorf("rendering %s: the appliance's objects belong to layer %s but the train puts the chart in %s", o.Name, o.Layer, c.Layer)
+		}
+		c.crds = append(c.crds, o.crds...)
+		c.objects = append(c.objects, o.objects...)
+		c.health = append(c.health, o.health...)
+		return nil
+	}
+	r.components = append(r.components, o)
+	return nil
+}
+
 // enabled reports whether the profile runs the chart's layer.
 func (r *renderer) enabled(c bundles.Chart) bool {
+	// Keycloak's CRDs serve the embedded identity provider only.
+	if c.Name == "keycloak-operator-crds" && r.opts.Config.Identity.Mode != config.Embedded {
+		return false
+	}
 	switch c.LayerName() {
 	case "observability":
 		return r.opts.Profile.Components.Observability
@@ -268,6 +305,12 @@ func markForFlux(o Object) {
 	// Helm hooks and upstream's plain migrate Jobs expect.
 	if o.Group() == "batch" && o.Kind() == "Job" {
 		o.Annotations()["kustomize.toolkit.fluxcd.io/force"] = "enabled"
+		// A Job that deletes itself when done would be recreated, and run
+		// again, at every Flux reconciliation (Docs' migrate Job, Envoy
+		// Gateway's certgen): a finished Job stays until Git changes it.
+		if spec, ok := o["spec"].(map[string]any); ok {
+			delete(spec, "ttlSecondsAfterFinished")
+		}
 	}
 }
 
@@ -360,9 +403,12 @@ func (r *renderer) assemble() error {
 		add(path.Join(lp, "kustomization.yaml"), kustomizationFile(relativeTo(lp, dirs)))
 		layers = append(layers, Layer{Name: name, Path: lp, DependsOn: layerDependencies(name, layers)})
 	}
+	for i := range layers {
+		layers[i].HealthChecks = r.layerHealth(layers[i].Name)
+	}
 	res.Layers = layers
 	for _, l := range layers {
-		add(path.Join("clusters", "appliance", l.Name+".yaml"), fluxKustomization(l, r.opts.Config))
+		add(path.Join("clusters", "appliance", l.Name+".yaml"), fluxKustomization(l, r.layerKinds(l.Name)))
 	}
 	add(".sops.yaml", secrets.SOPSConfig(r.opts.Recipients))
 	add("README.md", repoReadme(r.opts, layers))
@@ -470,4 +516,37 @@ func unpinned(used []string, t *bundles.Train) []string {
 		}
 	}
 	return out
+}
+
+// layerHealth is the explicit health checks of a layer: set only when a
+// component of the layer asks for them (platform). Such a layer waits for
+// exactly these; the others wait for every object they apply.
+func (r *renderer) layerHealth(layer string) []ref {
+	var out []ref
+	for _, c := range r.components {
+		if c.Layer == layer {
+			out = append(out, c.health...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
+	return out
+}
+
+// layerKinds lists apiVersion/kind of every object a layer applies plus
+// those it health-checks, so its Kustomization carries the readiness
+// expressions of exactly those kinds.
+func (r *renderer) layerKinds(layer string) map[string]bool {
+	kinds := map[string]bool{}
+	for _, c := range r.components {
+		if c.Layer != layer {
+			continue
+		}
+		for _, o := range c.objects {
+			kinds[o.APIVersion()+"/"+o.Kind()] = true
+		}
+		for _, h := range c.health {
+			kinds[h.APIVersion+"/"+h.Kind] = true
+		}
+	}
+	return kinds
 }

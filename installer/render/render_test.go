@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 
@@ -26,14 +27,18 @@ const testAgeKey = "AGE-SECRET-KEY-13UP7JW2JAEYFZ06CQZ7CMNESQEME80Z65Q4U230S2GJ7
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // packageCharts packs every fixture chart under testdata/charts into a
-// folder of .tgz files, as `make charts` or a bundle provides them.
-func packageCharts(t testing.TB) string {
+// folder of .tgz files, as `make charts` or a bundle provides them, and
+// makes a values-dump chart for every chart of tr without a fixture: its
+// one template is a ConfigMap holding the values render gave the chart, so
+// the golden files show each upstream chart's values.
+func packageCharts(t testing.TB, tr *bundles.Train) string {
 	t.Helper()
 	out := t.TempDir()
 	entries, err := os.ReadDir("testdata/charts")
 	if err != nil {
 		t.Fatal(err)
 	}
+	have := map[string]bool{}
 	for _, e := range entries {
 		ch, err := loader.LoadDir(filepath.Join("testdata/charts", e.Name()))
 		if err != nil {
@@ -42,9 +47,33 @@ func packageCharts(t testing.TB) string {
 		if _, err := chartutil.Save(ch, out); err != nil {
 			t.Fatalf("packaging fixture chart %s: %v", e.Name(), err)
 		}
+		have[ch.Metadata.Name+"-"+ch.Metadata.Version] = true
+	}
+	for _, c := range tr.Charts {
+		if have[c.Name+"-"+c.Version] {
+			continue
+		}
+		ch := &chart.Chart{
+			Metadata: &chart.Metadata{APIVersion: "v2", Name: c.Name, Version: c.Version,
+				Description: "values dump standing for " + c.Name},
+			Templates: []*chart.File{{Name: "templates/values.yaml", Data: []byte(valuesDumpTemplate)}},
+		}
+		if _, err := chartutil.Save(ch, out); err != nil {
+			t.Fatalf("packaging values-dump chart %s: %v", c.Name, err)
+		}
 	}
 	return out
 }
+
+const valuesDumpTemplate = `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-chart-values
+data:
+  chart: {{ printf "%s %s" .Chart.Name .Chart.Version | quote }}
+  values.yaml: |
+{{ toYaml .Values | indent 4 }}
+`
 
 func testTrain(t testing.TB) *bundles.Train {
 	t.Helper()
@@ -67,8 +96,16 @@ func (f fixedSecrets) Get(name string) (string, bool) { v, ok := f[name]; return
 
 func secretsFor(c *config.Config) fixedSecrets {
 	s := fixedSecrets{}
+	names := []string{}
 	for _, spec := range c.RequiredSecrets() {
-		s[spec.Name] = "SECRET-VALUE-" + strings.ToUpper(strings.ReplaceAll(spec.Name, ".", "-"))
+		names = append(names, spec.Name)
+	}
+	if c.TLS.Mode == config.TLSProvided {
+		// install loads tls.certFile and tls.keyFile under these names.
+		names = append(names, config.SecretTLSCertificate, config.SecretTLSPrivateKey)
+	}
+	for _, n := range names {
+		s[n] = "SECRET-VALUE-" + strings.ToUpper(strings.ReplaceAll(n, ".", "-"))
 	}
 	return s
 }
@@ -96,11 +133,49 @@ func newFixture(t testing.TB, profile string, sets ...string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	tr := testTrain(t)
 	return &fixture{id: id, opts: Options{
-		Config: cfg, Train: testTrain(t), Profile: p,
-		Charts: bundles.DirStore(packageCharts(t)), Secrets: secretsFor(cfg),
+		Config: cfg, Train: tr, Profile: p,
+		Charts: bundles.DirStore(packageCharts(t, tr)), Secrets: secretsFor(cfg),
 		Recipients: []string{id.Recipient().String()},
 	}}
+}
+
+// combo is one rendered appliance: a profile and the answers that choose
+// between its modes.
+type combo struct {
+	name, profile string
+	sets          []string
+}
+
+// combos cover every TLS mode, both identity and storage modes and every
+// profile with three appliances instead of their 36 combinations.
+var combos = []combo{
+	// The example: one small server, Let's Encrypt, everything embedded.
+	{"single-small-acme-embedded", "single-small", nil},
+	// A site with its own identity provider, S3 and mail relay, on an
+	// air-gapped network with the appliance CA.
+	{"single-ca-external", "single", []string{
+		"airgapped=true", "tls.mode=appliance-ca",
+		"identity.mode=external", "identity.issuer=https://id.example.org/realms/staff", "identity.clientID=docs-prod",
+		"identity.endpoints.authorization=https://id.example.org/realms/staff/protocol/openid-connect/auth",
+		"identity.endpoints.token=https://id.example.org/realms/staff/protocol/openid-connect/token",
+		"identity.endpoints.userinfo=https://id.example.org/realms/staff/protocol/openid-connect/userinfo",
+		"identity.endpoints.jwks=https://id.example.org/realms/staff/protocol/openid-connect/certs",
+		"identity.endpoints.endSession=https://id.example.org/realms/staff/protocol/openid-connect/logout",
+		"storage.mode=external", "storage.endpoint=https://s3.example.org", "storage.region=eu-west-3", "storage.bucket=acme-docs",
+		"smtp.host=smtp.example.org", "smtp.username=docs", "smtp.from=docs@example.org",
+	}},
+	// Three servers, the operator's own certificate for two names.
+	{"ha-provided-embedded", "ha", []string{
+		"tls.mode=provided", "tls.certFile=/etc/docs/tls.crt", "tls.keyFile=/etc/docs/tls.key",
+		"extraDomains=docs.example.com",
+	}},
+}
+
+func comboFixture(t testing.TB, c combo) *fixture {
+	t.Helper()
+	return newFixture(t, c.profile, c.sets...)
 }
 
 func (f *fixture) render(t testing.TB) *Result {
@@ -113,13 +188,10 @@ func (f *fixture) render(t testing.TB) *Result {
 }
 
 func TestRenderGolden(t *testing.T) {
-	for _, tc := range []struct{ name, profile string }{
-		{"single-small", "single-small"},
-		{"single", "single"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			res := newFixture(t, tc.profile).render(t)
-			compareGolden(t, filepath.Join("testdata", "golden", tc.name), res)
+	for _, c := range combos {
+		t.Run(c.name, func(t *testing.T) {
+			res := comboFixture(t, c).render(t)
+			compareGolden(t, filepath.Join("testdata", "golden", c.name), res)
 		})
 	}
 }
@@ -223,7 +295,7 @@ func TestRenderShape(t *testing.T) {
 	for _, l := range res.Layers {
 		names = append(names, l.Name+"<"+strings.Join(l.DependsOn, ","))
 	}
-	want := "crds<|secrets<crds|operators<crds,secrets|platform<crds,secrets,operators|apps<secrets,platform,operators"
+	want := "crds<|secrets<crds|operators<crds,secrets|platform<crds,secrets,operators|apps<secrets,platform,operators|policy<crds,secrets,operators"
 	if got := strings.Join(names, "|"); got != want {
 		t.Errorf("layers = %s\nwant     %s", got, want)
 	}
@@ -236,9 +308,10 @@ func TestRenderShape(t *testing.T) {
 	}
 	// Docs values: production settings, secrets by reference, images pinned by digest.
 	backend := string(files["apps/docs/deployment-docs-backend.yaml"].Content)
+	img, _ := f.opts.Train.ImageFor("lasuite/impress-backend")
 	for _, want := range []string{
 		"value: Production", "name: DJANGO_CONFIGURATION",
-		"docker.io/lasuite/impress-backend:v5.4.1@sha256:2222", "secretKeyRef:", "name: docs-backend",
+		"image: " + img.Pinned(), "secretKeyRef:", "name: docs-backend",
 		"value: when_required", "replicas: 1", "memory: 512Mi",
 	} {
 		if !strings.Contains(backend, want) {
@@ -340,20 +413,31 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml", "apps/docs/job-docs-backend-migrate.yaml"}
+	// (The embedded realm's first user has the admin's address.)
+	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml", "apps/docs/job-docs-backend-migrate.yaml",
+		"infrastructure/identity/keycloakrealmimport-docs.yaml"}
 	if strings.Join(rep.Written, ",") != strings.Join(want, ",") || len(rep.Removed) != 0 {
 		t.Fatalf("written %v removed %v, want %v", rep.Written, rep.Removed, want)
 	}
 
-	// A changed secret re-encrypts that Secret only.
-	f.opts.Secrets.(fixedSecrets)["redis.password"] = "irrelevant-to-docs"
+	// A changed secret re-encrypts the Secrets holding it, and only them:
+	// the database password is the docs role's and Docs'; the Redis
+	// password is Redis' and inside Docs' REDIS_URL. No plain file moves.
 	f.opts.Secrets.(fixedSecrets)["postgres.docsPassword"] = "rotated"
 	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rep.Written, ",") != "secrets/docs/docs-backend.yaml" {
-		t.Fatalf("rotation wrote %v", rep.Written)
+	if got := strings.Join(rep.Written, ","); got != "secrets/database/docs-db.yaml,secrets/docs/docs-backend.yaml" {
+		t.Fatalf("database password rotation wrote %v", got)
+	}
+	f.opts.Secrets.(fixedSecrets)["redis.password"] = "rotated-too"
+	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rep.Written, ","); got != "secrets/cache/redis-auth.yaml,secrets/docs/docs-backend.yaml" {
+		t.Fatalf("redis password rotation wrote %v", got)
 	}
 
 	// Turning observability on adds its layer; Flux's own files are never touched.
@@ -431,7 +515,7 @@ func TestMissingCharts(t *testing.T) {
 		missing = append(missing, m.Chart.Name)
 	}
 	sort.Strings(missing)
-	if strings.Join(missing, ",") != "docs,operator,standin" {
+	if strings.Join(missing, ",") != "cert-manager,cloudnative-pg,docs,gateway-helm,keycloak-operator-crds,kyverno,operator,plugin-barman-cloud,redis-operator,standin" {
 		t.Fatalf("missing = %v", missing)
 	}
 	// Secrets and Flux wiring are still rendered.

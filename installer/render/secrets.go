@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"path"
@@ -15,22 +16,40 @@ type secretDef struct {
 	Namespace string
 	Name      string
 	Labels    map[string]string
+	// Type is the Secret's type; empty means Opaque.
+	Type string
 	// Data maps each Secret key to its value.
 	Data map[string]string
 }
 
 // secretFromStore builds a Secret whose keys map to secret-store names.
 func (r *renderer) secretFromStore(component, namespace, name string, keys map[string]string) error {
+	return r.typedSecretFromStore(component, namespace, name, "", keys)
+}
+
+// typedSecretFromStore is secretFromStore for a Secret of a given type
+// (kubernetes.io/basic-auth for CloudNativePG roles, for instance).
+func (r *renderer) typedSecretFromStore(component, namespace, name, typ string, keys map[string]string) error {
 	data := map[string]string{}
 	for key, storeName := range keys {
-		v, ok := r.opts.Secrets.Get(storeName)
-		if !ok {
-			return fmt.Errorf("rendering Secret %s/%s: secret %s is not in the secret store (generate or give it before rendering)", namespace, name, storeName)
+		v, err := r.storeValue(storeName)
+		if err != nil {
+			return fmt.Errorf("rendering Secret %s/%s: %w", namespace, name, err)
 		}
 		data[key] = v
 	}
-	r.addSecret(secretDef{Component: component, Namespace: namespace, Name: name, Data: data})
+	r.addSecret(secretDef{Component: component, Namespace: namespace, Name: name, Type: typ, Data: data})
 	return nil
+}
+
+// storeValue reads one secret-store value, for Secrets that compose it
+// into a larger value (a URL with a password, a certificate pair).
+func (r *renderer) storeValue(name string) (string, error) {
+	v, ok := r.opts.Secrets.Get(name)
+	if !ok {
+		return "", fmt.Errorf("secret %s is not in the secret store (generate or give it before rendering)", name)
+	}
+	return v, nil
 }
 
 func (r *renderer) addSecret(s secretDef) {
@@ -61,7 +80,8 @@ func secretFromObject(component string, o Object) secretDef {
 			data[k] = s
 		}
 	}
-	return secretDef{Component: component, Namespace: o.Namespace(), Name: o.Name(), Labels: labelsOf(o), Data: data}
+	typ, _ := o["type"].(string)
+	return secretDef{Component: component, Namespace: o.Namespace(), Name: o.Name(), Labels: labelsOf(o), Type: typ, Data: data}
 }
 
 // writeSecrets lays out every Secret under secrets/<namespace>/, marked for
@@ -81,11 +101,40 @@ func (r *renderer) writeSecrets(add func(string, []byte)) error {
 		seen[p] = true
 		r.res.Files = append(r.res.Files, File{
 			Path:    path.Join("secrets", p),
-			Content: secrets.KubeSecret(s.Namespace, s.Name, s.Labels, s.Data),
+			Content: secretManifest(s),
 			Secret:  true,
 		})
 		files = append(files, p)
 	}
 	add("secrets/kustomization.yaml", kustomizationFile(files))
+	return nil
+}
+
+// secretManifest is the plain Secret Write encrypts. Opaque Secrets use
+// the secrets package's canonical form; typed ones carry their type.
+func secretManifest(s secretDef) []byte {
+	plain := secrets.KubeSecret(s.Namespace, s.Name, s.Labels, s.Data)
+	if s.Type == "" || s.Type == "Opaque" {
+		return plain
+	}
+	return bytes.Replace(plain, []byte("\ntype: Opaque\n"), []byte("\ntype: "+s.Type+"\n"), 1)
+}
+
+// secretOf builds a Secret from literal values (user names, hosts: not
+// secret, but what the consumer reads from the same Secret) and
+// secret-store values, and composes none of them into plain files.
+func (r *renderer) secretOf(component, namespace, name, typ string, literals, fromStore map[string]string) error {
+	data := map[string]string{}
+	for k, v := range literals {
+		data[k] = v
+	}
+	for key, storeName := range fromStore {
+		v, err := r.storeValue(storeName)
+		if err != nil {
+			return fmt.Errorf("rendering Secret %s/%s: %w", namespace, name, err)
+		}
+		data[key] = v
+	}
+	r.addSecret(secretDef{Component: component, Namespace: namespace, Name: name, Type: typ, Data: data})
 	return nil
 }

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -20,13 +21,32 @@ func (r *renderer) valuesContext() *valuesContext {
 	return &valuesContext{Config: r.opts.Config, Train: r.opts.Train, Profile: r.opts.Profile}
 }
 
+// trainImage finds the train's image whose repository ends with repo.
+func (v *valuesContext) trainImage(repo string) (bundles.Image, error) {
+	im, ok := v.Train.ImageFor(repo)
+	if !ok {
+		return bundles.Image{}, fmt.Errorf("train %s pins no image %s: add it to the train's images", v.Train.Name, repo)
+	}
+	return im, nil
+}
+
+// image is the full pinned reference (registry/repository:tag@sha256:...)
+// for manifests the appliance writes itself.
+func (v *valuesContext) image(repo string) (string, error) {
+	im, err := v.trainImage(repo)
+	if err != nil {
+		return "", err
+	}
+	return im.Pinned(), nil
+}
+
 // imageParts splits a train image into repository and a tag that pins the
 // digest too ("v5.4.1@sha256:..."), the form charts that build
 // "repository:tag" accept.
 func (v *valuesContext) imageParts(repoSuffix string) (repository, tag string, err error) {
-	im, ok := v.Train.ImageFor(repoSuffix)
-	if !ok {
-		return "", "", fmt.Errorf("train %s pins no image %s", v.Train.Name, repoSuffix)
+	im, err := v.trainImage(repoSuffix)
+	if err != nil {
+		return "", "", err
 	}
 	tag = im.Tag()
 	if im.Digest != "" {
@@ -35,11 +55,68 @@ func (v *valuesContext) imageParts(repoSuffix string) (repository, tag string, e
 	return im.Repository(), tag, nil
 }
 
+// imageValues is the {registry, repository, tag, digest} shape most
+// upstream charts take (cert-manager, kyverno, blackbox-exporter, the
+// barman plugin). digestKey names the chart's key for the digest ("digest"
+// holding sha256:..., or "sha" holding only the hex, as the
+// prometheus-community charts want); the digest is left out while the
+// train is unlocked.
+func (v *valuesContext) imageValues(repo string, split bool, digestKey string) (m, error) {
+	im, err := v.trainImage(repo)
+	if err != nil {
+		return nil, err
+	}
+	out := m{"tag": im.Tag(), "pullPolicy": "IfNotPresent"}
+	full := im.Repository()
+	if split {
+		registry, rest, _ := strings.Cut(full, "/")
+		out["registry"], out["repository"] = registry, rest
+	} else {
+		out["repository"] = full
+	}
+	if im.Digest != "" {
+		switch digestKey {
+		case "sha":
+			out["sha"] = strings.TrimPrefix(im.Digest, "sha256:")
+		case "":
+		default:
+			out[digestKey] = im.Digest
+		}
+	}
+	return out, nil
+}
+
+// chartNamespace is the namespace the train puts a chart in.
+func (v *valuesContext) chartNamespace(chart, fallback string) string {
+	if c, ok := v.Train.Chart(chart); ok {
+		return c.NamespaceName()
+	}
+	return fallback
+}
+
+// observability reports whether the profile runs the monitoring stack.
+func (v *valuesContext) observability() bool { return v.Profile.Components.Observability }
+
 // valuesBuilders compute each known chart's values from the config and
 // profile. A chart without a builder gets only the appliance facts under
 // "appliance" (stand-in and fixture charts read them).
+//
+// The upstream charts cannot be fetched on the machine this code is built
+// on, so these values are unit-tested as values (values_test.go) against
+// each chart's documented keys at the train's version; the fixture charts
+// in testdata show the render path they take.
 var valuesBuilders = map[string]func(*valuesContext) (map[string]any, error){
-	"docs": docsValues,
+	"docs":                         docsValues,
+	"cert-manager":                 certManagerValues,
+	"gateway-helm":                 envoyGatewayValues,
+	"cloudnative-pg":               cloudnativePGValues,
+	"plugin-barman-cloud":          barmanCloudValues,
+	"redis-operator":               redisOperatorValues,
+	"kube-prometheus-stack":        kubePrometheusStackValues,
+	"prometheus-blackbox-exporter": blackboxExporterValues,
+	"kyverno":                      kyvernoValues,
+	// The Keycloak CRD chart is made of two plain CRD files: nothing to set.
+	"keycloak-operator-crds": func(*valuesContext) (map[string]any, error) { return map[string]any{}, nil },
 }
 
 func chartValues(v *valuesContext, c bundles.Chart) (map[string]any, error) {
@@ -69,8 +146,10 @@ func applianceFacts(v *valuesContext, c bundles.Chart) map[string]any {
 func knownAPIVersions(o Options) []string {
 	var out []string
 	if o.Profile.Components.Observability {
-		out = append(out, "monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor", "monitoring.coreos.com/v1/PrometheusRule")
+		out = append(out, "monitoring.coreos.com/v1", "monitoring.coreos.com/v1/ServiceMonitor", "monitoring.coreos.com/v1/PodMonitor",
+			"monitoring.coreos.com/v1/PrometheusRule", "monitoring.coreos.com/v1/Probe")
 	}
-	out = append(out, "gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1/Gateway", "gateway.networking.k8s.io/v1/HTTPRoute")
+	out = append(out, "gateway.networking.k8s.io/v1", "gateway.networking.k8s.io/v1/Gateway", "gateway.networking.k8s.io/v1/HTTPRoute",
+		"cert-manager.io/v1", "cert-manager.io/v1/Certificate", "cert-manager.io/v1/Issuer", "cert-manager.io/v1/ClusterIssuer")
 	return out
 }
