@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -54,6 +56,18 @@ func Main(m *testing.M, n **Node) int {
 	}
 	fmt.Fprintf(os.Stderr, "e2e node up in %s; kubeconfig %s\n", node.Took.Round(100*time.Millisecond), node.Kubeconfig)
 	*n = node
+	// Interrupted (Ctrl-C, CI's kill): take the node down before going. A test binary killed
+	// harder leaves it up; the next Up removes it first.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		fmt.Fprintf(os.Stderr, "%v: taking the e2e node down\n", s)
+		if err := node.Down(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+		os.Exit(1)
+	}()
 
 	code := m.Run()
 
