@@ -479,6 +479,23 @@ func (c *Catalog) checkGraph() error {
 	return nil
 }
 
+// Add puts a train given as a file beside the catalog's (install --train-file).
+// It must validate, and may not reuse the name of a train the catalog holds.
+func (c *Catalog) Add(t *Train) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if _, ok := c.trains[t.Name]; ok {
+		return fmt.Errorf("train %s is already known to this binary: a train file may not replace it", t.Name)
+	}
+	c.trains[t.Name] = t
+	if err := c.checkGraph(); err != nil {
+		delete(c.trains, t.Name)
+		return err
+	}
+	return nil
+}
+
 // Names returns the trains in release order (names sort chronologically).
 func (c *Catalog) Names() []string {
 	names := make([]string, 0, len(c.trains))

@@ -3,6 +3,7 @@ package installer
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -14,8 +15,13 @@ import (
 
 // InputOptions say where a run's inputs come from.
 type InputOptions struct {
-	// ConfigPath is appliance.yaml; empty means the defaults plus Sets.
+	// ConfigPath is appliance.yaml; empty means the config the last install
+	// saved in the state folder, or the defaults, plus Sets.
 	ConfigPath string
+	// TrainFile is a release train given as a file (--train-file), beside the
+	// embedded ones: a train newer than this binary, or a test train. It must
+	// validate, and install still refuses it unless it is locked.
+	TrainFile string
 	// Sets are --set key=value overrides, applied in order.
 	Sets []string
 	// SecretFiles are --secret name=FILE: secrets given by the operator,
@@ -59,14 +65,36 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading release trains: %w", err)
 	}
+	var fileTrain *bundles.Train
+	if o.TrainFile != "" {
+		data, err := os.ReadFile(o.TrainFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --train-file: %w", err)
+		}
+		if fileTrain, err = bundles.ParseTrain(data); err != nil {
+			return nil, fmt.Errorf("loading --train-file %s: %w", o.TrainFile, err)
+		}
+		if err := cat.Add(fileTrain); err != nil {
+			return nil, fmt.Errorf("loading --train-file %s: %w", o.TrainFile, err)
+		}
+	}
 	cfg := &config.Config{}
-	if o.ConfigPath != "" {
-		if cfg, err = config.Load(o.ConfigPath); err != nil {
+	configPath := o.ConfigPath
+	if configPath == "" {
+		if _, err := os.Stat(SavedConfigPath(o.StateDir)); err == nil {
+			configPath = SavedConfigPath(o.StateDir)
+		}
+	}
+	if configPath != "" {
+		if cfg, err = config.Load(configPath); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Train == "" {
 		cfg.Train = cat.Latest().Name
+		if fileTrain != nil {
+			cfg.Train = fileTrain.Name
+		}
 	}
 	if err := cfg.Resolve(o.Sets); err != nil {
 		return nil, err
@@ -127,6 +155,10 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 		Charts: bundles.Chain(stores...), Generated: generated,
 	}, nil
 }
+
+// SavedConfigPath is where install keeps the config of the last render it
+// pushed: `install --set key=value` later starts from it.
+func SavedConfigPath(stateDir string) string { return filepath.Join(stateDir, "appliance.yaml") }
 
 // parseSecretFiles reads --secret name=FILE flags (values stay in files:
 // never on the command line, where ps and shell history would show them).

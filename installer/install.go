@@ -2,8 +2,8 @@ package installer
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
@@ -20,29 +20,33 @@ type Install struct {
 	OutDir string
 	// Kubeconfig selects an existing cluster instead of provisioning k3s.
 	Kubeconfig string
+	// NonInteractive never prompts: every answer comes from the config,
+	// --set and --secret (the wizard asks otherwise, once it is wired in).
+	NonInteractive bool
 	// Root is the host filesystem ("/"); tests point it at a temp folder.
 	Root host.Root
 	// Runner runs host commands (argv lists).
 	Runner host.Runner
-	// IgnorePreflight names host checks to skip, knowingly.
+	// IgnorePreflight names host (or cluster) checks to skip, knowingly.
 	IgnorePreflight []string
 	// LookupHost resolves domains for preflight; the system resolver when nil.
 	LookupHost func(ctx context.Context, name string) ([]string, error)
 	// PreflightPorts are the ports preflight probes; the k3s ones when nil.
 	PreflightPorts []int
+	// Timeout bounds the wait for Flux to converge (default 30 minutes);
+	// BootstrapTimeout each of Flux bootstrap's waits (default 5 minutes).
+	Timeout, BootstrapTimeout time.Duration
 
 	// Plan is filled by a dry run.
 	Plan *Plan
+	// Result is filled by a real run.
+	Result *InstallResult
 }
-
-// ErrHostInstallUnavailable is returned for a real install until the
-// hand-over to a cluster (git server, Flux bootstrap, convergence) lands.
-var ErrHostInstallUnavailable = errors.New("install without --dry-run is not in this build yet: use --dry-run to render and review the plan")
 
 // Run executes the install, or its dry run.
 func (i *Install) Run(ctx context.Context, st *status.Status) error {
 	if !i.DryRun {
-		return ErrHostInstallUnavailable
+		return i.handOver(ctx, st)
 	}
 	i.Inputs.ReadOnly = true
 	r := &Render{Inputs: i.Inputs, OutDir: i.OutDir, AllowMissingCharts: true}
@@ -61,17 +65,24 @@ func (i *Install) Run(ctx context.Context, st *status.Status) error {
 	return nil
 }
 
+func (i *Install) root() host.Root {
+	if i.Root == "" {
+		return "/"
+	}
+	return i.Root
+}
+
+func (i *Install) runner() host.Runner {
+	if i.Runner == nil {
+		return host.ExecRunner{}
+	}
+	return i.Runner
+}
+
 // preflight runs the host checks with the profile's thresholds.
 func (i *Install) preflight(ctx context.Context, in *Inputs) (*preflight.Report, error) {
-	root, runner := i.Root, i.Runner
-	if root == "" {
-		root = "/"
-	}
-	if runner == nil {
-		runner = host.ExecRunner{}
-	}
 	rep, err := preflight.Run(ctx, preflight.Options{
-		Root: root, Runner: runner, Profile: in.Profile, Train: in.Train,
+		Root: i.root(), Runner: i.runner(), Profile: in.Profile, Train: in.Train,
 		Domains: in.Config.Hosts(), Airgapped: in.Config.Airgapped, Ignore: i.IgnorePreflight,
 		LookupHost: i.LookupHost, Ports: i.PreflightPorts, PortProbeHost: portProbeHost(i.PreflightPorts),
 	})

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 )
@@ -77,13 +79,19 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 		{"host", host},
 		{"images", fmt.Sprintf("preload %d images pinned by digest; no registry is contacted", len(t.Images))},
 		{"bootstrap", "namespaces, the age key as flux-system/sops-age, the git server"},
-		{"commit", fmt.Sprintf("commit the rendered repository (%d files) to the %s git server", len(res.Files), cfg.Git.Mode)},
+		{"commit", fmt.Sprintf("commit the rendered repository (%d files) to the %s git server, only if it changed", len(res.Files), cfg.Git.Mode)},
 		{"flux", fmt.Sprintf("bootstrap Flux %s (source, kustomize and notification controllers) from manifests in this binary", t.Flux.Version)},
 		{"converge", "wait for every Flux Kustomization to be Ready: " + strings.Join(layerNames, " → ")},
 		{"verify", fmt.Sprintf("GET https://%s/api/v1.0/config/ answers with Docs %s", cfg.Domain, t.Docs.Version)},
 	}
-	if !t.Locked() {
-		p.Blockers = append(p.Blockers, fmt.Sprintf("train %s is unlocked (%d digests missing): run `make lock` on a connected machine", t.Name, len(t.Unlocked())))
+	if missing := unpinned(t, existingCluster); len(missing) > 0 {
+		p.Blockers = append(p.Blockers, fmt.Sprintf("train %s is unlocked (%d digests missing): run `make lock` on a connected machine", t.Name, len(missing)))
+	}
+	if _, err := gitops.FluxManifests(t.Flux.Version); err != nil {
+		p.Blockers = append(p.Blockers, err.Error())
+	}
+	if _, ok := t.ImageFor(gitops.GitImageRepository); !ok && cfg.Git.Mode == config.GitInCluster {
+		p.Blockers = append(p.Blockers, fmt.Sprintf("train %s pins no in-cluster git server image (%s)", t.Name, gitops.GitImageRepository))
 	}
 	if len(res.Missing) > 0 {
 		p.Blockers = append(p.Blockers, fmt.Sprintf("%d charts are not carried by this build: run `make charts` on a connected machine, pass --charts DIR, or use --bundle FILE", len(res.Missing)))

@@ -15,6 +15,7 @@ type inputFlags struct {
 	sets       []string
 	secrets    []string
 	chartsDir  string
+	trainFile  string
 }
 
 func (f *inputFlags) bind(fs *pflag.FlagSet) {
@@ -22,12 +23,13 @@ func (f *inputFlags) bind(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&f.sets, "set", nil, "override a config field: --set tls.mode=appliance-ca (repeatable)")
 	fs.StringArrayVar(&f.secrets, "secret", nil, "give a secret from a file holding only its value: --secret identity.clientSecret=FILE (repeatable)")
 	fs.StringVar(&f.chartsDir, "charts", "", "folder of packaged charts (<name>-<version>.tgz) searched before the ones in this binary")
+	fs.StringVar(&f.trainFile, "train-file", "", "a release train file to use beside the embedded ones (install still requires it locked)")
 }
 
 func (f *inputFlags) options(app *App) installer.InputOptions {
 	return installer.InputOptions{
 		ConfigPath: f.configPath, Sets: f.sets, SecretFiles: f.secrets,
-		StateDir: app.StateDir(), ChartsDir: f.chartsDir,
+		StateDir: app.StateDir(), ChartsDir: f.chartsDir, TrainFile: f.trainFile,
 	}
 }
 

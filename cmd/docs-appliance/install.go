@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,27 +13,35 @@ import (
 )
 
 type installFlags struct {
-	inputs     inputFlags
-	dryRun     bool
-	out        string
-	kubeconfig string
-	ignore     []string
+	inputs         inputFlags
+	dryRun         bool
+	out            string
+	kubeconfig     string
+	ignore         []string
+	nonInteractive bool
+	timeout        time.Duration
 }
 
 func newInstallCommand(app *App) *cobra.Command {
 	f := &installFlags{}
 	cmd := &cobra.Command{
 		Use:   "install",
-		Short: "Install Docs on this server (or an existing cluster); --dry-run shows the plan",
+		Short: "Install Docs on this server (or an existing cluster), or apply a changed config; --dry-run shows the plan",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := &installer.Install{
 				Inputs: f.inputs.options(app), DryRun: f.dryRun, OutDir: f.out, Kubeconfig: f.kubeconfig,
-				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore,
+				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore, NonInteractive: f.nonInteractive,
+				Timeout: f.timeout,
 			}
 			st := app.Status()
 			if err := in.Run(cmd.Context(), st); err != nil {
 				return err
+			}
+			if in.Result != nil && app.JSON() {
+				enc := json.NewEncoder(app.Out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(in.Result)
 			}
 			if in.Plan != nil {
 				if app.JSON() {
@@ -50,5 +59,7 @@ func newInstallCommand(app *App) *cobra.Command {
 	cmd.Flags().StringVarP(&f.out, "out", "O", "docs-appliance-rendered", "folder for the dry run's rendered repository")
 	cmd.Flags().StringSliceVar(&f.ignore, "ignore-preflight", nil, "skip these host checks, knowingly (the summary names them): "+strings.Join(preflight.IDs(preflight.HostChecks()), ", "))
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "install onto this existing cluster instead of provisioning k3s")
+	cmd.Flags().BoolVar(&f.nonInteractive, "non-interactive", false, "never prompt: every answer comes from --config (or the saved config), --set and --secret")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Minute, "how long to wait for Flux to apply the desired state")
 	return cmd
 }
