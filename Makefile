@@ -51,11 +51,12 @@ $(SOPS_BIN):
 
 ## charts: fetch every chart of the embedded trains and verify it against its sha256 (connected machine)
 charts:
-	$(GO) run ./bundles/cmd/fetch-charts -out bundles/charts
+	$(GO) run ./cmd/docs-appliance trains fetch-charts --out bundles/charts
 
 ## lock: look up every digest of a train and write it into the train file (connected machine)
+TRAIN ?= 2026.11
 lock:
-	$(GO) run ./bundles/cmd/lock-train -train bundles/trains/$(TRAIN).yaml
+	$(GO) run ./cmd/docs-appliance trains lock bundles/trains/$(TRAIN).yaml
 
 clean:
 	rm -rf bin docs-appliance-rendered

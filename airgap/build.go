@@ -146,7 +146,22 @@ func newBuilder(o BuildOptions) (*builder, error) {
 		}
 		seen[p] = im.Reference
 	}
-	b := &builder{o: o, st: o.Status, http: o.HTTPClient, reg: o.RegistryTransport, keychain: o.Keychain, flux: flux}
+	b := &builder{o: o, flux: flux}
+	b.initClients()
+	if b.o.Jobs <= 0 {
+		b.o.Jobs = 4
+	}
+	if b.o.Now == nil {
+		b.o.Now = time.Now
+	}
+	b.spec = copyTrain(o.Train)
+	return b, nil
+}
+
+// initClients fills the status and network clients from the options, with
+// defaults: the environment's proxy, the Docker keychain.
+func (b *builder) initClients() {
+	b.st, b.http, b.reg, b.keychain = b.o.Status, b.o.HTTPClient, b.o.RegistryTransport, b.o.Keychain
 	if b.st == nil {
 		b.st = status.Discard()
 	}
@@ -164,14 +179,6 @@ func newBuilder(o BuildOptions) (*builder, error) {
 	if b.keychain == nil {
 		b.keychain = authn.DefaultKeychain
 	}
-	if b.o.Jobs <= 0 {
-		b.o.Jobs = 4
-	}
-	if b.o.Now == nil {
-		b.o.Now = time.Now
-	}
-	b.spec = copyTrain(o.Train)
-	return b, nil
 }
 
 // fluxFiles lists the regular files of the Flux manifests, sorted, each a

@@ -31,7 +31,7 @@ func newVersionCommand(app *App) *cobra.Command {
 }
 
 func newTrainsCommand(app *App) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "trains",
 		Short: "List the embedded release trains and the upgrade graph",
 		Args:  cobra.NoArgs,
@@ -49,4 +49,6 @@ func newTrainsCommand(app *App) *cobra.Command {
 			return err
 		},
 	}
+	cmd.AddCommand(newTrainsLockCommand(app), newTrainsFetchChartsCommand(app))
+	return cmd
 }

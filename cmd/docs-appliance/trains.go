@@ -1,0 +1,73 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/suitenumerique/docs-appliance/airgap"
+	"github.com/suitenumerique/docs-appliance/bundles"
+)
+
+// newTrainsLockCommand fills a train file's digests (`make lock`).
+func newTrainsLockCommand(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "lock TRAIN_FILE",
+		Short: "Look up every digest a train file leaves empty and write them into it (connected machine)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st := app.Status()
+			res, err := airgap.LockFile(cmd.Context(), args[0], airgap.RemoteOptions{Status: st})
+			if err != nil {
+				return err
+			}
+			if len(res.Pinned) == 0 {
+				st.Info("%s was already locked; every pin still matches its server", args[0])
+			}
+			for _, p := range res.Pinned {
+				st.Info("pinned %s", p)
+			}
+			return nil
+		},
+	}
+}
+
+type fetchChartsFlags struct {
+	out   string
+	train string
+}
+
+// newTrainsFetchChartsCommand downloads the charts a release build embeds
+// (`make charts`).
+func newTrainsFetchChartsCommand(app *App) *cobra.Command {
+	f := &fetchChartsFlags{}
+	cmd := &cobra.Command{
+		Use:   "fetch-charts --out DIR",
+		Short: "Download and verify the charts of the embedded trains (connected machine)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cat, err := bundles.LoadEmbedded()
+			if err != nil {
+				return err
+			}
+			names := cat.Names()
+			if f.train != "" {
+				names = []string{f.train}
+			}
+			st := app.Status()
+			for _, n := range names {
+				t, err := cat.Get(n)
+				if err != nil {
+					return err
+				}
+				written, err := airgap.FetchCharts(cmd.Context(), t, f.out, airgap.RemoteOptions{Status: st})
+				if err != nil {
+					return err
+				}
+				st.Info("train %s: %d charts fetched into %s", n, len(written), f.out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.out, "out", "bundles/charts", "folder the charts go to (the release build embeds bundles/charts)")
+	cmd.Flags().StringVar(&f.train, "train", "", "only this train (default: every embedded train)")
+	return cmd
+}
