@@ -324,42 +324,64 @@ func TestRenderShape(t *testing.T) {
 }
 
 func TestNoSecretInPlainFiles(t *testing.T) {
-	f := newFixture(t, "single")
-	res := f.render(t)
-	for _, file := range res.Files {
-		if file.Secret {
-			continue
-		}
-		for name, v := range f.opts.Secrets.(fixedSecrets) {
-			if bytes.Contains(file.Content, []byte(v)) {
-				t.Errorf("%s holds the value of %s in the clear", file.Path, name)
+	for _, cb := range combos {
+		t.Run(cb.name, func(t *testing.T) {
+			f := comboFixture(t, cb)
+			res := f.render(t)
+			secretFiles := 0
+			for _, file := range res.Files {
+				if file.Secret {
+					secretFiles++
+					continue
+				}
+				for name, v := range f.opts.Secrets.(fixedSecrets) {
+					if bytes.Contains(file.Content, []byte(v)) {
+						t.Errorf("%s holds the value of %s in the clear", file.Path, name)
+					}
+				}
+				if bytes.Contains(file.Content, []byte("chart-made-token-value")) {
+					t.Errorf("%s holds a chart Secret's value in the clear", file.Path)
+				}
 			}
-		}
-		if bytes.Contains(file.Content, []byte("chart-made-token-value")) {
-			t.Errorf("%s holds a chart Secret's value in the clear", file.Path)
-		}
-	}
-	dir := t.TempDir()
-	if _, err := Write(dir, res, f.id, f.opts.Recipients); err != nil {
-		t.Fatal(err)
-	}
-	enc, err := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(enc, []byte("SECRET-VALUE")) {
-		t.Fatal("written secret is not encrypted")
-	}
-	vals, err := secrets.SecretValues(enc, f.id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if vals["DB_PASSWORD"] != "SECRET-VALUE-POSTGRES-DOCSPASSWORD" {
-		t.Fatalf("decrypted DB_PASSWORD = %q", vals["DB_PASSWORD"])
-	}
-	info, _ := os.Stat(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
-	if info.Mode().Perm() != 0o600 {
-		t.Errorf("secret file mode %v", info.Mode())
+			dir := t.TempDir()
+			if _, err := Write(dir, res, f.id, f.opts.Recipients); err != nil {
+				t.Fatal(err)
+			}
+			// Every Secret on disk is SOPS-encrypted, 0600, and decrypts to
+			// the store's values.
+			checked := 0
+			filepath.WalkDir(filepath.Join(dir, "secrets"), func(p string, d os.DirEntry, err error) error {
+				if err != nil || d.IsDir() || d.Name() == "kustomization.yaml" {
+					return err
+				}
+				checked++
+				enc, _ := os.ReadFile(p)
+				if bytes.Contains(enc, []byte("SECRET-VALUE")) || !bytes.Contains(enc, []byte("sops:")) {
+					t.Errorf("%s is not encrypted", p)
+				}
+				if info, _ := os.Stat(p); info.Mode().Perm() != 0o600 {
+					t.Errorf("%s mode %v", p, info.Mode())
+				}
+				if _, err := secrets.SecretValues(enc, f.id); err != nil {
+					t.Errorf("%s does not decrypt: %v", p, err)
+				}
+				return nil
+			})
+			if checked != secretFiles || checked < 5 {
+				t.Errorf("%d encrypted Secrets on disk, %d rendered", checked, secretFiles)
+			}
+			enc, err := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, err := secrets.SecretValues(enc, f.id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if vals["DB_PASSWORD"] != "SECRET-VALUE-POSTGRES-DOCSPASSWORD" {
+				t.Fatalf("decrypted DB_PASSWORD = %q", vals["DB_PASSWORD"])
+			}
+		})
 	}
 }
 
