@@ -56,6 +56,7 @@ for c in "${controllers[@]}"; do
 		-entrypoint "/usr/local/bin/$c" \
 		-file "/usr/local/bin/$c=$WORK/$c.bin:0755" \
 		-file "/etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt:0644"
+	cd "$WORK"
 	rm -rf "$src" "$WORK/$c.bin"
 	log "$c image: $out ($(du -h "$out" | cut -f1))"
 done
