@@ -58,6 +58,9 @@ type Node struct {
 	opts Options
 }
 
+// EnvNodeName names the node (network namespace, cgroup, run folder) when Options.Name is empty.
+const EnvNodeName = "DOCS_APPLIANCE_E2E_NODE"
+
 // NodeIP is the node's address inside its namespace (params.sh NODE_IP).
 const NodeIP = "10.240.0.1"
 
@@ -67,6 +70,10 @@ func Up(ctx context.Context, opts Options) (*Node, error) {
 	start := time.Now()
 	if err := CheckKit(); err != nil {
 		return nil, err
+	}
+	if opts.Name == "" {
+		// Two engineers' e2e runs on one machine must not take each other's node down.
+		opts.Name = os.Getenv(EnvNodeName)
 	}
 	if opts.Name == "" {
 		opts.Name = "docs-e2e"
