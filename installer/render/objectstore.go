@@ -71,6 +71,10 @@ func (r *renderer) objectStoreComponent(v *valuesContext) (*component, error) {
 					"args": list{
 						"--port", fmt.Sprintf(":%d", objectStorePort),
 						"--iam-dir", "/data/iam",
+						// Accounts live in a local file, cheap to read: without
+						// the cache a key the buckets Job sets works as the Job
+						// ends, not up to two minutes later.
+						"--iam-cache-disable",
 						"--health", "/health",
 						"--region", v.Config.Storage.Region,
 						"--quiet",
