@@ -1,8 +1,18 @@
 // Package render turns config + release train + profile into the
 // desired-state repository, offline and without touching a host: every
 // pinned chart rendered by the Helm SDK into plain YAML (CRDs apart, hooks
-// as plain resources), the appliance's own manifests, Flux Kustomizations
-// ordering the layers, and every Secret SOPS-encrypted.
+// as plain resources, delete hooks dropped), the appliance's own
+// manifests, Flux Kustomizations ordering the layers, and every Secret
+// SOPS-encrypted.
+//
+// It owns the platform's content: the values given to each upstream chart
+// (values.go and one file per area) and the appliance's own objects —
+// PostgreSQL with backups and a daily restore check (database.go), Redis
+// (cache.go), the versioned object store and its buckets (objectstore.go),
+// Keycloak and its realm (identity.go), the Gateway and certificates per
+// TLS mode (edge.go, tls.go), what Docs needs beside its chart: routes,
+// room stickiness and the media proxy (docs.go), monitoring (observability.go,
+// dashboards.go) and policies (policy.go).
 //
 // Render is a pure function returning files; Write puts them on disk,
 // touching only files whose content changed and keeping an encrypted
