@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/suitenumerique/docs-appliance/installer/release"
@@ -19,13 +16,7 @@ func newVersionCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if app.JSON() {
-				enc := json.NewEncoder(app.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info)
-			}
-			_, err = fmt.Fprint(app.Out, info.Text())
-			return err
+			return app.print(info, info.Text())
 		},
 	}
 }
@@ -40,13 +31,7 @@ func newTrainsCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if app.JSON() {
-				enc := json.NewEncoder(app.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(info.Trains)
-			}
-			_, err = fmt.Fprint(app.Out, info.TrainsText())
-			return err
+			return app.print(info.Trains, info.TrainsText())
 		},
 	}
 	cmd.AddCommand(newTrainsLockCommand(app), newTrainsFetchChartsCommand(app))
