@@ -153,6 +153,23 @@ func (r *renderer) tlsComponent(v *valuesContext) (*component, error) {
 	return c, nil
 }
 
+// caExportScript copies the CA certificate of cert-manager's Secret into
+// a ConfigMap in each target namespace.
+const caExportScript = `set -euo pipefail
+# Wait for cert-manager to issue the root (a get by name: the Role grants
+# nothing else), then publish its certificate.
+crt=""
+for _ in $(seq 1 180); do
+  crt=$(kubectl -n "$CA_NAMESPACE" get secret "$CA_SECRET" -o jsonpath='{.data.tls\.crt}' 2>/dev/null | base64 -d) && [ -n "$crt" ] && break
+  sleep 5
+done
+[ -n "$crt" ] || { echo "secret $CA_NAMESPACE/$CA_SECRET holds no certificate after 15 minutes" >&2; exit 1; }
+for ns in $TARGET_NAMESPACES; do
+  kubectl -n "$ns" create configmap "$EXPORT_NAME" --from-literal=ca.crt="$crt" --dry-run=client -o yaml \
+    | kubectl apply --server-side --field-manager=appliance-ca-export --force-conflicts -f -
+done
+`
+
 // caExportObjects publish the appliance CA certificate (never its key) as
 // a ConfigMap: once at install (a Job Flux waits for) and daily (a CronJob
 // that follows a renewal of the root). cert-manager can only write
@@ -168,16 +185,6 @@ func caExportObjects(v *valuesContext, cmNS string) ([]Object, error) {
 		targets = append(targets, nsMonitoring) // the blackbox exporter trusts it
 	}
 	const name = caExport
-	script := `set -euo pipefail
-# Wait for cert-manager to issue the root, then publish its certificate.
-kubectl -n "$CA_NAMESPACE" wait --for=create "secret/$CA_SECRET" --timeout=15m
-crt=$(kubectl -n "$CA_NAMESPACE" get secret "$CA_SECRET" -o jsonpath='{.data.tls\.crt}' | base64 -d)
-test -n "$crt"
-for ns in $TARGET_NAMESPACES; do
-  kubectl -n "$ns" create configmap "$EXPORT_NAME" --from-literal=ca.crt="$crt" --dry-run=client -o yaml \
-    | kubectl apply --server-side --field-manager=appliance-ca-export --force-conflicts -f -
-done
-`
 	pod := func() m {
 		return m{
 			"serviceAccountName":           name,
@@ -188,7 +195,7 @@ done
 				"name":            "export",
 				"image":           kubectl,
 				"imagePullPolicy": "IfNotPresent",
-				"command":         list{"/bin/bash", "-c", script},
+				"command":         list{"/bin/bash", "-c", caExportScript},
 				"env": env(map[string]any{
 					"CA_NAMESPACE": cmNS, "CA_SECRET": caSecret, "EXPORT_NAME": caExport,
 					"TARGET_NAMESPACES": strings.Join(targets, " "),
@@ -205,7 +212,7 @@ done
 	objs := []Object{
 		serviceAccount(cmNS, name, "edge", true),
 		// Read exactly one Secret: the CA's.
-		role(cmNS, name, "edge", m{"apiGroups": list{""}, "resources": list{"secrets"}, "resourceNames": list{caSecret}, "verbs": list{"get", "list", "watch"}}),
+		role(cmNS, name, "edge", m{"apiGroups": list{""}, "resources": list{"secrets"}, "resourceNames": list{caSecret}, "verbs": list{"get"}}),
 		roleBinding(cmNS, name, "edge", "Role", name, cmNS, name),
 	}
 	for _, ns := range targets {
