@@ -332,6 +332,7 @@ func (w *Wizard) askStorage(ctx context.Context, c *config.Config) error {
 		w.say("Checking the bucket...")
 		consent := probe.S3Consent{}
 		rep, err := w.Checks.S3(ctx, c.Storage, keyID, key, consent)
+		created := rep != nil && rep.BucketCreated
 		var need *probe.ConsentNeeded
 		for errors.As(err, &need) {
 			yes := true
@@ -344,13 +345,14 @@ func (w *Wizard) askStorage(ctx context.Context, c *config.Config) error {
 			}
 			need.Kind.Grant(&consent)
 			rep, err = w.Checks.S3(ctx, c.Storage, keyID, key, consent)
+			created = created || (rep != nil && rep.BucketCreated)
 		}
 		if err != nil {
 			w.fail(err)
 			continue
 		}
 		var done []string
-		if rep.BucketCreated {
+		if created {
 			done = append(done, "bucket created")
 		}
 		if rep.VersioningEnabled {
