@@ -32,8 +32,9 @@ func versitygwBinary(t *testing.T) string {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(root, "versitygw-"+versitygwVersion)
-	if err := kit.CheckBinaries(dir, "the versitygw object store", "versitygw (or: GOBIN="+dir+" go install github.com/versity/versitygw/cmd/versitygw@"+versitygwVersion+")", "versitygw"); err != nil {
-		kit.Unavailable(t, err)
+	if err := kit.CheckBinaries(dir, "versitygw", "", "versitygw"); err != nil {
+		kit.Unavailable(t, fmt.Errorf("versitygw %s is not at %s: build it once from the Go module proxy with `GOBIN=%s CGO_ENABLED=0 go install github.com/versity/versitygw/cmd/versitygw@%s` (about a minute), or set DOCS_APPLIANCE_VERSITYGW",
+			versitygwVersion, dir, dir, versitygwVersion))
 	}
 	return filepath.Join(dir, "versitygw")
 }

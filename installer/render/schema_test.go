@@ -129,7 +129,7 @@ func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 	}
 	dir := crdsDir(t)
 	if _, err := os.Stat(dir); err != nil {
-		kit.Unavailable(t, &kit.MissingError{What: "the upstream CRDs of the pinned versions", Path: dir, Target: "crds (or set CRDS_DIR)"})
+		kit.Unavailable(t, fmt.Errorf("the upstream CRDs of the train's versions are not at %s: set CRDS_DIR to their folder, or run `make crds` on a connected machine", dir))
 	}
 	env := envtest.New(t)
 	cfg := rest.CopyConfig(env.Config)
