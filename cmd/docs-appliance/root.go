@@ -56,6 +56,7 @@ func NewRootCommand(out, errOut io.Writer) *cobra.Command {
 		newAirgapCommand(app),
 		newPreflightCommand(app),
 		newResetCommand(app),
+		newConfigureCommand(app),
 	)
 	return cmd
 }
