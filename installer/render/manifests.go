@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/suitenumerique/docs-appliance/profiles"
 )
@@ -178,15 +177,6 @@ func configMap(namespace, name, component string, data map[string]string) Object
 	return newObject("v1", "ConfigMap", namespace, name, component).with("data", d)
 }
 
-// pvc claims storage from the node's default StorageClass (k3s
-// local-path): the data lives on the server's disk.
-func pvc(namespace, name, component, size string) Object {
-	return newObject("v1", "PersistentVolumeClaim", namespace, name, component).with("spec", m{
-		"accessModes": list{"ReadWriteOnce"},
-		"resources":   m{"requests": m{"storage": size}},
-	})
-}
-
 // ref names an object for Flux health checks and cross references.
 type ref struct {
 	APIVersion string `json:"apiVersion"`
@@ -206,17 +196,6 @@ func (r ref) String() string {
 // svcHost is the cluster DNS name of a Service.
 func svcHost(name, namespace string) string {
 	return name + "." + namespace + ".svc.cluster.local"
-}
-
-// indent prefixes every non-empty line of s.
-func indent(s, prefix string) string {
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		if l != "" {
-			lines[i] = prefix + l
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 // tmpVolume and tmpMount give a read-only-root container a writable /tmp.

@@ -278,3 +278,14 @@ func dryRunCreate(ctx context.Context, c *cluster.Client, o *unstructured.Unstru
 	}
 	return nil
 }
+
+// indent prefixes every non-empty line of s.
+func indent(s, prefix string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = prefix + l
+		}
+	}
+	return strings.Join(lines, "\n")
+}
