@@ -14,14 +14,15 @@ func redisOperatorValues(v *valuesContext) (map[string]any, error) {
 	return map[string]any{
 		"replicas": op.Replicas,
 		"redisOperator": m{
-			"imageName":       repo,
-			"imageTag":        tag,
+			"imageName": repo,
+			"imageTag":  tag,
+			// The chart defaults to Always, which an air-gapped node cannot do.
 			"imagePullPolicy": "IfNotPresent",
+			// No admission webhook: it would need a certificate of its own
+			// for nothing the appliance uses.
+			"webhook": false,
 		},
-		"resources": op.Resources(),
-		// No admission webhook: it would need a certificate of its own for
-		// nothing the appliance uses.
-		"webhook":     false,
+		"resources":   op.Resources(),
 		"certmanager": m{"enabled": false},
 	}, nil
 }

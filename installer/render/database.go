@@ -74,6 +74,7 @@ func barmanCloudValues(v *valuesContext) (map[string]any, error) {
 		return nil, err
 	}
 	op := v.Profile.Workload("operator")
+	plugin["pullPolicy"] = "IfNotPresent"
 	return map[string]any{
 		"replicaCount": 1,
 		"image":        plugin,
@@ -91,7 +92,7 @@ func (v *valuesContext) pinnedTagValues(repo string) (m, error) {
 		return nil, err
 	}
 	registry, rest := splitRegistry(full)
-	return m{"registry": registry, "repository": rest, "tag": tag, "pullPolicy": "IfNotPresent"}, nil
+	return m{"registry": registry, "repository": rest, "tag": tag}, nil
 }
 
 func splitRegistry(repo string) (registry, rest string) {

@@ -166,7 +166,8 @@ func TestRedisOperatorValues(t *testing.T) {
 	vals, v := valuesFor(t, "redis-operator", "single")
 	want(t, vals, "redisOperator.imageName", "quay.io/opstree/redis-operator")
 	want(t, vals, "redisOperator.imageTag", "v0.26.0@"+digestOf(t, v, "opstree/redis-operator"))
-	want(t, vals, "webhook", false)
+	want(t, vals, "redisOperator.webhook", false)
+	want(t, vals, "redisOperator.imagePullPolicy", "IfNotPresent")
 	want(t, vals, "resources.requests.cpu", "50m")
 }
 
