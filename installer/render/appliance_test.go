@@ -346,6 +346,31 @@ func TestRealTrainRenders(t *testing.T) {
 			if len(res.Unpinned) > 0 {
 				t.Errorf("images the train does not pin: %v", res.Unpinned)
 			}
+			// Wiring is rendered only for what the train carries: the real
+			// train must carry everything, or a piece would silently vanish.
+			files := fileMap(res)
+			want := []string{
+				"infrastructure/edge/gateway-docs.yaml", "infrastructure/database/cluster-postgres.yaml",
+				"infrastructure/cache/redis-redis.yaml", "infrastructure/buckets/job-buckets.yaml",
+				"apps/docs/httproute-docs.yaml", "infrastructure/policies/clusterpolicy-disallow-latest-tag.yaml",
+			}
+			if f.opts.Config.TLS.Mode != "provided" {
+				want = append(want, "infrastructure/certificates/certificate-docs-tls.yaml")
+			}
+			if f.opts.Config.Identity.Mode == "embedded" {
+				want = append(want, "infrastructure/identity/keycloak-keycloak.yaml", "infrastructure/keycloak-operator/deployment-keycloak-operator.yaml")
+			}
+			if f.opts.Config.Storage.Mode == "embedded" {
+				want = append(want, "infrastructure/object-store/statefulset-objectstore.yaml")
+			}
+			if f.opts.Profile.Components.Observability {
+				want = append(want, "infrastructure/monitoring/prometheusrule-docs-appliance.yaml")
+			}
+			for _, p := range want {
+				if _, ok := files[p]; !ok {
+					t.Errorf("the real train renders no %s", p)
+				}
+			}
 			pinned := regexp.MustCompile(`^[a-z0-9.-]+\.[a-z]+/`)
 			for _, im := range res.Images {
 				if !pinned.MatchString(im) {
