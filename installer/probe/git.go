@@ -202,6 +202,8 @@ func gitError(doing string, g config.Git, err error) error {
 		return fmt.Errorf("%s: the server refused the credentials of %q (authentication required): check the user name and token", doing, g.Username)
 	case errors.Is(err, transport.ErrAuthorizationFailed):
 		return fmt.Errorf("%s: the credentials are not allowed to do this (authorization failed): give a token with write access to the repository", doing)
+	case strings.Contains(err.Error(), "unable to authenticate"):
+		return fmt.Errorf("%s: the server refused the SSH key: add its public key to the repository as a deploy key with write access", doing)
 	case errors.Is(err, transport.ErrRepositoryNotFound):
 		return fmt.Errorf("%s: no repository there (or these credentials may not see it): check the URL", doing)
 	}

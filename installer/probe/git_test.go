@@ -83,3 +83,51 @@ func TestGitAgainstARealServer(t *testing.T) {
 		})
 	}
 }
+
+func TestGitOverSSH(t *testing.T) {
+	key, pub := probetest.NewSSHKey(t)
+	srv := probetest.StartGitSSH(t, pub)
+	url := srv.InitRepo(t, "state", "main")
+	live := &probe.Live{}
+	ctx := context.Background()
+	g := config.Git{Mode: config.GitExternal, URL: url, Branch: "main", Auth: config.GitAuthSSH, KnownHosts: srv.KnownHosts}
+
+	t.Run("deploy key and known host: listed and write access proved", func(t *testing.T) {
+		before := srv.Refs(t, "state")
+		rep, err := live.Git(ctx, g, key)
+		if err != nil {
+			t.Fatalf("a good answer was refused: %v", err)
+		}
+		if !rep.Writable || rep.Head == "" {
+			t.Errorf("report = %+v", rep)
+		}
+		if after := srv.Refs(t, "state"); !slices.Equal(before, after) {
+			t.Errorf("refs changed from %v to %v", before, after)
+		}
+	})
+
+	t.Run("another host key than the known one", func(t *testing.T) {
+		bad := g
+		bad.KnownHosts = srv.OtherHostKeyLine(t)
+		_, err := live.Git(ctx, bad, key)
+		if err == nil || !strings.Contains(err.Error(), "which the known_hosts lines do not hold") {
+			t.Fatalf("want the host key refused, got %v", err)
+		}
+	})
+
+	t.Run("a key the server does not accept", func(t *testing.T) {
+		other, _ := probetest.NewSSHKey(t)
+		_, err := live.Git(ctx, g, other)
+		if err == nil || !strings.Contains(err.Error(), "refused the SSH key") {
+			t.Fatalf("want the key refused, got %v", err)
+		}
+	})
+
+	t.Run("no known_hosts lines", func(t *testing.T) {
+		bad := g
+		bad.KnownHosts = ""
+		if _, err := live.Git(ctx, bad, key); err == nil || !strings.Contains(err.Error(), "trusted blindly") {
+			t.Fatalf("got %v", err)
+		}
+	})
+}

@@ -37,7 +37,7 @@ func VersitygwPath(t testing.TB) string {
 		p = filepath.Join(cache, "versitygw-"+VersitygwVersion, "versitygw")
 	}
 	if _, err := os.Stat(p); err != nil {
-		kitMissing(t, "the versitygw S3 server ("+p+")", "run `make wizard-kit` (builds it from the Go module proxy into the cache, about a minute)")
+		kitMissing(t, "the versitygw S3 server ("+p+")", "run `make wizard-kit` (builds it from the Go module proxy into the cache: 1 to 6 minutes)")
 	}
 	return p
 }
