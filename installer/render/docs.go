@@ -222,14 +222,20 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 	} else if s3URL.Scheme == "http" {
 		s3Port = 80
 	}
+	// Docs reads its secrets from env at start: a rotated one must roll the pods.
+	backendAnnotations := map[string]any{"docs-appliance/secrets-hash": v.secretsHash["docs-backend"]}
 	return map[string]any{
 		"fullnameOverride": docsFullname,
 		"image":            map[string]any{"repository": backendRepo, "tag": backendTag, "pullPolicy": "IfNotPresent"},
 		"backend": map[string]any{
-			"replicas":  backend.Replicas,
-			"resources": backend.Resources(),
-			"envVars":   docsEnv(cfg),
-			"celery":    map[string]any{"replicas": celery.Replicas, "resources": celery.Resources()},
+			"replicas":       backend.Replicas,
+			"resources":      backend.Resources(),
+			"envVars":        docsEnv(cfg),
+			"podAnnotations": backendAnnotations,
+			"celery": map[string]any{
+				"replicas": celery.Replicas, "resources": celery.Resources(),
+				"podAnnotations": backendAnnotations,
+			},
 			// One PDB per workload only when there is more than one pod: a
 			// PDB over a single pod blocks every node drain.
 			"pdb": map[string]any{"enabled": backend.Replicas > 1},
@@ -249,8 +255,9 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 			},
 		},
 		"yProvider": map[string]any{
-			"image":     map[string]any{"repository": yRepo, "tag": yTag, "pullPolicy": "IfNotPresent"},
-			"replicas":  yp.Replicas,
+			"image":          map[string]any{"repository": yRepo, "tag": yTag, "pullPolicy": "IfNotPresent"},
+			"podAnnotations": map[string]any{"docs-appliance/secrets-hash": v.secretsHash["docs-y-provider"]},
+			"replicas":       yp.Replicas,
 			"resources": yp.Resources(),
 			"pdb":       map[string]any{"enabled": yp.Replicas > 1},
 			"envVars": map[string]any{

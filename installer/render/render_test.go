@@ -442,15 +442,18 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("written %v removed %v, want %v", rep.Written, rep.Removed, want)
 	}
 
-	// A changed secret re-encrypts the Secrets holding it, and only them:
-	// the database password is the docs role's and Docs'; the Redis
-	// password is Redis' and inside Docs' REDIS_URL. No plain file moves.
+	// A changed secret re-encrypts the Secrets holding it, and rolls the
+	// pods that read it from env at start (Docs would keep the old value
+	// until restarted): the database password is the docs role's and
+	// Docs'; the Redis password is Redis' and inside Docs' REDIS_URL.
+	// Nothing else moves, and the plain files carry no secret value.
+	rolled := "apps/docs/deployment-docs-backend.yaml,apps/docs/deployment-docs-celery-worker.yaml,"
 	f.opts.Secrets.(fixedSecrets)["postgres.docsPassword"] = "rotated"
 	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rep.Written, ","); got != "secrets/database/docs-db.yaml,secrets/docs/docs-backend.yaml" {
+	if got := strings.Join(rep.Written, ","); got != rolled+"secrets/database/docs-db.yaml,secrets/docs/docs-backend.yaml" {
 		t.Fatalf("database password rotation wrote %v", got)
 	}
 	f.opts.Secrets.(fixedSecrets)["redis.password"] = "rotated-too"
@@ -458,8 +461,16 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rep.Written, ","); got != "secrets/cache/redis-auth.yaml,secrets/docs/docs-backend.yaml" {
+	if got := strings.Join(rep.Written, ","); got != rolled+"secrets/cache/redis-auth.yaml,secrets/docs/docs-backend.yaml" {
 		t.Fatalf("redis password rotation wrote %v", got)
+	}
+	f.opts.Secrets.(fixedSecrets)["yprovider.apiKey"] = "rotated-three"
+	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rep.Written, ","); got != rolled+"apps/docs/deployment-docs-y-provider.yaml,secrets/docs/docs-backend.yaml,secrets/docs/docs-y-provider.yaml" {
+		t.Fatalf("y-provider key rotation wrote %v", got)
 	}
 
 	// Turning observability on adds its layer; Flux's own files are never touched.

@@ -2,6 +2,7 @@ package render
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -15,10 +16,34 @@ type valuesContext struct {
 	Config  *config.Config
 	Train   *bundles.Train
 	Profile *profiles.Profile
+	// secretsHash fingerprints the secret-store values a workload reads
+	// from its Secrets at start (env), by workload: a pod annotation
+	// carrying it rolls the pods when one is rotated, before the old value
+	// stops working (a rotated database password, say).
+	secretsHash map[string]string
 }
 
 func (r *renderer) valuesContext() *valuesContext {
-	return &valuesContext{Config: r.opts.Config, Train: r.opts.Train, Profile: r.opts.Profile}
+	v := &valuesContext{Config: r.opts.Config, Train: r.opts.Train, Profile: r.opts.Profile, secretsHash: map[string]string{}}
+	backend := []string{"redis.password", "smtp.password"}
+	for _, name := range docsBackendSecretKeys {
+		backend = append(backend, name)
+	}
+	v.secretsHash["docs-backend"] = r.fingerprint(backend)
+	v.secretsHash["docs-y-provider"] = r.fingerprint([]string{"collaboration.secret", "yprovider.apiKey"})
+	return v
+}
+
+// fingerprint is a truncated SHA-256 over the named store values (absent
+// ones count as empty). Of 190-bit random values it reveals nothing.
+func (r *renderer) fingerprint(names []string) string {
+	sort.Strings(names)
+	var b strings.Builder
+	for _, n := range names {
+		val, _ := r.opts.Secrets.Get(n)
+		b.WriteString(n + "=" + val + "\n")
+	}
+	return shortHash(b.String())
 }
 
 // trainImage finds the train's image whose repository ends with repo.

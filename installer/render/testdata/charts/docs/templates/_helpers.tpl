@@ -20,7 +20,11 @@ spec:
   replicas: {{ .replicas }}
   selector: {matchLabels: {app: {{ .name }}}}
   template:
-    metadata: {labels: {app: {{ .name }}}}
+    metadata:
+      labels: {app: {{ .name }}}
+      {{- with .annotations }}
+      annotations: {{- toYaml . | nindent 8 }}
+      {{- end }}
     spec:
       containers:
         - name: main
