@@ -99,4 +99,3 @@ func (g *GitSSH) OtherHostKeyLine(t testing.TB) string {
 	addr := strings.TrimPrefix(g.BaseURL, "ssh://git@")
 	return knownhosts.Line([]string{knownhosts.Normalize(addr)}, pub)
 }
-
