@@ -258,8 +258,8 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 			"image":          map[string]any{"repository": yRepo, "tag": yTag, "pullPolicy": "IfNotPresent"},
 			"podAnnotations": map[string]any{"docs-appliance/secrets-hash": v.secretsHash["docs-y-provider"]},
 			"replicas":       yp.Replicas,
-			"resources": yp.Resources(),
-			"pdb":       map[string]any{"enabled": yp.Replicas > 1},
+			"resources":      yp.Resources(),
+			"pdb":            map[string]any{"enabled": yp.Replicas > 1},
 			"envVars": map[string]any{
 				"PORT":                        "4444",
 				"COLLABORATION_SERVER_ORIGIN": "https://" + cfg.Domain,
