@@ -154,6 +154,8 @@ func (b *builder) fetchChart(ctx context.Context, staging string, i int, c bundl
 	switch {
 	case b.o.Charts != nil && b.o.Charts.Has(c):
 		f, err = b.chartFromStore(staging, bpath, c)
+	case len(c.Manifests) > 0:
+		f, err = b.chartFromManifests(ctx, staging, bpath, c, field)
 	case strings.HasPrefix(c.Repository, "oci://"):
 		f, err = b.chartFromOCI(ctx, staging, bpath, c, field)
 	default:

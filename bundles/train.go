@@ -91,6 +91,10 @@ type Chart struct {
 	// of the chart without its version.
 	Repository string `json:"repository"`
 	Version    string `json:"version"`
+	// Manifests, for a component published only as plain YAML files (the
+	// Keycloak operator's CRDs), are the https URLs of those files: the
+	// chart is packaged from them, deterministically, under crds/.
+	Manifests []string `json:"manifests,omitempty"`
 	// SHA256 of the packaged .tgz; empty while the train is unlocked.
 	SHA256 string `json:"sha256,omitempty"`
 }
@@ -337,6 +341,11 @@ func (t *Train) Validate() error {
 		}
 		if !strings.HasPrefix(c.Repository, "https://") && !strings.HasPrefix(c.Repository, "oci://") {
 			add(p+".repository", fmt.Sprintf("%q is neither https:// nor oci://", c.Repository), "give the Helm repository URL or the oci:// chart reference")
+		}
+		for j, m := range c.Manifests {
+			if !strings.HasPrefix(m, "https://") {
+				add(fmt.Sprintf("%s.manifests[%d]", p, j), fmt.Sprintf("%q is not an https URL", m), "give the raw file URL at the pinned tag")
+			}
 		}
 		if !semverRe.MatchString(c.Version) {
 			add(p+".version", fmt.Sprintf("%q is not a chart version", c.Version), "pin an exact chart version")
