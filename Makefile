@@ -58,5 +58,10 @@ TRAIN ?= 2026.11
 lock:
 	$(GO) run ./cmd/docs-appliance trains lock bundles/trains/$(TRAIN).yaml
 
+## crds: the upstream CRDs of the pinned versions, for the schema tests (connected machine);
+## then run the tests with CRDS_DIR=$(CACHE)/crds
+crds:
+	CRDS_OUT=$(CACHE)/crds bash hack/fetch-crds.sh
+
 clean:
 	rm -rf bin docs-appliance-rendered
