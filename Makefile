@@ -61,7 +61,7 @@ lock:
 ## crds: the upstream CRDs of the pinned versions, for the schema tests (connected machine);
 ## then run the tests with CRDS_DIR=$(CACHE)/crds
 crds:
-	CRDS_OUT=$(CACHE)/crds bash hack/fetch-crds.sh
+	CRDS_OUT=$(CACHE)/crds bash e2e/kit/fetch-crds.sh
 
 clean:
 	rm -rf bin docs-appliance-rendered
