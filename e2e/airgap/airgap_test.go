@@ -9,6 +9,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,7 +50,7 @@ func TestBundleImagesRunWithoutARegistry(t *testing.T) {
 	work := t.TempDir()
 
 	// 1. A registry on 127.0.0.1 holding a stand-in image under a name no node has.
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	host := strings.TrimPrefix(reg.URL, "http://")
 	ref := host + "/airgap/standin:v1"
 	mod, err := images.ModuleDir(ctx)
