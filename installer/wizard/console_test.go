@@ -14,7 +14,8 @@ import (
 
 // console is a pseudo-terminal the wizard runs on, with a small expect
 // loop: the test waits for text on the screen, then types. It answers the
-// terminal's cursor-position queries (ESC[6n) the way a terminal does.
+// terminal's cursor-position queries (ESC[6n) as a terminal does, and uses
+// them to know when a line prompt reads keys.
 type console struct {
 	t        *testing.T
 	ptm, pts *os.File
@@ -23,7 +24,7 @@ type console struct {
 	text     strings.Builder // raw output without escape sequences
 	pos      int             // text consumed by expect
 	cprAt    []int           // where in text each cursor-position query came
-	replied  time.Time       // when the last query was answered
+	replied  int             // how many of them were answered
 	grew     chan struct{}
 	done     chan struct{}
 }
@@ -63,16 +64,8 @@ func (c *console) read() {
 			if i := strings.LastIndexByte(chunk, 0x1b); i >= 0 && !ansi.MatchString(chunk[i:]) && len(chunk)-i < 16 {
 				chunk, pending = chunk[:i], chunk[i:]
 			}
-			// Reply to each query before making it visible to ready(), so that
-			// ready() never sees a query whose reply is still to come.
 			parts := strings.Split(chunk, "\x1b[6n")
-			for q := len(parts) - 1; q > 0; q-- {
-				_, _ = c.ptm.Write([]byte("\x1b[20;1R"))
-			}
 			c.mu.Lock()
-			if len(parts) > 1 {
-				c.replied = time.Now()
-			}
 			c.raw.WriteString(chunk)
 			for i, part := range parts {
 				c.text.WriteString(ansi.ReplaceAllString(part, ""))
@@ -121,11 +114,9 @@ func (c *console) expect(s string) {
 	}
 }
 
-// ready waits until a prompt reads keys: the terminal is in raw mode,
-// the prompt asked its cursor-position queries (a line prompt asks two:
-// terminal size and cursor) and read the replies. Keys typed while survey
-// reads a reply can be swallowed with it, so they wait.
-func (c *console) ready(queries int) {
+// ready waits until a select prompt reads keys: the terminal is in raw
+// mode (survey sets it after drawing the prompt) and no key is queued.
+func (c *console) ready() {
 	c.t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	fd := int(c.pts.Fd())
@@ -138,25 +129,56 @@ func (c *console) ready(queries int) {
 		if err != nil {
 			c.t.Fatalf("reading the terminal's input queue: %v", err)
 		}
-		c.mu.Lock()
-		asked := 0
-		for _, at := range c.cprAt {
-			if at >= c.pos {
-				asked++
-			}
-		}
-		// A write to the terminal's master reaches the reader's queue a moment
-		// later (the kernel moves it): let the last reply settle first.
-		settled := time.Since(c.replied) > 100*time.Millisecond
-		c.mu.Unlock()
-		if tio.Lflag&unix.ICANON == 0 && waiting == 0 && asked >= queries && settled {
+		if tio.Lflag&unix.ICANON == 0 && waiting == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("no prompt reads keys (raw %v, %d bytes queued, %d queries); the screen ends with:\n%s",
-				tio.Lflag&unix.ICANON == 0, waiting, asked, tail(c.screen(), 2500))
+			c.t.Fatalf("no prompt reads keys; the screen ends with:\n%s", tail(c.screen(), 2500))
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// reply answers the next cursor-position query (ESC[6n) asked after the
+// matched text, sending keys just before the answer. survey reads the
+// answer with a throwaway buffered reader: keys that came after it in the
+// same read would be lost, keys before it are kept for the prompt. So
+// keys only ever travel in front of an answer.
+//
+// survey reads that answer up to the first 'R' (the answer's last byte),
+// so keys travelling with it must hold no 'R'.
+func (c *console) reply(keys string) {
+	c.t.Helper()
+	if strings.ContainsRune(keys, 'R') {
+		c.t.Fatalf("typed keys %q hold an R, which survey would take for the end of the cursor answer: use other test input", keys)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c.mu.Lock()
+		ready := c.replied < len(c.cprAt) && c.cprAt[c.replied] >= c.pos
+		stale := c.replied < len(c.cprAt) && c.cprAt[c.replied] < c.pos
+		if ready || stale {
+			c.replied++
+		}
+		c.mu.Unlock()
+		if stale {
+			c.t.Fatalf("a cursor-position query before the expected prompt was left unanswered; the screen ends with:\n%s", tail(c.screen(), 2500))
+		}
+		if ready {
+			c.send(keys + "\x1b[20;1R")
+			return
+		}
+		if time.Now().After(deadline) {
+			c.mu.Lock()
+			n, r, pos := len(c.cprAt), c.replied, c.pos
+			last := c.cprAt[max(0, n-3):]
+			c.mu.Unlock()
+			c.t.Fatalf("waited 30s for a prompt to read a line (%d queries, %d answered, last at %v, matched up to %d); the screen ends with:\n%s\nraw: %q", n, r, last, pos, tail(c.screen(), 1500), tail(c.rawOutput(), 400))
+		}
+		select {
+		case <-c.grew:
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
@@ -167,19 +189,21 @@ func (c *console) send(keys string) {
 	}
 }
 
-// answer waits for a line prompt (input, password, confirm) and types a line.
+// answer waits for a line prompt (input, password, confirm) and types a
+// line. Such a prompt asks the terminal's size, then the cursor's place,
+// before reading: the line goes in front of the first answer.
 func (c *console) answer(prompt, line string) {
 	c.t.Helper()
 	c.expect(prompt)
-	c.ready(2)
-	c.send(line + "\r")
+	c.reply(line + "\r")
+	c.reply("")
 }
 
 // choose waits for a select prompt and types keys, then Enter.
 func (c *console) choose(prompt, keys string) {
 	c.t.Helper()
 	c.expect(prompt)
-	c.ready(0)
+	c.ready()
 	c.send(keys + "\r")
 }
 

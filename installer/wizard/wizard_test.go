@@ -41,7 +41,7 @@ type site struct {
 
 const (
 	domain       = "docs.example.test"
-	clientSecret = "oidc-Right-secret-7"
+	clientSecret = "oidc-Good-secret-7"
 	gitToken     = "git-Write-token-7"
 	smtpPassword = "smtp-Pass-word-7"
 )
@@ -164,7 +164,7 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 	con.expect("ha - needs 3 servers, each 8 CPU, 16 GiB, 120 GiB disk; this machine: 8 CPU ok, 31.3 GiB ok, 400 GiB free ok")
 	con.expect("> single - needs 8 CPU, 16 GiB, 120 GiB disk") // the default: the largest that fits
 	con.expect("single-small - needs 4 CPU, 8 GiB, 60 GiB disk; this machine: 8 CPU ok, 31.3 GiB ok, 400 GiB free ok")
-	con.ready(0)
+	con.ready()
 	con.send("\r")
 	con.answer("Your age public key(s)", "")
 	con.expect("Your answers (secrets are not shown)")
@@ -320,8 +320,8 @@ func TestInterruptSavesNothing(t *testing.T) {
 	con := newConsole(t)
 	done := runWizard(t, con, s, wizard.DefaultConfigPath(state), state)
 	con.expect("Public host name of Docs")
-	con.ready(2)
-	con.send("\x03")
+	con.reply("\x03")
+	con.reply("")
 	r := wait(t, con, done)
 	if !errors.Is(r.err, wizard.ErrInterrupted) {
 		t.Fatalf("err = %v, want ErrInterrupted", r.err)
