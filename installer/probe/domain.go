@@ -98,6 +98,7 @@ func (l *Live) reach(ctx context.Context, rep *DomainReport) error {
 	if err != nil {
 		return err
 	}
+	defer client.CloseIdleConnections()
 	client.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
 		return fmt.Errorf("redirected to %s", req.URL)
 	}

@@ -83,6 +83,7 @@ func (l *Live) OIDC(ctx context.Context, id config.Identity, clientSecret string
 	if err != nil {
 		return nil, err
 	}
+	defer client.CloseIdleConnections()
 	docURL := strings.TrimSuffix(issuer, "/") + DiscoveryPath
 	var doc discovery
 	if err := getJSON(ctx, client, docURL, &doc); err != nil {

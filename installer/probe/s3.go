@@ -72,6 +72,7 @@ func (l *Live) S3(ctx context.Context, st config.Storage, accessKeyID, secretAcc
 	if err != nil {
 		return nil, err
 	}
+	defer hc.CloseIdleConnections()
 	dates := &dateRecorder{next: hc.Transport, now: l.now}
 	hc.Transport = dates
 	client := s3.New(s3.Options{
@@ -279,4 +280,11 @@ func (d *dateRecorder) skew() time.Duration {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.last
+}
+
+// CloseIdleConnections lets the client close the wrapped transport's connections.
+func (d *dateRecorder) CloseIdleConnections() {
+	if c, ok := d.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
