@@ -117,8 +117,11 @@ func (w *Wizard) askSite(ctx context.Context, c *config.Config) error {
 		}
 		extra := strings.Join(c.ExtraDomains, ", ")
 		if err := w.input(&extra, "Further host names (comma-separated, optional)", extra,
-			"Other names served by the same appliance, e.g. an old address. Leave empty for none.",
+			"Other names served by the same appliance, e.g. an old address. Leave empty for none; type - to remove the ones given before.",
 			func(list string) error {
+				if list == "-" {
+					return nil
+				}
 				seen := map[string]bool{c.Domain: true}
 				for _, d := range splitList(list) {
 					if seen[d] {
@@ -134,6 +137,9 @@ func (w *Wizard) askSite(ctx context.Context, c *config.Config) error {
 			return err
 		}
 		c.ExtraDomains = splitList(extra)
+		if extra == "-" {
+			c.ExtraDomains = nil
+		}
 		if err := w.input(&c.AdminEmail, "Administrator's e-mail address", c.AdminEmail,
 			"The first Docs administrator, and where alerts go.", config.ValidEmail); err != nil {
 			return err
