@@ -94,6 +94,21 @@ func TestHarnessRunsARenderedChart(t *testing.T) {
 		}
 	}
 
+	t.Run("the node lists the imported images by digest", func(t *testing.T) {
+		node, err := c.Kube.CoreV1().Nodes().Get(ctx, "e2e-node", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, im := range node.Status.Images {
+			names = append(names, im.Names...)
+		}
+		all := strings.Join(names, " ")
+		if !strings.Contains(all, "docs-appliance.test/standin@sha256:") || !strings.Contains(all, "registry.k8s.io/pause@sha256:") {
+			t.Errorf("node images %v lack the digest names", names)
+		}
+	})
+
 	t.Run("reapply on a live cluster changes nothing", func(t *testing.T) {
 		again, err := c.Apply(ctx, objs, cluster.ApplyOptions{})
 		if err != nil {

@@ -177,24 +177,61 @@ func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
 }
 
 // ImportImages loads image tarballs into the node's containerd (namespace k8s.io), where pods
-// find them by name: a pod using one must not pull it (imagePullPolicy IfNotPresent with a tag
-// other than latest, or Never).
+// find them by name, and names each tagged image by digest too (REPO@sha256:..., as a registry
+// pull would), so the kubelet lists that name and pods pinned by digest run. A pod using a tag must
+// not pull it: imagePullPolicy IfNotPresent with a tag other than latest, or Never.
 func (n *Node) ImportImages(ctx context.Context, tarballs ...string) error {
-	v, err := kit.Load()
-	if err != nil {
-		return err
-	}
-	d, err := v.Dirs()
+	ctr, err := n.ctr()
 	if err != nil {
 		return err
 	}
 	for _, t := range tarballs {
-		if _, err := n.Exec(ctx, filepath.Join(d.Containerd, "ctr"), "-a", filepath.Join(n.RunDir, "containerd", "containerd.sock"),
-			"-n", "k8s.io", "images", "import", "--platform", "linux/amd64", t); err != nil {
+		if _, err := n.Exec(ctx, append(ctr, "images", "import", "--platform", "linux/amd64", t)...); err != nil {
 			return fmt.Errorf("importing image %s: %w", t, err)
 		}
 	}
+	out, err := n.Exec(ctx, append(ctr, "images", "ls")...)
+	if err != nil {
+		return fmt.Errorf("listing the node's images: %w", err)
+	}
+	for _, p := range digestNames(string(out)) {
+		if _, err := n.Exec(ctx, append(ctr, "images", "tag", "--force", p[0], p[1])...); err != nil {
+			return fmt.Errorf("naming %s by digest: %w", p[0], err)
+		}
+	}
 	return nil
+}
+
+// ctr is the argv prefix of ctr talking to the node's containerd.
+func (n *Node) ctr() ([]string, error) {
+	v, err := kit.Load()
+	if err != nil {
+		return nil, err
+	}
+	d, err := v.Dirs()
+	if err != nil {
+		return nil, err
+	}
+	return []string{filepath.Join(d.Containerd, "ctr"), "-a", filepath.Join(n.RunDir, "containerd", "containerd.sock"), "-n", "k8s.io"}, nil
+}
+
+// digestNames reads `ctr images ls` (REF TYPE DIGEST ...) and returns, for each tagged reference,
+// the pair {REPO:TAG, REPO@DIGEST}. Lines other than ctr's table (its cgroup v1 warnings) are
+// skipped.
+func digestNames(ls string) [][2]string {
+	var out [][2]string
+	for _, line := range strings.Split(ls, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 3 || !strings.HasPrefix(f[2], "sha256:") || strings.Contains(f[0], "@") || strings.HasPrefix(f[0], "sha256:") {
+			continue
+		}
+		i := strings.LastIndex(f[0], ":")
+		if i < 0 || strings.Contains(f[0][i:], "/") {
+			continue // no tag
+		}
+		out = append(out, [2]string{f[0], f[0][:i] + "@" + f[2]})
+	}
+	return out
 }
 
 // WriteLogTails writes the last lines of every component's log (for a failed run).

@@ -52,3 +52,27 @@ func TestCheckKitNamesTheTarget(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestDigestNamesFromCtrList(t *testing.T) {
+	ls := `time="2026-11-26T11:58:30Z" level=warning msg="DEPRECATION: cgroup v1"
+REF                                                    TYPE                                       DIGEST                                                                  SIZE     PLATFORMS   LABELS
+ghcr.io/fluxcd/source-controller:v1.9.5                application/vnd.docker.distribution...     sha256:76f015808446302c1b4edbfd99773a8fd9ac0f439e689380fb507545e44c8b89 35.0 MiB linux/amd64 -
+ghcr.io/fluxcd/source-controller@sha256:76f0           application/vnd.docker.distribution...     sha256:76f015808446302c1b4edbfd99773a8fd9ac0f439e689380fb507545e44c8b89 35.0 MiB linux/amd64 -
+localhost:5000/app                                     application/vnd.docker.distribution...     sha256:aa 1 MiB linux/amd64 -
+sha256:8f376786bf995365e833795e5c1a658728e2e5b230cb0497 application/vnd.docker.distribution...     sha256:76f0 35.0 MiB linux/amd64 -
+localhost:5000/app:v2                                  application/vnd.docker.distribution...     sha256:bb 1 MiB linux/amd64 -
+`
+	got := digestNames(ls)
+	want := [][2]string{
+		{"ghcr.io/fluxcd/source-controller:v1.9.5", "ghcr.io/fluxcd/source-controller@sha256:76f015808446302c1b4edbfd99773a8fd9ac0f439e689380fb507545e44c8b89"},
+		{"localhost:5000/app:v2", "localhost:5000/app@sha256:bb"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %v", got)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("%d: got %v, want %v", i, got[i], want[i])
+		}
+	}
+}

@@ -166,9 +166,15 @@ for src in $IMAGES; do
 		imported=$((imported + 1))
 	done
 done
+# Name every tagged image by digest too (REPO@sha256:...), as a registry pull would: the kubelet
+# then lists that name in the node's status, and pods pinned by digest find the image here.
+images_here() { N "${CTR[@]}" images ls 2>/dev/null; } # listed whole: grep -q closing early would fail pipefail
+images_here | awk '$3 ~ /^sha256:/ && $1 !~ /@/ && $1 !~ /^sha256:/ { n = split($1, p, "/"); if (p[n] ~ /:/) print $1, $3 }' |
+	while read -r ref digest; do
+	N "${CTR[@]}" images tag --force "$ref" "${ref%:*}@$digest" >/dev/null 2>&1 || die "naming $ref by digest"
+done
 log "imported $imported image tarballs $(ms)"
-images_here() { N "${CTR[@]}" images ls -q 2>/dev/null; } # listed whole: grep -q closing early would fail pipefail
-images_here | grep -x "$PAUSE_IMAGE" >/dev/null || die "the pause image $PAUSE_IMAGE was not imported (pass it in IMAGES)"
+images_here | awk '{print $1}' | grep -x "$PAUSE_IMAGE" >/dev/null || die "the pause image $PAUSE_IMAGE was not imported (pass it in IMAGES)"
 
 # --- kubelet and kube-proxy --------------------------------------------------------------------
 cat >"$RUN/kubelet.yaml" <<YAML
@@ -220,7 +226,7 @@ until_ok "API reachable from the host on 127.0.0.1:$API_PORT" 30 host_api
 # --- cluster DNS -------------------------------------------------------------------------------
 coredns_image="docs-appliance.test/coredns:$COREDNS"
 if [ "$DNS" = auto ]; then
-	if images_here | grep -x "$coredns_image" >/dev/null; then DNS=1; else DNS=0; fi
+	if images_here | awk '{print $1}' | grep -x "$coredns_image" >/dev/null; then DNS=1; else DNS=0; fi
 fi
 if [ "$DNS" = 1 ]; then
 	sed -e "s#@IMAGE@#$coredns_image#g" -e "s#@DNS_IP@#$DNS_IP#g" "$NODE_SRC/coredns.yaml" | K apply -f - >/dev/null
