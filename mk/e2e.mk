@@ -6,7 +6,9 @@
 #   make flux-images   source-, kustomize-, notification-controller images
 #   make e2e           the tests tagged e2e, against a one-node cluster (needs root)
 #
-# Cold on 2 cores: node-kit ~25-30 min (envtest alone ~15), flux-images ~10 min; warm: instant.
+# Cold, measured on 2 cores shared with other builds (load 6-17): node-kit 53 + 14 min (CoreDNS),
+# flux-images ~50 min; in CPU time ~28 + 6 + 30 min, so ~35-40 min on 2 idle cores with .ci/run's
+# shared compile cache. Warm: well under a second.
 
 .PHONY: envtest-kit node-kit flux-images e2e
 
