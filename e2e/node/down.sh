@@ -69,12 +69,9 @@ for i in 1 2 3; do
 	[ -z "$mps" ] && break
 	for m in $mps; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
 done
-# Pod network namespaces made while this node ran (CNI names them cni-<uuid>).
-if [ -f "$RUN/netns.before" ]; then
-	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep '^cni-'); do
-		grep -qx "$n" "$RUN/netns.before" || ip netns del "$n" 2>/dev/null
-	done
-fi
+# The pods' network namespaces are bind mounts under $RUN (containerd's
+# netns_mounts_under_state_dir), so the unmounting above released them; nothing under
+# /run/netns is touched but the node's own namespace, since other nodes may run beside this one.
 have_ns && ip netns del "$NS"
 # The cgroup subtree, leaves first (rmdir works on empty cgroups only).
 for c in /sys/fs/cgroup/*/"$NS"; do

@@ -36,7 +36,6 @@ trap failed ERR
 
 mkdir -p "$RUN"/{etcd,logs,pids,cni,containerd,kubelet,pod-logs}
 chmod 0700 "$RUN"
-ip netns list | awk '{print $1}' >"$RUN/netns.before"
 "$NODE_SRC/pki.sh"
 
 # --- the network namespace is the node's machine ----------------------------------------------
@@ -131,6 +130,8 @@ state = "$RUN/containerd/state"
 [plugins.'io.containerd.cri.v1.runtime']
   # root here lacks CAP_SYS_RESOURCE: the kubelet's negative oom_score_adj would make runc fail
   restrict_oom_score_adj = true
+  # Pod network namespaces under $RUN, not /run/netns: down.sh then finds exactly this node's.
+  netns_mounts_under_state_dir = true
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"
     [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
