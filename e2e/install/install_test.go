@@ -1,0 +1,680 @@
+//go:build e2e
+
+package install
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+
+	"github.com/suitenumerique/docs-appliance/e2e/images"
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/installer/cluster"
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
+	"github.com/suitenumerique/docs-appliance/installer/gitserver"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+)
+
+// Names of the test train.
+const (
+	gitServerImage = "ghcr.io/suitenumerique/docs-appliance-git-server:e2e"
+	trainName      = "2099.01"
+	appNamespace   = "standin"
+	appName        = "standin-app"
+)
+
+// env is everything the installs of the test share.
+type env struct {
+	bin, kubeconfig, config, train, charts, state string
+	// token is the value of the stand-in's Secret, drawn at random: the app must show it.
+	token string
+	c     *cluster.Client
+}
+
+func TestInstallHandsOverToGitAndFlux(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	defer cancel()
+	e := setup(ctx, t)
+
+	var first time.Duration
+	t.Run("first install converges and the app reads the decrypted secret", func(t *testing.T) {
+		start := time.Now()
+		out := e.mustInstall(ctx, t)
+		first = time.Since(start)
+		t.Logf("output of the first install:\n%s", out)
+		t.Logf("first install: %s from start to every Kustomization Ready (node up in %s)", first.Round(100*time.Millisecond), testNode.Took.Round(100*time.Millisecond))
+		for _, want := range []string{"bootstrap layer: ", "committed ", "docs-appliance: install train " + trainName, "crds: ready", "secrets: ready", "operators: ready", "apps: ready", "Flux Kustomizations ready"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		e.checkConverged(ctx, t, "docs.e2e.test")
+		e.checkRepository(ctx, t)
+	})
+	if t.Failed() {
+		return
+	}
+
+	t.Run("rerun with nothing changed commits nothing and restarts nothing", func(t *testing.T) {
+		before := e.snapshot(ctx, t)
+		out := e.mustInstall(ctx, t)
+		after := e.snapshot(ctx, t)
+		if !strings.Contains(out, "up to date") || strings.Contains(out, "committed ") {
+			t.Errorf("output does not say up to date, or committed:\n%s", out)
+		}
+		if before.head != after.head {
+			t.Errorf("a rerun committed: %s → %s", before.head, after.head)
+		}
+		for k, v := range before.versions {
+			if after.versions[k] != v {
+				t.Errorf("%s changed on a rerun: %s → %s", k, v, after.versions[k])
+			}
+		}
+	})
+
+	t.Run("a config change goes through Git as one commit", func(t *testing.T) {
+		before := e.snapshot(ctx, t)
+		out := e.mustInstall(ctx, t, "--set", "domain=changed.e2e.test")
+		if !strings.Contains(out, "config change: domain") {
+			t.Errorf("the commit does not say what changed:\n%s", out)
+		}
+		after := e.snapshot(ctx, t)
+		if after.commits != before.commits+1 {
+			t.Errorf("%d commits, want %d", after.commits, before.commits+1)
+		}
+		e.checkConverged(ctx, t, "changed.e2e.test")
+	})
+
+	// Killed installs: SIGKILL at a step, then a rerun finishes the job.
+	for _, kill := range []struct{ at, domain string }{
+		{"cloning the desired-state repository", "killed-early.e2e.test"},
+		{"waiting for Flux to apply", "killed-late.e2e.test"},
+	} {
+		t.Run("an install killed at "+kill.at+" is finished by a rerun", func(t *testing.T) {
+			set := []string{"--set", "domain=" + kill.domain}
+			out := e.installKilledAt(ctx, t, kill.at, set...)
+			t.Logf("killed at %q; its output ended:\n%s", kill.at, tail(out, 6))
+			rerun := e.mustInstall(ctx, t, set...)
+			if strings.Contains(kill.at, "waiting") && !strings.Contains(rerun, "up to date") {
+				t.Errorf("the killed run had pushed, so the rerun should find the repository up to date:\n%s", rerun)
+			}
+			e.checkConverged(ctx, t, kill.domain)
+			if left, _ := filepath.Glob(filepath.Join(e.state, "work", "repo-*")); len(left) != 0 {
+				t.Errorf("clones left behind: %v", left)
+			}
+		})
+	}
+
+	t.Run("an unusable age key is reported and changes nothing", func(t *testing.T) {
+		before := e.snapshot(ctx, t)
+		broken := filepath.Join(t.TempDir(), "state")
+		if err := os.CopyFS(broken, os.DirFS(e.state)); err != nil {
+			t.Fatal(err)
+		}
+		// os.CopyFS copies 0644; the key must be 0600 or it is refused for that alone.
+		if err := os.WriteFile(filepath.Join(broken, "age.key"), []byte("AGE-SECRET-KEY-1BROKEN\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(broken, "age.key"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.install(ctx, t, broken, "--set", "domain=killed-late.e2e.test")
+		if err == nil || !strings.Contains(out, "does not hold a valid age private key") || !strings.Contains(out, "restore it from your backup") {
+			t.Errorf("want a clear refusal, got %v:\n%s", err, out)
+		}
+		if strings.Contains(out, "BROKEN") {
+			t.Error("the key file's content was shown")
+		}
+
+		// Another state folder (a lost one replaced by a fresh install) brings another key:
+		// the cluster's must not be overwritten.
+		fresh := filepath.Join(t.TempDir(), "fresh-state")
+		out, err = e.install(ctx, t, fresh, "--set", "domain=killed-late.e2e.test")
+		if err == nil || !strings.Contains(out, "the cluster's age key") || !strings.Contains(out, "nothing was changed") {
+			t.Errorf("want the key mismatch refused, got %v:\n%s", err, out)
+		}
+		after := e.snapshot(ctx, t)
+		if before.head != after.head || before.versions["Secret flux-system/sops-age"] != after.versions["Secret flux-system/sops-age"] {
+			t.Error("a refused install changed the repository or the cluster's key")
+		}
+		e.checkConverged(ctx, t, "killed-late.e2e.test")
+	})
+
+	t.Run("memory of Flux and the git server", func(t *testing.T) {
+		e.reportMemory(ctx, t)
+	})
+}
+
+func setup(ctx context.Context, t *testing.T) *env {
+	t.Helper()
+	mod, err := images.ModuleDir(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	e := &env{kubeconfig: testNode.Kubeconfig, state: filepath.Join(dir, "state"), charts: filepath.Join(dir, "charts"),
+		config: filepath.Join(mod, "e2e", "testdata", "install", "appliance.yaml"), train: filepath.Join(dir, "train.yaml")}
+	if e.c, err = cluster.NewFromKubeconfig(e.kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+
+	// The binary under test, as `make build` makes it (with the embedded Flux manifests).
+	e.bin = filepath.Join(dir, "docs-appliance")
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", e.bin, "./cmd/docs-appliance")
+	build.Dir, build.Env = mod, append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building docs-appliance: %v\n%s", err, out)
+	}
+	if _, err := gitops.FluxManifests("v2.9.5"); err != nil {
+		kit.Unavailable(t, &kit.MissingError{What: "the Flux install manifests the binary embeds", Path: filepath.Join(mod, "installer/gitops/manifests/v2.9.5"), Target: "flux-manifests"})
+	}
+
+	// Images: the git server assembled from this machine's Debian git, the stand-in, and the
+	// Flux controllers the harness built. Imported with digest references, as k3s preloads
+	// images pinned by digest; the train then pins the digests containerd recorded.
+	server := filepath.Join(dir, "git-server")
+	if err := images.BuildGo(ctx, mod, "./cmd/git-server", server); err != nil {
+		t.Fatal(err)
+	}
+	gitTar := filepath.Join(dir, "git-server.tar")
+	if _, err := gitserver.WriteImage(gitserver.ImageOptions{Tag: gitServerImage, ServerBinary: server, GitRoot: "/", Out: gitTar}); err != nil {
+		t.Fatal(err)
+	}
+	standinTar, err := images.GoProgram{Package: "./e2e/images/standin", Tag: images.Standin, User: "65532:65532"}.Build(ctx, mod, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := kit.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dirs, err := v.Dirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tars := []string{gitTar, standinTar}
+	refs := []string{gitServerImage, images.Standin}
+	for _, f := range v.Flux {
+		tars = append(tars, filepath.Join(dirs.FluxImages, f.Name+".tar"))
+		refs = append(refs, f.Image())
+	}
+	ctr := func(args ...string) string {
+		t.Helper()
+		argv := append([]string{"-a", filepath.Join(testNode.RunDir, "containerd", "containerd.sock"), "-n", "k8s.io"}, args...)
+		out, err := exec.CommandContext(ctx, filepath.Join(dirs.Containerd, "ctr"), argv...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	for _, tar := range tars {
+		ctr("images", "import", "--platform", "linux/amd64", tar)
+	}
+	digests := map[string]string{}
+	for _, line := range strings.Split(ctr("images", "ls"), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && strings.HasPrefix(f[2], "sha256:") {
+			digests[f[0]] = f[2]
+		}
+	}
+	var pins []pin
+	for _, r := range refs {
+		if digests[r] == "" {
+			t.Fatalf("containerd lists no digest for %s", r)
+		}
+		pins = append(pins, pin{r, digests[r]})
+		// A pod pinned by digest finds a local image only under a repo@digest name: CRI makes
+		// one when it pulls, `ctr images import` does not (and --digests names the archive's
+		// index, not the image). Tag it as a pull would have.
+		ctr("images", "tag", "--force", r, r[:strings.LastIndex(r, ":")]+"@"+digests[r])
+	}
+	standinPinned := images.Standin + "@" + digests[images.Standin]
+	// The cluster preflight of install looks for them where the kubelet lists them.
+	e.waitNodeImages(ctx, t, pins)
+
+	// Charts, packaged now with the pinned image and the random token.
+	tok := make([]byte, 16)
+	if _, err := rand.Read(tok); err != nil {
+		t.Fatal(err)
+	}
+	e.token = hex.EncodeToString(tok)
+	type chartPin struct{ Name, Layer, Namespace, Version, SHA256 string }
+	var charts []chartPin
+	for _, c := range []struct {
+		name, layer, namespace string
+		values                 map[string]any
+	}{
+		{"standin-operator", "operators", "operators", map[string]any{"image": standinPinned}},
+		{appName, "apps", appNamespace, map[string]any{"image": standinPinned, "token": e.token}},
+	} {
+		ch, err := loader.LoadDir(filepath.Join(mod, "e2e", "testdata", "install", "charts", c.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := yaml.Marshal(c.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ch.Raw {
+			if f.Name == chartutil.ValuesfileName {
+				f.Data = vals
+			}
+		}
+		if err := os.MkdirAll(e.charts, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tgz, err := chartutil.Save(ch, e.charts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(tgz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		charts = append(charts, chartPin{c.name, c.layer, c.namespace, ch.Metadata.Version, hex.EncodeToString(sum[:])})
+	}
+	tmpl, err := template.ParseFiles(filepath.Join(mod, "e2e", "testdata", "install", "train.yaml.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var train bytes.Buffer
+	if err := tmpl.Execute(&train, map[string]any{"Charts": charts, "Images": pins}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.train, train.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// k3s's local-path provisioner gives the git server its volume; the e2e node has no
+	// provisioner, so a host folder stands in, as a PersistentVolume the claim binds to.
+	pvDir := filepath.Join(testNode.RunDir, "pv", "git-server")
+	if err := os.MkdirAll(pvDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pvDir, 0o777); err != nil { // the server runs as 65532
+		t.Fatal(err)
+	}
+	pv := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "e2e-git-server-data"},
+		"spec": map[string]any{
+			"capacity":                      map[string]any{"storage": "5Gi"},
+			"accessModes":                   []any{"ReadWriteOnce"},
+			"persistentVolumeReclaimPolicy": "Retain",
+			"storageClassName":              "",
+			"hostPath":                      map[string]any{"path": pvDir, "type": "Directory"},
+		},
+	}}
+	if _, err := e.c.Apply(ctx, []*unstructured.Unstructured{pv}, cluster.ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// pin is an image of the test train.
+type pin struct{ Reference, Digest string }
+
+// waitNodeImages waits until the kubelet lists every pinned image by digest in the node's status
+// (it refreshes that list every few seconds).
+func (e *env) waitNodeImages(ctx context.Context, t *testing.T, pins []pin) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		nodes, err := e.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		have := map[string]bool{}
+		for _, n := range nodes.Items {
+			for _, im := range n.Status.Images {
+				for _, name := range im.Names {
+					have[name] = true
+				}
+			}
+		}
+		var missing []string
+		for _, p := range pins {
+			repo := p.Reference[:strings.LastIndex(p.Reference, ":")]
+			if !have[repo+"@"+p.Digest] {
+				missing = append(missing, repo+"@"+p.Digest)
+			}
+		}
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node does not list %v", missing)
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+// install runs the binary with the test's inputs; extra flags come last.
+func (e *env) install(ctx context.Context, t *testing.T, state string, extra ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, e.bin, e.args(state, extra...)...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (e *env) args(state string, extra ...string) []string {
+	return append([]string{"--state-dir", state, "install", "--kubeconfig", e.kubeconfig, "--config", e.config,
+		"--train-file", e.train, "--charts", e.charts, "--non-interactive", "--timeout", "10m"}, extra...)
+}
+
+func (e *env) mustInstall(ctx context.Context, t *testing.T, extra ...string) string {
+	t.Helper()
+	out, err := e.install(ctx, t, e.state, extra...)
+	if err != nil {
+		t.Fatalf("install %v: %v\n%s", extra, err, out)
+	}
+	return out
+}
+
+// installKilledAt starts an install and SIGKILLs it when a line of its output contains at.
+func (e *env) installKilledAt(ctx context.Context, t *testing.T, at string, extra ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(ctx, e.bin, e.args(e.state, extra...)...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait(); pw.Close() }()
+	var out strings.Builder
+	killed := false
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if !killed && strings.Contains(line, at) {
+			// Our own child, by its PID.
+			if err := cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			killed = true
+		}
+	}
+	err := <-done
+	if !killed {
+		t.Fatalf("the install ended (%v) before reaching %q:\n%s", err, at, out.String())
+	}
+	return out.String()
+}
+
+// checkConverged checks every Flux Kustomization Ready at the branch head, Flux and the git
+// server running, and the app answering with the domain and the secret it was given.
+func (e *env) checkConverged(ctx context.Context, t *testing.T, domain string) {
+	t.Helper()
+	head := e.snapshot(ctx, t).head
+	rev := "main@sha1:" + head
+	list, err := e.c.Dynamic.Resource(gitops.KustomizationGVR).Namespace(gitops.FluxNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, k := range list.Items {
+		names[k.GetName()] = true
+		applied, _, _ := unstructured.NestedString(k.Object, "status", "lastAppliedRevision")
+		if applied != rev {
+			t.Errorf("Kustomization %s applied %s, head is %s", k.GetName(), applied, rev)
+		}
+	}
+	for _, n := range []string{"flux-system", "crds", "secrets", "operators", "apps"} {
+		if !names[n] {
+			t.Errorf("no Kustomization %s", n)
+		}
+	}
+	var refs []cluster.Ref
+	for _, c := range gitops.FluxComponents {
+		refs = append(refs, cluster.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: gitops.FluxNamespace, Name: c})
+	}
+	refs = append(refs, cluster.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: gitops.GitNamespace, Name: gitops.GitService},
+		cluster.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: appNamespace, Name: appName},
+		cluster.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "operators", Name: "standin-operator"})
+	if err := e.c.Wait(ctx, refs, cluster.WaitOptions{Timeout: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := e.c.Dynamic.Resource(schema.GroupVersionResource{Group: "e2e.docs-appliance.test", Version: "v1", Resource: "widgets"}).
+		Namespace("operators").Get(ctx, "default", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _, _ := unstructured.NestedString(w.Object, "spec", "domain"); d != domain {
+		t.Errorf("the custom resource says %q, want %q", d, domain)
+	}
+	svc, err := e.c.Kube.CoreV1().Services(appNamespace).Get(ctx, appName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The rollout of a new domain may still be replacing the pod behind the Service.
+	var body string
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := testNode.Exec(ctx, "curl", "-sS", "--max-time", "5", "http://"+svc.Spec.ClusterIP+"/")
+		body = string(out)
+		if err == nil && strings.Contains(body, "stand-in for Docs at "+domain+"\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app does not answer for %s: %v\n%s", domain, err, body)
+		}
+		time.Sleep(time.Second)
+	}
+	// Compared, never printed: the token is a secret of this test.
+	if !strings.Contains(body, "/etc/standin/token: "+e.token+"\n") {
+		t.Error("the app does not show the secret the chart gave it: SOPS decryption in the cluster failed")
+	}
+}
+
+// checkRepository clones the desired state as Flux sees it and checks what is in Git.
+func (e *env) checkRepository(ctx context.Context, t *testing.T) {
+	t.Helper()
+	repo, closeFn := e.clone(ctx, t)
+	defer closeFn()
+	enc, err := repo.ReadFile("secrets/" + appNamespace + "/" + appName + "-token.yaml")
+	if err != nil || enc == nil {
+		t.Fatalf("no encrypted Secret in the repository: %v", err)
+	}
+	if bytes.Contains(enc, []byte(e.token)) || !bytes.Contains(enc, []byte("ENC[AES256_GCM")) {
+		t.Error("the Secret is not SOPS-encrypted in Git")
+	}
+	store, err := secrets.OpenStoreReadOnly(e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := secrets.SecretValues(enc, store.Identity())
+	if err != nil || vals["token"] != e.token {
+		t.Errorf("the committed Secret does not decrypt to the token with the appliance's key: %v", err)
+	}
+	for _, f := range []string{"clusters/appliance/flux-system/gotk-components.yaml", "clusters/appliance/flux-system/gotk-sync.yaml", "clusters/appliance/secrets.yaml", "appliance.yaml", ".sops.yaml"} {
+		if data, _ := repo.ReadFile(f); data == nil {
+			t.Errorf("the repository lacks %s", f)
+		}
+	}
+	if data, _ := repo.ReadFile("clusters/appliance/flux-system/gotk-sync.yaml"); !bytes.Contains(data, []byte(gitops.SyncURL())) {
+		t.Errorf("Flux does not sync from the cluster DNS name %s", gitops.SyncURL())
+	}
+	info, err := os.Stat(filepath.Join(e.state, "age.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("age key %v, mode %v", err, info.Mode())
+	}
+}
+
+// clone opens the desired-state repository through a port-forward, as the installer does.
+func (e *env) clone(ctx context.Context, t *testing.T) (*gitops.Repo, func()) {
+	t.Helper()
+	store, err := secrets.OpenStoreReadOnly(e.state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	password, _ := store.Get("git.password")
+	fwd, err := e.c.PortForward(ctx, gitops.GitNamespace, "service/"+gitops.GitService, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := gitops.Clone(ctx, t.TempDir(), gitops.InClusterRemote(fwd.Addr, "main", password))
+	if err != nil {
+		fwd.Close()
+		t.Fatal(err)
+	}
+	return repo, func() { repo.Close(); fwd.Close() }
+}
+
+// snapshot is what a rerun must not change.
+type snapshot struct {
+	head     string
+	commits  int
+	versions map[string]string // object → resourceVersion/generation/pod UIDs
+}
+
+func (e *env) snapshot(ctx context.Context, t *testing.T) snapshot {
+	t.Helper()
+	repo, closeFn := e.clone(ctx, t)
+	defer closeFn()
+	head, err := repo.Head()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := snapshot{head: head, versions: map[string]string{}}
+	out, err := exec.Command("git", "-C", repo.Dir(), "rev-list", "--count", "HEAD").CombinedOutput()
+	if err != nil {
+		t.Fatalf("counting commits: %v\n%s", err, out)
+	}
+	fmt.Sscan(string(out), &s.commits)
+	for _, ns := range []string{gitops.FluxNamespace, gitops.GitNamespace, appNamespace, "operators"} {
+		deps, err := e.c.Kube.AppsV1().Deployments(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range deps.Items {
+			s.versions["Deployment "+ns+"/"+d.Name] = fmt.Sprint(d.Generation)
+		}
+		pods, err := e.c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			restarts := 0
+			for _, cs := range p.Status.ContainerStatuses {
+				restarts += int(cs.RestartCount)
+			}
+			s.versions["Pod "+ns+"/"+p.Name] = fmt.Sprintf("%s restarts=%d", p.UID, restarts)
+		}
+	}
+	for _, ref := range [][2]string{{gitops.FluxNamespace, gitops.SOPSSecret}, {gitops.FluxNamespace, gitops.FluxName}, {gitops.GitNamespace, gitops.GitUsersSecret}} {
+		sec, err := e.c.Kube.CoreV1().Secrets(ref[0]).Get(ctx, ref[1], metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.versions["Secret "+ref[0]+"/"+ref[1]] = sec.ResourceVersion
+	}
+	return s
+}
+
+// reportMemory reads the working set of Flux's and the git server's pods from the kubelet
+// (summary API, through the API server) and the RSS of their processes from /proc.
+func (e *env) reportMemory(ctx context.Context, t *testing.T) {
+	t.Helper()
+	raw, err := e.c.Kube.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", nodeName(ctx, t, e), "proxy", "stats", "summary").DoRaw(ctx)
+	var summary struct {
+		Pods []struct {
+			PodRef struct{ Name, Namespace string } `json:"podRef"`
+			Memory *struct {
+				WorkingSetBytes *uint64 `json:"workingSetBytes"`
+			} `json:"memory"`
+		} `json:"pods"`
+	}
+	if err == nil {
+		err = json.Unmarshal(raw, &summary)
+	}
+	kubelet := map[string]uint64{}
+	if err != nil {
+		t.Logf("kubelet stats unavailable: %v", err)
+	}
+	for _, p := range summary.Pods {
+		if p.Memory != nil && p.Memory.WorkingSetBytes != nil {
+			kubelet[p.PodRef.Namespace+"/"+p.PodRef.Name] = *p.Memory.WorkingSetBytes
+		}
+	}
+	var totalWS, totalRSS uint64
+	for _, ns := range []string{gitops.FluxNamespace, gitops.GitNamespace} {
+		pods, err := e.c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase != corev1.PodRunning {
+				continue
+			}
+			ws := kubelet[ns+"/"+p.Name]
+			rss := podRSS(string(p.UID))
+			totalWS += ws
+			totalRSS += rss
+			t.Logf("memory %s/%s: working set %d MiB (kubelet), RSS %d MiB (/proc)", ns, p.Name, ws>>20, rss>>20)
+		}
+	}
+	t.Logf("memory of Flux + git server: working set %d MiB, RSS %d MiB", totalWS>>20, totalRSS>>20)
+	if totalRSS == 0 {
+		t.Error("found no process of the Flux or git server pods")
+	}
+}
+
+func nodeName(ctx context.Context, t *testing.T, e *env) string {
+	nodes, err := e.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil || len(nodes.Items) == 0 {
+		t.Fatalf("listing nodes: %v", err)
+	}
+	return nodes.Items[0].Name
+}
+
+// podRSS sums the resident memory of the processes in a pod's cgroup (cgroupfs driver: the
+// path holds pod<uid>).
+func podRSS(uid string) uint64 {
+	procs, _ := os.ReadDir("/proc")
+	var total uint64
+	for _, p := range procs {
+		cg, err := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		if err != nil || !bytes.Contains(cg, []byte("pod"+uid)) {
+			continue
+		}
+		status, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "status"))
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				var kb uint64
+				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+				total += kb << 10
+			}
+		}
+	}
+	return total
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
