@@ -34,9 +34,9 @@ type InstallResult struct {
 	Subject   string `json:"subject,omitempty"`
 	// Kustomizations are the Flux Kustomizations, all Ready at Revision.
 	Kustomizations []gitops.KustomizationState `json:"kustomizations"`
-	// Converged is how long Flux took after the push.
-	Converged time.Duration `json:"convergedSeconds"`
-	Took      time.Duration `json:"tookSeconds"`
+	// ConvergedSeconds is how long Flux took after bootstrap; TookSeconds the whole install.
+	ConvergedSeconds float64 `json:"convergedSeconds"`
+	TookSeconds      float64 `json:"tookSeconds"`
 }
 
 // workDirName holds the private clones of the desired-state repository.
@@ -196,11 +196,11 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 	}
 	i.Result = &InstallResult{
 		Revision: rev, Committed: pub.Committed, Subject: pub.Subject, Kustomizations: states,
-		Converged: time.Since(convergeStart), Took: time.Since(start),
+		ConvergedSeconds: time.Since(convergeStart).Seconds(), TookSeconds: time.Since(start).Seconds(),
 	}
 	st.Skip(fmt.Sprintf("verifying https://%s", in.Config.Domain), "the end-to-end check of the public URL is not in this build yet")
 	st.Info("Docs %s (train %s) runs from %s: %d Flux Kustomizations ready, in %s",
-		in.Train.Docs.Version, in.Train.Name, rev, len(states), i.Result.Took.Round(time.Second))
+		in.Train.Docs.Version, in.Train.Name, rev, len(states), time.Since(start).Round(time.Second))
 	st.Info("desired state: %s (branch %s); change the config and run install again to change it", remote.SyncURL, remote.Branch)
 	if in.Store.KeyCreated {
 		st.Warn("back up %s offline: without it the repository's secrets cannot be decrypted", in.Store.KeyPath())
