@@ -9,8 +9,9 @@ LDFLAGS := -s -w -X github.com/suitenumerique/docs-appliance/installer/release.V
 CACHE ?= $(HOME)/.cache/docs-appliance
 SOPS_VERSION := v3.13.3
 SOPS_BIN := $(CACHE)/sops-$(SOPS_VERSION)/sops
-# The upstream CRDs of the pinned versions, for schema checks (never committed).
-CRDS_DIR ?= $(abspath ../shared/crds)
+# The upstream CRDs of the pinned versions, for schema checks (never committed): the shared copy
+# beside the checkout when there is one, else what `make crds` fetched into the cache.
+CRDS_DIR ?= $(firstword $(wildcard $(abspath ../shared/crds) /work/shared/crds) $(CACHE)/crds)
 export CRDS_DIR
 
 # Fragments add targets and prerequisites: mk/e2e.mk (test cluster kit),

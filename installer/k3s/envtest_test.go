@@ -68,7 +68,8 @@ func TestWaitReadyNamesWhatIsMissingOnARealAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = WaitReady(context.Background(), client, "docs-1", 100*time.Millisecond, time.Second)
+	// Long enough for a first look at a loaded machine; the node never comes.
+	err = WaitReady(context.Background(), client, "docs-1", 100*time.Millisecond, 8*time.Second)
 	for _, want := range []string{"node docs-1 has not registered", "deployment kube-system/coredns does not exist yet"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
