@@ -46,7 +46,10 @@ const (
 
 // env is everything the installs of the test share.
 type env struct {
-	bin, kubeconfig, config, train, charts, state string
+	bin, kubeconfig, config, train, charts, state, mod string
+	// pins are the train's images; appImage the stand-in pinned by digest.
+	pins     []pin
+	appImage string
 	// token is the value of the stand-in's Secret, drawn at random: the app must show it.
 	token string
 	c     *cluster.Client
@@ -126,6 +129,47 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		})
 	}
 
+	t.Run("Ctrl-C stops an install cleanly and a rerun finishes it", func(t *testing.T) {
+		set := []string{"--set", "domain=interrupted.e2e.test"}
+		start := time.Now()
+		out := e.installSignalledAt(ctx, t, "waiting for Flux to apply", os.Interrupt, set...)
+		if !strings.Contains(out, "interrupted; Flux goes on applying it") {
+			t.Errorf("the interrupted install does not say it was interrupted:\n%s", tail(out, 6))
+		}
+		t.Logf("interrupted after %s; its output ended:\n%s", time.Since(start).Round(100*time.Millisecond), tail(out, 4))
+		if left, _ := filepath.Glob(filepath.Join(e.state, "work", "repo-*")); len(left) != 0 {
+			t.Errorf("an interrupted install left its clone: %v", left)
+		}
+		e.mustInstall(ctx, t, set...)
+		e.checkConverged(ctx, t, "interrupted.e2e.test")
+	})
+
+	t.Run("a timeout names the Kustomization, its condition and the objects not ready", func(t *testing.T) {
+		// A train whose app image is on no node and in no reachable registry.
+		missing := pin{"docs-appliance.test/missing:e2e", "sha256:" + strings.Repeat("0", 64)}
+		dir := t.TempDir()
+		broken := filepath.Join(dir, "train.yaml")
+		e.writeTrain(t, broken, filepath.Join(dir, "charts"), missing.Reference+"@"+missing.Digest, []pin{missing})
+		args := e.argsWith(e.state, broken, filepath.Join(dir, "charts"), "--timeout", "40s", "--set", "domain=interrupted.e2e.test")
+		start := time.Now()
+		// The image check of the cluster preflight would refuse this train up front: skip it,
+		// knowingly, to see what a stuck rollout looks like.
+		out, err := exec.CommandContext(ctx, e.bin, append(args, "--ignore-preflight=cluster-images")...).CombinedOutput()
+		if err == nil {
+			t.Fatalf("an app that cannot start converged:\n%s", out)
+		}
+		t.Logf("gave up after %s:\n%s", time.Since(start).Round(time.Second), tail(string(out), 8))
+		for _, want := range []string{"did not converge on revision main@sha1:", "Kustomization flux-system/apps:", "Deployment standin/standin-app is InProgress",
+			"pod standin-app-", "docs-appliance.test/missing"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the error lacks %q", want)
+			}
+		}
+		// Back to the good train: one more commit, and everything converges again.
+		e.mustInstall(ctx, t, "--set", "domain=interrupted.e2e.test")
+		e.checkConverged(ctx, t, "interrupted.e2e.test")
+	})
+
 	t.Run("an unusable age key is reported and changes nothing", func(t *testing.T) {
 		before := e.snapshot(ctx, t)
 		broken := filepath.Join(t.TempDir(), "state")
@@ -139,7 +183,8 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		if err := os.Chmod(filepath.Join(broken, "age.key"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, err := e.install(ctx, t, broken, "--set", "domain=killed-late.e2e.test")
+		out, err := e.install(ctx, t, broken, "--set", "domain=interrupted.e2e.test")
+		t.Logf("with a broken key:\n%s", tail(out, 3))
 		if err == nil || !strings.Contains(out, "does not hold a valid age private key") || !strings.Contains(out, "restore it from your backup") {
 			t.Errorf("want a clear refusal, got %v:\n%s", err, out)
 		}
@@ -150,7 +195,8 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		// Another state folder (a lost one replaced by a fresh install) brings another key:
 		// the cluster's must not be overwritten.
 		fresh := filepath.Join(t.TempDir(), "fresh-state")
-		out, err = e.install(ctx, t, fresh, "--set", "domain=killed-late.e2e.test")
+		out, err = e.install(ctx, t, fresh, "--set", "domain=interrupted.e2e.test")
+		t.Logf("with another state folder:\n%s", tail(out, 3))
 		if err == nil || !strings.Contains(out, "the cluster's age key") || !strings.Contains(out, "nothing was changed") {
 			t.Errorf("want the key mismatch refused, got %v:\n%s", err, out)
 		}
@@ -158,7 +204,7 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		if before.head != after.head || before.versions["Secret flux-system/sops-age"] != after.versions["Secret flux-system/sops-age"] {
 			t.Error("a refused install changed the repository or the cluster's key")
 		}
-		e.checkConverged(ctx, t, "killed-late.e2e.test")
+		e.checkConverged(ctx, t, "interrupted.e2e.test")
 	})
 
 	t.Run("memory of Flux and the git server", func(t *testing.T) {
@@ -258,53 +304,8 @@ func setup(ctx context.Context, t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.token = hex.EncodeToString(tok)
-	type chartPin struct{ Name, Layer, Namespace, Version, SHA256 string }
-	var charts []chartPin
-	for _, c := range []struct {
-		name, layer, namespace string
-		values                 map[string]any
-	}{
-		{"standin-operator", "operators", "operators", map[string]any{"image": standinPinned}},
-		{appName, "apps", appNamespace, map[string]any{"image": standinPinned, "token": e.token}},
-	} {
-		ch, err := loader.LoadDir(filepath.Join(mod, "e2e", "testdata", "install", "charts", c.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals, err := yaml.Marshal(c.values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range ch.Raw {
-			if f.Name == chartutil.ValuesfileName {
-				f.Data = vals
-			}
-		}
-		if err := os.MkdirAll(e.charts, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tgz, err := chartutil.Save(ch, e.charts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(tgz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		charts = append(charts, chartPin{c.name, c.layer, c.namespace, ch.Metadata.Version, hex.EncodeToString(sum[:])})
-	}
-	tmpl, err := template.ParseFiles(filepath.Join(mod, "e2e", "testdata", "install", "train.yaml.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var train bytes.Buffer
-	if err := tmpl.Execute(&train, map[string]any{"Charts": charts, "Images": pins}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(e.train, train.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.mod, e.pins, e.appImage = mod, pins, standinPinned
+	e.writeTrain(t, e.train, e.charts, standinPinned, nil)
 
 	// k3s's local-path provisioner gives the git server its volume; the e2e node has no
 	// provisioner, so a host folder stands in, as a PersistentVolume the claim binds to.
@@ -369,6 +370,59 @@ func (e *env) waitNodeImages(ctx context.Context, t *testing.T, pins []pin) {
 	}
 }
 
+// writeTrain packages the stand-in charts into chartsDir (the app running appImage) and writes
+// the train pinning them, with the test's images and extra ones, to path.
+func (e *env) writeTrain(t *testing.T, path, chartsDir, appImage string, extra []pin) {
+	t.Helper()
+	type chartPin struct{ Name, Layer, Namespace, Version, SHA256 string }
+	var charts []chartPin
+	for _, c := range []struct {
+		name, layer, namespace string
+		values                 map[string]any
+	}{
+		{"standin-operator", "operators", "operators", map[string]any{"image": e.appImage}},
+		{appName, "apps", appNamespace, map[string]any{"image": appImage, "token": e.token}},
+	} {
+		ch, err := loader.LoadDir(filepath.Join(e.mod, "e2e", "testdata", "install", "charts", c.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		vals, err := yaml.Marshal(c.values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range ch.Raw {
+			if f.Name == chartutil.ValuesfileName {
+				f.Data = vals
+			}
+		}
+		if err := os.MkdirAll(chartsDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tgz, err := chartutil.Save(ch, chartsDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(tgz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(data)
+		charts = append(charts, chartPin{c.name, c.layer, c.namespace, ch.Metadata.Version, hex.EncodeToString(sum[:])})
+	}
+	tmpl, err := template.ParseFiles(filepath.Join(e.mod, "e2e", "testdata", "install", "train.yaml.tmpl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var train bytes.Buffer
+	if err := tmpl.Execute(&train, map[string]any{"Charts": charts, "Images": append(append([]pin{}, e.pins...), extra...)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, train.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // install runs the binary with the test's inputs; extra flags come last.
 func (e *env) install(ctx context.Context, t *testing.T, state string, extra ...string) (string, error) {
 	t.Helper()
@@ -378,8 +432,12 @@ func (e *env) install(ctx context.Context, t *testing.T, state string, extra ...
 }
 
 func (e *env) args(state string, extra ...string) []string {
+	return e.argsWith(state, e.train, e.charts, extra...)
+}
+
+func (e *env) argsWith(state, train, charts string, extra ...string) []string {
 	return append([]string{"--state-dir", state, "install", "--kubeconfig", e.kubeconfig, "--config", e.config,
-		"--train-file", e.train, "--charts", e.charts, "--non-interactive", "--timeout", "10m"}, extra...)
+		"--train-file", train, "--charts", charts, "--non-interactive", "--timeout", "10m"}, extra...)
 }
 
 func (e *env) mustInstall(ctx context.Context, t *testing.T, extra ...string) string {
@@ -393,6 +451,11 @@ func (e *env) mustInstall(ctx context.Context, t *testing.T, extra ...string) st
 
 // installKilledAt starts an install and SIGKILLs it when a line of its output contains at.
 func (e *env) installKilledAt(ctx context.Context, t *testing.T, at string, extra ...string) string {
+	return e.installSignalledAt(ctx, t, at, os.Kill, extra...)
+}
+
+// installSignalledAt starts an install and sends it sig when a line of its output contains at.
+func (e *env) installSignalledAt(ctx context.Context, t *testing.T, at string, sig os.Signal, extra ...string) string {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, e.bin, e.args(e.state, extra...)...)
 	pr, pw := io.Pipe()
@@ -410,7 +473,7 @@ func (e *env) installKilledAt(ctx context.Context, t *testing.T, at string, extr
 		out.WriteString(line + "\n")
 		if !killed && strings.Contains(line, at) {
 			// Our own child, by its PID.
-			if err := cmd.Process.Kill(); err != nil {
+			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			killed = true

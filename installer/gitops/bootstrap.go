@@ -2,8 +2,11 @@ package gitops
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/fluxcd/flux2/v2/pkg/bootstrap"
@@ -53,6 +56,9 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	if err := writeManifestsBase(o.FluxVersion, base); err != nil {
 		return err
 	}
+	if err := writeFluxSettings(ctx, o.Repo, o.Author, st); err != nil {
+		return err
+	}
 	kube, err := fluxClient(o.Config)
 	if err != nil {
 		return err
@@ -79,6 +85,68 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	if err := bootstrap.Run(ctx, b, base, InstallOptions(o.FluxVersion), secretOpts, syncOpts, o.PollInterval, o.Timeout); err != nil {
 		return fmt.Errorf("bootstrapping Flux %s: %w", o.FluxVersion, err)
 	}
+	return nil
+}
+
+// fluxKustomization is clusters/appliance/flux-system/kustomization.yaml: Flux's own manifests
+// with the appliance's settings. Bootstrap applies this file (patches included) instead of
+// gotk-components.yaml alone, and keeps it; the flux-system Kustomization applies it thereafter.
+//
+// CancelHealthCheckOnNewRevision: a layer waiting on a rollout that cannot succeed (a bad image,
+// a crash loop) would otherwise hold every later commit — the fix included — for up to its
+// timeout (15 minutes for apps). With it, a new revision cancels the wait and is applied at once.
+const fluxKustomization = `# Flux's components and sync, with the appliance's settings. Written by docs-appliance.
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - gotk-components.yaml
+  - gotk-sync.yaml
+patches:
+  - target:
+      kind: Deployment
+      name: kustomize-controller
+    patch: |
+      - op: add
+        path: /spec/template/spec/containers/0/args/-
+        value: --feature-gates=CancelHealthCheckOnNewRevision=true
+`
+
+// writeFluxSettings commits the flux-system kustomization.yaml when it is missing or differs.
+// On the first install gotk-sync.yaml does not exist yet: an empty one keeps the kustomization
+// buildable until bootstrap writes the real one.
+func writeFluxSettings(ctx context.Context, repo *Repo, author git.Signature, st *status.Status) error {
+	dir := filepath.Join(repo.Dir(), filepath.FromSlash(TargetPath), FluxNamespace)
+	kfile := filepath.Join(dir, "kustomization.yaml")
+	if cur, err := os.ReadFile(kfile); err == nil && string(cur) == fluxKustomization {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("writing Flux's settings: %w", err)
+	}
+	if err := os.WriteFile(kfile, []byte(fluxKustomization), 0o644); err != nil {
+		return fmt.Errorf("writing Flux's settings: %w", err)
+	}
+	for _, f := range []string{"gotk-components.yaml", "gotk-sync.yaml"} {
+		p := filepath.Join(dir, f)
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			if err := os.WriteFile(p, nil, 0o644); err != nil {
+				return fmt.Errorf("writing Flux's settings: %w", err)
+			}
+		}
+	}
+	hash, err := repo.Commit(author, "docs-appliance: Flux settings (a new revision cancels a health check that waits on the previous one)\n\n"+
+		"clusters/appliance/flux-system/kustomization.yaml patches kustomize-controller with\n"+
+		"--feature-gates=CancelHealthCheckOnNewRevision=true, so a fix is applied while a broken rollout is still being waited on.")
+	if errors.Is(err, ErrNothingToCommit) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := repo.Push(ctx); err != nil {
+		return err
+	}
+	st.Info("committed %s: Flux settings", hash[:12])
 	return nil
 }
 

@@ -279,6 +279,19 @@ func TestConvergeAgainstARealAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("an interrupted wait says so and still names what is pending", func(t *testing.T) {
+		cctx, stop := context.WithCancel(ctx)
+		time.AfterFunc(800*time.Millisecond, stop)
+		_, err := Converge(cctx, c, ConvergeOptions{Names: []string{"apps"}, Revision: rev, Timeout: time.Minute, Interval: 300 * time.Millisecond}, status.Discard())
+		var nc *NotConvergedError
+		if !errors.As(err, &nc) || !errors.Is(err, context.Canceled) {
+			t.Fatalf("want a cancelled *NotConvergedError, got %v", err)
+		}
+		if !strings.Contains(err.Error(), "interrupted") || len(nc.Pending) != 1 || nc.Pending[0].Name != "apps" {
+			t.Fatalf("message or pending: %v %+v", err, nc.Pending)
+		}
+	})
+
 	t.Run("a revision that does not build fails at once", func(t *testing.T) {
 		f.setStatus(ctx, "secrets", "False", "BuildFailed", "kustomize build failed: decryption failed for 'web': no age identity found", old, nil)
 		start := time.Now()

@@ -89,9 +89,12 @@ type NotConvergedError struct {
 
 func (e *NotConvergedError) Error() string {
 	var b strings.Builder
-	if e.Terminal {
+	switch {
+	case e.Terminal:
 		fmt.Fprintf(&b, "Flux cannot apply revision %s:", e.Revision)
-	} else {
+	case errors.Is(e.Cause, context.Canceled):
+		fmt.Fprintf(&b, "stopped waiting for Flux to apply revision %s (interrupted; Flux goes on applying it, run install again to wait for it):", e.Revision)
+	default:
 		fmt.Fprintf(&b, "Flux did not converge on revision %s within %s:", e.Revision, e.Waited.Round(time.Second))
 	}
 	for _, k := range e.Pending {
@@ -103,7 +106,7 @@ func (e *NotConvergedError) Error() string {
 			fmt.Fprintf(&b, "\n    %s is %s: %s", o.Ref, o.Status, o.Message)
 		}
 	}
-	if e.Cause != nil && !errors.Is(e.Cause, context.DeadlineExceeded) {
+	if e.Cause != nil && !errors.Is(e.Cause, context.DeadlineExceeded) && !errors.Is(e.Cause, context.Canceled) {
 		fmt.Fprintf(&b, "\n  (%v)", e.Cause)
 	}
 	b.WriteString("\n  see `kubectl -n flux-system get kustomizations` and the events of the objects named above")
@@ -141,22 +144,15 @@ func Converge(ctx context.Context, c *cluster.Client, o ConvergeOptions, st *sta
 	nudged := map[string]time.Time{}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
-	var states []KustomizationState
 	var lastErr error
 	for {
-		states = states[:0]
+		states, err := readAll(wctx, c, o)
+		if err != nil && wctx.Err() == nil {
+			lastErr = err
+		}
 		byName := map[string]KustomizationState{}
-		for _, n := range o.Names {
-			k, err := readKustomization(wctx, c, n, o.Revision)
-			if err != nil {
-				if wctx.Err() != nil {
-					break
-				}
-				lastErr = err
-				k = KustomizationState{Name: n, Message: err.Error()}
-			}
-			states = append(states, k)
-			byName[n] = k
+		for _, k := range states {
+			byName[k.Name] = k
 		}
 		var pending []KustomizationState
 		terminal := false
@@ -179,11 +175,11 @@ func Converge(ctx context.Context, c *cluster.Client, o ConvergeOptions, st *sta
 				}
 			}
 		}
-		if len(pending) == 0 && len(states) == len(o.Names) {
+		if wctx.Err() == nil && len(pending) == 0 && len(states) == len(o.Names) {
 			return states, nil
 		}
-		if terminal {
-			return states, notConverged(ctx, c, o.Revision, time.Since(start), pending, true, lastErr)
+		if terminal && wctx.Err() == nil {
+			return states, notConverged(ctx, c, o, time.Since(start), true, lastErr)
 		}
 		select {
 		case <-wctx.Done():
@@ -191,10 +187,25 @@ func Converge(ctx context.Context, c *cluster.Client, o ConvergeOptions, st *sta
 			if ctx.Err() != nil {
 				cause = ctx.Err()
 			}
-			return states, notConverged(ctx, c, o.Revision, time.Since(start), pending, false, errors.Join(cause, lastErr))
+			return states, notConverged(ctx, c, o, time.Since(start), false, errors.Join(cause, lastErr))
 		case <-tick.C:
 		}
 	}
+}
+
+// readAll reads every named Kustomization; an unreadable one is kept with the error as message.
+func readAll(ctx context.Context, c *cluster.Client, o ConvergeOptions) ([]KustomizationState, error) {
+	var states []KustomizationState
+	var errs []error
+	for _, n := range o.Names {
+		k, err := readKustomization(ctx, c, n, o.Revision)
+		if err != nil {
+			errs = append(errs, err)
+			k = KustomizationState{Name: n, Message: err.Error()}
+		}
+		states = append(states, k)
+	}
+	return states, errors.Join(errs...)
 }
 
 func depsReady(k KustomizationState, all map[string]KustomizationState) bool {
@@ -206,22 +217,28 @@ func depsReady(k KustomizationState, all map[string]KustomizationState) bool {
 	return len(k.DependsOn) > 0
 }
 
-// notConverged fills in the objects that are not ready, with a short budget of its own (the
-// caller's deadline has passed).
-func notConverged(ctx context.Context, c *cluster.Client, rev string, waited time.Duration, pending []KustomizationState, terminal bool, cause error) error {
+// notConverged reads the Kustomizations once more and fills in the objects that are not ready,
+// with a short budget of its own (the caller's deadline has passed, or the operator pressed
+// Ctrl-C: the answer must come quickly).
+func notConverged(ctx context.Context, c *cluster.Client, o ConvergeOptions, waited time.Duration, terminal bool, cause error) error {
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
 	defer cancel()
-	for i := range pending {
-		if len(pending[i].inventory) == 0 {
+	states, _ := readAll(dctx, c, o)
+	var pending []KustomizationState
+	for _, k := range states {
+		if k.Ready {
 			continue
 		}
-		err := c.Wait(dctx, pending[i].inventory, cluster.WaitOptions{Timeout: 2 * time.Second, Interval: time.Second})
-		var nr *cluster.NotReadyError
-		if errors.As(err, &nr) {
-			pending[i].NotReady = nr.Objects
+		if len(k.inventory) > 0 {
+			err := c.Wait(dctx, k.inventory, cluster.WaitOptions{Timeout: 2 * time.Second, Interval: time.Second})
+			var nr *cluster.NotReadyError
+			if errors.As(err, &nr) {
+				k.NotReady = nr.Objects
+			}
 		}
+		pending = append(pending, k)
 	}
-	return &NotConvergedError{Revision: rev, Waited: waited, Pending: pending, Terminal: terminal, Cause: cause}
+	return &NotConvergedError{Revision: o.Revision, Waited: waited, Pending: pending, Terminal: terminal, Cause: cause}
 }
 
 func readKustomization(ctx context.Context, c *cluster.Client, name, revision string) (KustomizationState, error) {

@@ -1,10 +1,13 @@
 package gitops
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	kustomizebuild "github.com/fluxcd/flux2/v2/pkg/manifestgen/kustomization"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -132,5 +135,43 @@ func TestInstallOptionsLeaveOutExtraComponents(t *testing.T) {
 	}
 	if o.TargetPath != TargetPath || o.Namespace != FluxNamespace || !o.NetworkPolicy {
 		t.Fatalf("%+v", o)
+	}
+}
+
+// TestFluxSettingsPatchKustomizeController builds clusters/appliance/flux-system as bootstrap and
+// the flux-system Kustomization do, and checks the appliance's patch lands.
+func TestFluxSettingsPatchKustomizeController(t *testing.T) {
+	embeddedOrSkip(t)
+	m, err := GenerateComponents(fluxVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "flux-system")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string]string{"kustomization.yaml": fluxKustomization, "gotk-components.yaml": m.Content, "gotk-sync.yaml": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := kustomizebuild.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := cluster.DecodeObjects(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Deployment" {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		args, _, _ := unstructured.NestedStringSlice(containers[0].(map[string]any), "args")
+		has := strings.Contains(strings.Join(args, " "), "--feature-gates=CancelHealthCheckOnNewRevision=true")
+		if has != (o.GetName() == "kustomize-controller") {
+			t.Errorf("%s args %v", o.GetName(), args)
+		}
 	}
 }

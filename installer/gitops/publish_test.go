@@ -18,6 +18,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
 // inClusterServer runs the appliance's git server program logic on 127.0.0.1 with the accounts
@@ -243,5 +244,47 @@ func TestReadAccountCannotPush(t *testing.T) {
 	}
 	if err := repo.Push(context.Background()); err == nil {
 		t.Fatal("Flux's read account pushed")
+	}
+}
+
+func TestFluxSettingsAreCommittedOnce(t *testing.T) {
+	remote, _ := inClusterServer(t)
+	ctx := context.Background()
+	author := git.Signature{Name: "a", Email: "a@b"}
+	repo := clone(t, remote)
+	if err := writeFluxSettings(ctx, repo, author, status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := repo.Head()
+	if first == "" {
+		t.Fatal("nothing committed")
+	}
+	again := clone(t, remote)
+	for _, f := range []string{"kustomization.yaml", "gotk-components.yaml", "gotk-sync.yaml"} {
+		if data, err := again.ReadFile("clusters/appliance/flux-system/" + f); err != nil || (f == "kustomization.yaml" && string(data) != fluxKustomization) {
+			t.Errorf("%s: %v %q", f, err, data)
+		}
+	}
+	// Bootstrap fills the sync manifest; the settings do not overwrite it.
+	sync := filepath.Join(again.Dir(), "clusters/appliance/flux-system/gotk-sync.yaml")
+	if err := os.WriteFile(sync, []byte("kind: GitRepository\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := again.Commit(author, "Add Flux sync manifests"); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Push(ctx); err != nil {
+		t.Fatal(err)
+	}
+	third := clone(t, remote)
+	before, _ := third.Head()
+	if err := writeFluxSettings(ctx, third, author, status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := third.Head(); after != before {
+		t.Error("unchanged settings were committed again")
+	}
+	if data, _ := third.ReadFile("clusters/appliance/flux-system/gotk-sync.yaml"); string(data) != "kind: GitRepository\n" {
+		t.Errorf("the sync manifest was replaced: %q", data)
 	}
 }
