@@ -23,6 +23,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/wizard"
 )
 
 // InstallResult is what a real install did.
@@ -49,6 +50,9 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 	start := time.Now()
 	existing := i.Kubeconfig != ""
 
+	if err := i.askIfFirstRun(ctx); err != nil {
+		return err
+	}
 	// Everything that can be wrong with the inputs is found before anything changes: a first
 	// pass reads them without writing the state folder.
 	st.Start("reading config and secrets")
@@ -406,4 +410,24 @@ func orDefault(d, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// askIfFirstRun walks the operator through the wizard when there is neither
+// a --config nor saved answers, and a terminal to ask on. The answers are
+// checked against the real services and saved, so every later run is
+// headless. --non-interactive never asks: LoadInputs then lists every
+// missing or bad field.
+func (i *Install) askIfFirstRun(ctx context.Context) error {
+	saved := SavedConfigPath(i.Inputs.StateDir)
+	if i.NonInteractive || i.Inputs.ConfigPath != "" {
+		return nil
+	}
+	if _, err := os.Stat(saved); err == nil {
+		return nil
+	}
+	c := &wizard.Configure{ConfigPath: saved, StateDir: i.Inputs.StateDir, Root: i.root()}
+	if err := c.Run(ctx); err != nil {
+		return fmt.Errorf("asking for the appliance's answers (or pass --config FILE, or --non-interactive): %w", err)
+	}
+	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/installer/wizard"
 	"github.com/suitenumerique/docs-appliance/profiles"
 )
 
@@ -158,7 +159,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 
 // SavedConfigPath is where install keeps the config of the last render it
 // pushed: `install --set key=value` later starts from it.
-func SavedConfigPath(stateDir string) string { return filepath.Join(stateDir, "appliance.yaml") }
+func SavedConfigPath(stateDir string) string { return wizard.DefaultConfigPath(stateDir) }
 
 // parseSecretFiles reads --secret name=FILE flags (values stay in files:
 // never on the command line, where ps and shell history would show them).

@@ -123,3 +123,27 @@ func TestRenderPersistsSecretsAndConverges(t *testing.T) {
 		t.Fatalf("render without the charts must fail saying how to get them: %v", err)
 	}
 }
+
+func TestFirstRunWithoutAnswers(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	// --non-interactive never asks: every missing answer is listed, nothing is written.
+	in := &Install{Inputs: InputOptions{StateDir: state}, NonInteractive: true, Kubeconfig: "unused"}
+	err := in.Run(context.Background(), status.Discard())
+	if err == nil {
+		t.Fatal("an install without answers went ahead")
+	}
+	for _, want := range []string{"domain: empty", "adminEmail"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	// Without --non-interactive the wizard would ask, but a test's stdin is no terminal: it says so.
+	in = &Install{Inputs: InputOptions{StateDir: state}, Kubeconfig: "unused"}
+	err = in.Run(context.Background(), status.Discard())
+	if err == nil || !strings.Contains(err.Error(), "--non-interactive") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatal("the state folder was created")
+	}
+}
