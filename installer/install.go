@@ -21,7 +21,7 @@ type Install struct {
 	// Kubeconfig selects an existing cluster instead of provisioning k3s.
 	Kubeconfig string
 	// NonInteractive never prompts: every answer comes from the config,
-	// --set and --secret (the wizard asks otherwise, once it is wired in).
+	// --set and --secret (otherwise the wizard asks on a first run).
 	NonInteractive bool
 	// Root is the host filesystem ("/"); tests point it at a temp folder.
 	Root host.Root
