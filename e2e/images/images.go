@@ -1,7 +1,6 @@
 package images
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"fmt"
@@ -10,15 +9,15 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
-	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 )
 
 // Images the harness builds from this repository, under the names manifests use.
@@ -96,15 +95,11 @@ func Write(spec Spec, out string) error {
 	return nil
 }
 
-// layer is an uncompressed tar of files, with their parent directories and /tmp.
+// layer is the image's one layer: the files (read from their Source when given), their parent
+// directories and /tmp, packed the way the git server's image is.
 func layer(files []File) ([]byte, error) {
-	dirs := map[string]int64{"tmp": 0o1777}
-	entries := map[string]File{}
+	out := make([]gitserver.ImageFile, 0, len(files))
 	for _, f := range files {
-		p := strings.TrimPrefix(path.Clean(f.Path), "/")
-		if !path.IsAbs(f.Path) || p == "" || p == "." {
-			return nil, fmt.Errorf("file path %q is not an absolute file path", f.Path)
-		}
 		if f.Source != "" {
 			data, err := os.ReadFile(f.Source)
 			if err != nil {
@@ -115,44 +110,9 @@ func layer(files []File) ([]byte, error) {
 		if f.Mode == 0 {
 			f.Mode = 0o644
 		}
-		entries[p] = f
-		for d := path.Dir(p); d != "."; d = path.Dir(d) {
-			if _, ok := dirs[d]; !ok {
-				dirs[d] = 0o755
-			}
-		}
+		out = append(out, gitserver.ImageFile{Path: f.Path, Mode: f.Mode, Data: f.Data})
 	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	var names []string
-	for d := range dirs {
-		names = append(names, d)
-	}
-	sort.Strings(names) // parents sort before children
-	epoch := time.Unix(0, 0)
-	for _, d := range names {
-		if err := tw.WriteHeader(&tar.Header{Name: d + "/", Typeflag: tar.TypeDir, Mode: dirs[d], ModTime: epoch}); err != nil {
-			return nil, err
-		}
-	}
-	names = names[:0]
-	for p := range entries {
-		names = append(names, p)
-	}
-	sort.Strings(names)
-	for _, p := range names {
-		f := entries[p]
-		if err := tw.WriteHeader(&tar.Header{Name: p, Typeflag: tar.TypeReg, Mode: f.Mode, Size: int64(len(f.Data)), ModTime: epoch}); err != nil {
-			return nil, err
-		}
-		if _, err := tw.Write(f.Data); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return gitserver.Layer(out)
 }
 
 // BuildGo compiles the main package pkg (e.g. "./e2e/images/standin") of the module in moduleDir

@@ -200,7 +200,7 @@ func WriteImage(o ImageOptions) (string, error) {
 		return "", err
 	}
 	files = append(files, ImageFile{Path: "/usr/local/bin/git-server", Mode: 0o755, Data: server})
-	layerTar, err := layerOf(files)
+	layerTar, err := Layer(files)
 	if err != nil {
 		return "", err
 	}
@@ -303,8 +303,9 @@ func writeOCIArchive(img v1.Image, ref name.Tag, out string) error {
 	return nil
 }
 
-// layerOf is an uncompressed tar of files with their parent folders and a world-writable /tmp.
-func layerOf(files []ImageFile) ([]byte, error) {
+// Layer is an uncompressed, reproducible tar of files (fixed times, sorted) with their parent
+// folders and a world-writable /tmp: the one layer of the server image, and of the e2e stand-ins.
+func Layer(files []ImageFile) ([]byte, error) {
 	dirs := map[string]int64{"tmp": 0o1777}
 	byPath := map[string]ImageFile{}
 	for _, f := range files {
