@@ -38,8 +38,8 @@ if [ -d "$RUN/pids" ] && have_ns; then
 	stop kube-controller-manager kube-scheduler api-forwarder # nothing re-creates pods now
 	if [ -f "$PKI/admin.kubeconfig" ] && [ -x "$B/kubectl" ]; then
 		# Let the kubelet stop pods cleanly: it unmounts volumes and tears down pod networks.
-		timeout 60 nsenter --net="/run/netns/$NS" "$B/kubectl" --kubeconfig="$PKI/admin.kubeconfig" \
-			delete pods --all -A --grace-period=1 --wait --timeout=45s >/dev/null 2>&1
+		timeout 30 nsenter --net="/run/netns/$NS" "$B/kubectl" --kubeconfig="$PKI/admin.kubeconfig" \
+			delete pods --all -A --grace-period=1 --wait --timeout=20s >/dev/null 2>&1
 	fi
 fi
 stop kubelet kube-proxy
