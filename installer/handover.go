@@ -2,10 +2,12 @@ package installer
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/fluxcd/pkg/git"
 	"golang.org/x/sys/unix"
 
+	"github.com/suitenumerique/docs-appliance/airgap"
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -53,6 +56,10 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 	if err := i.askIfFirstRun(ctx); err != nil {
 		return err
 	}
+	bundleDir, err := i.importBundle(ctx, st)
+	if err != nil {
+		return err
+	}
 	// Everything that can be wrong with the inputs is found before anything changes: a first
 	// pass reads them without writing the state folder.
 	st.Start("reading config and secrets")
@@ -60,7 +67,7 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 	ro.ReadOnly = true
 	check, err := LoadInputs(ro)
 	if err == nil {
-		err = i.checkInputs(check, existing)
+		err = i.checkInputs(ctx, check, existing)
 	}
 	if st.End(explainKeyError(err, i.Inputs.StateDir)) != nil {
 		return explainKeyError(err, i.Inputs.StateDir)
@@ -68,6 +75,9 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 	in, err := LoadInputs(i.Inputs)
 	if err != nil {
 		return explainKeyError(err, i.Inputs.StateDir)
+	}
+	if bundleDir != "" && i.bundleTrain != in.Train.Name {
+		return fmt.Errorf("--bundle carries train %s but the config installs train %s: use the bundle of train %s, or --set train=%s", i.bundleTrain, in.Train.Name, in.Train.Name, i.bundleTrain)
 	}
 	unlock, err := lockState(i.Inputs.StateDir)
 	if err != nil {
@@ -214,7 +224,7 @@ func (i *Install) handOver(ctx context.Context, st *status.Status) error {
 
 // checkInputs refuses what would stop the install half-way: an unpinned train, a build without
 // the Flux manifests, an in-cluster git server the train does not pin.
-func (i *Install) checkInputs(in *Inputs, existing bool) error {
+func (i *Install) checkInputs(ctx context.Context, in *Inputs, existing bool) error {
 	if err := checkPinned(in.Train, existing); err != nil {
 		return err
 	}
@@ -224,7 +234,7 @@ func (i *Install) checkInputs(in *Inputs, existing bool) error {
 	if _, ok := in.Train.ImageFor(gitops.GitImageRepository); !ok && in.Config.Git.Mode == config.GitInCluster {
 		return fmt.Errorf("train %s pins no git server image (%s): it cannot host the repository in the cluster; use git.mode external or another train", in.Train.Name, gitops.GitImageRepository)
 	}
-	if _, err := render.Render(context.Background(), render.Options{
+	if _, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store, Recipients: in.Recipients(),
 	}); err != nil {
 		return err
@@ -284,7 +294,7 @@ func (i *Install) provisionHost(ctx context.Context, in *Inputs, st *status.Stat
 	stateHost := root.HostPath(i.Inputs.StateDir)
 	if err := k3s.Provision(ctx, k3s.Options{
 		Root: root, Runner: i.runner(), Train: in.Train, Domains: in.Config.Hosts(), Airgapped: in.Config.Airgapped,
-		ClusterInit: in.Profile.Servers > 1, StateDir: stateHost,
+		ClusterInit: in.Profile.Servers > 1, StateDir: stateHost, ArtifactsDir: i.artifactsDir,
 	}, st); err != nil {
 		return "", err
 	}
@@ -430,4 +440,33 @@ func (i *Install) askIfFirstRun(ctx context.Context) error {
 		return fmt.Errorf("asking for the appliance's answers (or pass --config FILE, or --non-interactive): %w", err)
 	}
 	return nil
+}
+
+// importBundle verifies and imports --bundle (nothing is placed before the
+// whole bundle is checked), then makes its charts the first chart store
+// and its folder the source of the k3s artifacts.
+func (i *Install) importBundle(ctx context.Context, st *status.Status) (string, error) {
+	if i.Bundle == "" {
+		return "", nil
+	}
+	var pub ed25519.PublicKey
+	if i.BundleKey != "" {
+		k, err := airgap.LoadPublicKey(i.BundleKey)
+		if err != nil {
+			return "", fmt.Errorf("reading --bundle-key: %w", err)
+		}
+		pub = k
+	}
+	st.Start("importing bundle " + filepath.Base(i.Bundle))
+	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: i.Bundle, StateDir: i.Inputs.StateDir, PublicKey: pub, Arch: runtime.GOARCH, Status: st})
+	if st.End(err) != nil {
+		return "", err
+	}
+	if res.AlreadyImported {
+		st.Info("bundle of train %s already imported in %s", res.Manifest.Train, res.Dir)
+	}
+	i.bundleTrain = res.Manifest.Train
+	i.artifactsDir = i.root().HostPath(res.Dir)
+	i.Inputs.BundleChartsDir = filepath.Join(res.Dir, airgap.ChartsDir)
+	return res.Dir, nil
 }

@@ -20,6 +20,11 @@ type Install struct {
 	OutDir string
 	// Kubeconfig selects an existing cluster instead of provisioning k3s.
 	Kubeconfig string
+	// Bundle is an air-gap bundle to import first (install --bundle): its
+	// k3s artifacts, images and charts are what the install uses.
+	Bundle string
+	// BundleKey is the public key the bundle's signature must verify with.
+	BundleKey string
 	// NonInteractive never prompts: every answer comes from the config,
 	// --set and --secret (otherwise the wizard asks on a first run).
 	NonInteractive bool
@@ -36,6 +41,9 @@ type Install struct {
 	// Timeout bounds the wait for Flux to converge (default 30 minutes);
 	// BootstrapTimeout each of Flux bootstrap's waits (default 5 minutes).
 	Timeout, BootstrapTimeout time.Duration
+
+	// bundleTrain and artifactsDir come from the imported bundle.
+	bundleTrain, artifactsDir string
 
 	// Plan is filled by a dry run.
 	Plan *Plan

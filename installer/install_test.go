@@ -147,3 +147,17 @@ func TestFirstRunWithoutAnswers(t *testing.T) {
 		t.Fatal("the state folder was created")
 	}
 }
+
+func TestInstallRefusesABadBundleFirst(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "state")
+	bad := filepath.Join(t.TempDir(), "docs-appliance-2026.11-amd64.tar.zst")
+	os.WriteFile(bad, []byte("not a bundle"), 0o600)
+	in := &Install{Inputs: InputOptions{ConfigPath: "../examples/appliance.yaml", StateDir: state}, NonInteractive: true, Kubeconfig: "unused", Bundle: bad}
+	err := in.Run(context.Background(), status.Discard())
+	if err == nil || !strings.Contains(err.Error(), filepath.Base(bad)) {
+		t.Fatalf("a broken bundle must be refused naming it: %v", err)
+	}
+	if entries, _ := os.ReadDir(filepath.Join(state, "bundles")); len(entries) != 0 {
+		t.Fatalf("a refused bundle left %v", entries)
+	}
+}

@@ -17,6 +17,8 @@ type installFlags struct {
 	dryRun         bool
 	out            string
 	kubeconfig     string
+	bundle         string
+	bundleKey      string
 	ignore         []string
 	nonInteractive bool
 	timeout        time.Duration
@@ -31,6 +33,7 @@ func newInstallCommand(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := &installer.Install{
 				Inputs: f.inputs.options(app), DryRun: f.dryRun, OutDir: f.out, Kubeconfig: f.kubeconfig,
+				Bundle: f.bundle, BundleKey: f.bundleKey,
 				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore, NonInteractive: f.nonInteractive,
 				Timeout: f.timeout,
 			}
@@ -58,6 +61,8 @@ func newInstallCommand(app *App) *cobra.Command {
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "render the repository into --out and print the plan; change nothing on the host")
 	cmd.Flags().StringVarP(&f.out, "out", "O", "docs-appliance-rendered", "folder for the dry run's rendered repository")
 	cmd.Flags().StringSliceVar(&f.ignore, "ignore-preflight", nil, "skip these host checks, knowingly (the summary names them): "+strings.Join(preflight.IDs(preflight.HostChecks()), ", "))
+	cmd.Flags().StringVar(&f.bundle, "bundle", "", "air-gap bundle (.tar.zst) to verify and import first: k3s, images and charts come from it")
+	cmd.Flags().StringVar(&f.bundleKey, "bundle-key", "", "public key the bundle's signature must verify with")
 	cmd.Flags().StringVar(&f.kubeconfig, "kubeconfig", "", "install onto this existing cluster instead of provisioning k3s")
 	cmd.Flags().BoolVar(&f.nonInteractive, "non-interactive", false, "never prompt: every answer comes from --config (or the saved config), --set and --secret")
 	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Minute, "how long to wait for Flux to apply the desired state")
