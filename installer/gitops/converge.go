@@ -43,6 +43,8 @@ type KustomizationState struct {
 	NotReady []cluster.NotReady `json:"notReady,omitempty"`
 	// Inventory counts the objects the Kustomization applied.
 	Inventory int `json:"inventory"`
+	// ReadError is why it could not be read (the API server did not answer in time, say).
+	ReadError string `json:"readError,omitempty"`
 
 	inventory []cluster.Ref
 }
@@ -50,6 +52,8 @@ type KustomizationState struct {
 // summary is the one-line progress of a Kustomization.
 func (k KustomizationState) summary(revision string) string {
 	switch {
+	case k.ReadError != "":
+		return "could not be read: " + k.ReadError
 	case !k.Found:
 		return "not created yet"
 	case k.Ready:
@@ -157,7 +161,8 @@ func Converge(ctx context.Context, c *cluster.Client, o ConvergeOptions, st *sta
 		var pending []KustomizationState
 		terminal := false
 		for _, k := range states {
-			if line := k.summary(o.Revision); shown[k.Name] != line && wctx.Err() == nil {
+			// A failed read is not progress: it is shown only if it is still the state at the end.
+			if line := k.summary(o.Revision); shown[k.Name] != line && wctx.Err() == nil && k.ReadError == "" {
 				st.Info("%s: %s", k.Name, line)
 				shown[k.Name] = line
 			}
@@ -201,7 +206,7 @@ func readAll(ctx context.Context, c *cluster.Client, o ConvergeOptions) ([]Kusto
 		k, err := readKustomization(ctx, c, n, o.Revision)
 		if err != nil {
 			errs = append(errs, err)
-			k = KustomizationState{Name: n, Message: err.Error()}
+			k = KustomizationState{Name: n, ReadError: err.Error()}
 		}
 		states = append(states, k)
 	}
