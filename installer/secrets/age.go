@@ -36,7 +36,7 @@ func LoadKey(path string) (*age.X25519Identity, error) {
 	return id, nil
 }
 
-// ParseKey parses the first AGE-SECRET-KEY line of an age key file.
+// ParseKey parses the first private key line of an age key file.
 func ParseKey(text string) (*age.X25519Identity, error) {
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -46,7 +46,7 @@ func ParseKey(text string) (*age.X25519Identity, error) {
 		id, err := age.ParseX25519Identity(line)
 		if err != nil {
 			// Never echo the line: it may be a (mangled) private key.
-			return nil, errors.New("the file does not hold a valid age private key (AGE-SECRET-KEY-1...)")
+			return nil, errors.New("the file does not hold a valid age private key (AGE-SECRET-KEY-...)")
 		}
 		return id, nil
 	}
