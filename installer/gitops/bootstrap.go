@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	gosync "sync"
 	"time"
 
 	"github.com/fluxcd/flux2/v2/pkg/bootstrap"
@@ -16,11 +17,13 @@ import (
 	"github.com/fluxcd/pkg/git"
 	runclient "github.com/fluxcd/pkg/runtime/client"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
+	"github.com/go-logr/logr"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
@@ -48,6 +51,9 @@ type BootstrapOptions struct {
 // are already in the cluster (bootstrap layer), so bootstrap neither generates a key nor scans an
 // SSH host key.
 func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error {
+	// flux2's health checks build controller-runtime clients, whose logger must be set or it
+	// prints a stack trace to stderr after 30 s; bootstrap reports through st instead.
+	silenceControllerRuntime.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	base, err := os.MkdirTemp("", "docs-appliance-flux-")
 	if err != nil {
 		return fmt.Errorf("making a work folder: %w", err)
@@ -87,6 +93,8 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	}
 	return nil
 }
+
+var silenceControllerRuntime gosync.Once
 
 // fluxKustomization is clusters/appliance/flux-system/kustomization.yaml: Flux's own manifests
 // with the appliance's settings. Bootstrap applies this file (patches included) instead of
