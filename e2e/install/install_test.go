@@ -72,6 +72,9 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
+		if strings.Contains(out, "goroutine ") {
+			t.Error("the install printed a stack trace")
+		}
 		store, err := secrets.OpenStoreReadOnly(e.state)
 		if err != nil {
 			t.Fatal(err)
