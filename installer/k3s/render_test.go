@@ -1,11 +1,11 @@
 package k3s
 
 import (
+	"github.com/suitenumerique/docs-appliance/installer/golden"
+
 	"bytes"
 	"context"
-	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,28 +17,6 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/installer/host"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func renderOptions() Options {
 	return Options{
@@ -53,7 +31,7 @@ func TestConfigYAMLGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "config-online.yaml", online)
+	golden.Check(t, "config-online.yaml", online)
 
 	o := renderOptions()
 	o.Airgapped, o.ClusterInit = true, true
@@ -62,7 +40,7 @@ func TestConfigYAMLGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "config-airgapped-ha.yaml", airgapped)
+	golden.Check(t, "config-airgapped-ha.yaml", airgapped)
 
 	// What k3s reads: each key is one of its flags, with the value the issue asks for.
 	var m map[string]any
@@ -90,14 +68,14 @@ func TestRegistriesYAMLGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "registries.yaml", reg)
+	golden.Check(t, "registries.yaml", reg)
 	if got := strings.Join(RegistryHosts(renderOptions()), ","); got != "*,docker.io,ghcr.io,quay.io" {
 		t.Errorf("hosts %s", got)
 	}
 }
 
 func TestUnitFileGolden(t *testing.T) {
-	golden(t, "k3s.service", UnitFile())
+	golden.Check(t, "k3s.service", UnitFile())
 }
 
 func TestWaitReadyNamesWhatIsNotReady(t *testing.T) {

@@ -1,35 +1,12 @@
 package preflight
 
 import (
+	"github.com/suitenumerique/docs-appliance/installer/golden"
+
 	"bytes"
 	"encoding/json"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func sampleReport() *Report {
 	checks := map[string]Check{}
@@ -46,7 +23,7 @@ func sampleReport() *Report {
 }
 
 func TestReportTextGolden(t *testing.T) {
-	golden(t, "report.txt", []byte(sampleReport().Text()))
+	golden.Check(t, "report.txt", []byte(sampleReport().Text()))
 }
 
 func TestReportJSONGolden(t *testing.T) {
@@ -54,7 +31,7 @@ func TestReportJSONGolden(t *testing.T) {
 	if err := sampleReport().Write(&b, true); err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "report.json", b.Bytes())
+	golden.Check(t, "report.json", b.Bytes())
 	var back Report
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil || back.OK || back.Summary.Failed != 2 {
 		t.Errorf("JSON does not round-trip: %+v %v", back.Summary, err)
