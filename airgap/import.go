@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
@@ -267,7 +269,7 @@ func (s *importSink) finish(res *scanResult) (replaced bool, err error) {
 	if fileExists(s.target) {
 		if err := renameExchange(s.staging, s.target); err == nil {
 			// s.staging now holds the old bundle; cleanup removes it.
-			syncDir(root)
+			atomicfile.SyncDir(root)
 			return true, nil
 		}
 		// No atomic exchange here: retire the old folder first. A crash
@@ -287,7 +289,7 @@ func (s *importSink) finish(res *scanResult) (replaced bool, err error) {
 		return false, fmt.Errorf("moving the bundle into place: %w", err)
 	}
 	s.staging = ""
-	syncDir(root)
+	atomicfile.SyncDir(root)
 	return replaced, nil
 }
 

@@ -10,12 +10,13 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
-	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
@@ -160,7 +161,7 @@ func LockFile(ctx context.Context, path string, r RemoteOptions) (*LockResult, e
 	if err != nil {
 		return nil, fmt.Errorf("writing pins into %s: %w", path, err)
 	}
-	if err := config.WriteFileAtomic(path, out, 0o644); err != nil {
+	if err := atomicfile.Write(path, out, 0o644); err != nil {
 		return nil, err
 	}
 	return res, nil

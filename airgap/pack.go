@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/suitenumerique/docs-appliance/installer/status"
@@ -84,18 +86,11 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 		}
 	}
 
-	dir := filepath.Dir(o.Out)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(o.Out)+".*.partial")
+	tmp, err := atomicfile.Create(o.Out, 0o644)
 	if err != nil {
-		return nil, fmt.Errorf("creating bundle file in %s: %w", dir, err)
+		return nil, fmt.Errorf("creating the bundle file: %w", err)
 	}
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
+	defer tmp.Abort()
 
 	bw := bufio.NewWriterSize(tmp, 1<<20)
 	zw, err := zstd.NewWriter(bw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(packWindow), zstd.WithEncoderCRC(true))
@@ -146,29 +141,16 @@ func Pack(ctx context.Context, o PackOptions) (*PackResult, error) {
 	if err == nil {
 		err = bw.Flush()
 	}
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if err != nil {
-		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
+		return nil, st.End(fmt.Errorf("writing %s: %w", o.Out, err))
 	}
 	info, err := tmp.Stat()
 	if err != nil {
-		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
+		return nil, st.End(fmt.Errorf("writing %s: %w", o.Out, err))
 	}
-	// CreateTemp makes the file 0600; a bundle holds no secret and is
-	// copied around by other users.
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, st.End(fmt.Errorf("writing %s: %w", tmp.Name(), err))
-	}
-	if err := os.Rename(tmp.Name(), o.Out); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return nil, st.End(fmt.Errorf("moving the bundle into place: %w", err))
 	}
-	keep = true
-	syncDir(dir)
 	st.End(nil)
 	sum := sha256.Sum256(raw)
 	return &PackResult{Path: o.Out, Size: info.Size(), ManifestSHA256: hex.EncodeToString(sum[:]), Manifest: &m}, nil
@@ -201,11 +183,3 @@ type meterWriter struct{ m *meter }
 
 func (w meterWriter) Write(p []byte) (int, error) { w.m.add(len(p)); return len(p), nil }
 
-// syncDir makes a rename in dir durable; a failure only weakens crash
-// safety, so it is not reported.
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-}

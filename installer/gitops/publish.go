@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"filippo.io/age"
 	"github.com/fluxcd/pkg/git"
 	"sigs.k8s.io/yaml"
@@ -66,7 +68,7 @@ func Publish(ctx context.Context, repo *Repo, in PublishInput) (*Published, erro
 		return nil, fmt.Errorf("encoding the config: %w", err)
 	}
 	cfgYAML = append([]byte(configHeader), cfgYAML...)
-	if err := config.WriteFileAtomic(filepath.Join(repo.Dir(), ConfigFile), cfgYAML, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(repo.Dir(), ConfigFile), cfgYAML, 0o644); err != nil {
 		return nil, fmt.Errorf("recording the config: %w", err)
 	}
 	subject, body := commitMessage(prevHead == "", prevConfig, cfgYAML, in, rep)

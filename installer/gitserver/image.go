@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -259,14 +261,11 @@ func writeOCIArchive(img v1.Image, ref name.Tag, out string) error {
 	})); err != nil {
 		return fmt.Errorf("writing the image layout: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+	f, err := atomicfile.Create(out, 0o644)
+	if err != nil {
 		return err
 	}
-	tmp := out + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", out, err)
-	}
+	defer f.Abort()
 	tw := tar.NewWriter(f)
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
@@ -290,17 +289,10 @@ func writeOCIArchive(img v1.Image, ref name.Tag, out string) error {
 	if err == nil {
 		err = tw.Close()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, out)
-	}
 	if err != nil {
-		os.Remove(tmp)
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	return nil
+	return f.Commit()
 }
 
 // Layer is an uncompressed, reproducible tar of files (fixed times, sorted) with their parent

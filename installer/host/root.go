@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -126,44 +128,25 @@ func (r Root) ensureMode(p string, mode fs.FileMode) (bool, error) {
 // set) and changed is false. Nothing but a finished, verified file ever appears at p.
 func (r Root) WriteStream(p string, src io.Reader, mode fs.FileMode, wantSHA256 string) (sum string, changed bool, err error) {
 	full := r.Path(p)
-	dir := filepath.Dir(full)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", false, fmt.Errorf("creating folder %s: %w", filepath.Dir(p), err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(full)+".tmp-*")
+	f, err := atomicfile.Create(full, mode)
 	if err != nil {
-		return "", false, fmt.Errorf("writing %s: %w", p, err)
+		return "", false, err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return "", false, fmt.Errorf("writing %s: %w", p, err)
-	}
+	defer f.Abort()
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
-		f.Close()
 		return "", false, fmt.Errorf("writing %s: %w", p, err)
 	}
 	sum = hex.EncodeToString(h.Sum(nil))
 	if wantSHA256 != "" && sum != wantSHA256 {
-		f.Close()
 		return sum, false, &ChecksumError{Path: p, Want: wantSHA256, Got: sum}
 	}
 	if cur, err := r.SHA256File(p); err == nil && cur == sum {
-		f.Close()
 		changed, err := r.ensureMode(p, mode)
 		return sum, changed, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return "", false, fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := f.Close(); err != nil {
-		return "", false, fmt.Errorf("writing %s: %w", p, err)
-	}
-	if err := os.Rename(tmp, full); err != nil {
-		return "", false, fmt.Errorf("writing %s: %w", p, err)
+	if err := f.Commit(); err != nil {
+		return "", false, err
 	}
 	return sum, true, nil
 }

@@ -11,10 +11,11 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"filippo.io/age"
 	"sigs.k8s.io/yaml"
 
-	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
@@ -71,7 +72,7 @@ func Write(dir string, res *Result, id *age.X25519Identity, recipients []string)
 		if f.Secret {
 			mode = 0o600
 		}
-		if err := config.WriteFileAtomic(full, content, mode); err != nil {
+		if err := atomicfile.Write(full, content, mode); err != nil {
 			return nil, fmt.Errorf("writing repository: %w", err)
 		}
 		rep.Written = append(rep.Written, f.Path)

@@ -7,9 +7,9 @@ import (
 	"os"
 	"strings"
 
-	"filippo.io/age"
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
 
-	"github.com/suitenumerique/docs-appliance/installer/config"
+	"filippo.io/age"
 )
 
 // KeyFileName is the age private key's file in the state folder.
@@ -73,7 +73,7 @@ func LoadOrCreateKey(path string) (id *age.X25519Identity, created bool, err err
 	if err != nil {
 		return nil, false, fmt.Errorf("generating age key: %w", err)
 	}
-	if err := config.WriteFileAtomic(path, KeyFileContent(id), 0o600); err != nil {
+	if err := atomicfile.Write(path, KeyFileContent(id), 0o600); err != nil {
 		return nil, false, fmt.Errorf("saving age key: %w", err)
 	}
 	return id, true, nil

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/atomicfile"
+
 	"filippo.io/age"
 	"sigs.k8s.io/yaml"
 
@@ -181,7 +183,7 @@ func (s *Store) Save() error {
 	if err != nil {
 		return fmt.Errorf("encrypting secret store: %w", err)
 	}
-	if err := config.WriteFileAtomic(filepath.Join(s.dir, StoreFileName), enc, 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(s.dir, StoreFileName), enc, 0o600); err != nil {
 		return fmt.Errorf("saving secret store: %w", err)
 	}
 	s.dirty = false
