@@ -182,4 +182,3 @@ func packFile(tw *tar.Writer, hdr *tar.Header, path string, f File, buf []byte, 
 type meterWriter struct{ m *meter }
 
 func (w meterWriter) Write(p []byte) (int, error) { w.m.add(len(p)); return len(p), nil }
-
