@@ -44,6 +44,8 @@ type Install struct {
 	// Timeout bounds the wait for Flux to converge (default 30 minutes);
 	// BootstrapTimeout each of Flux bootstrap's waits (default 5 minutes).
 	Timeout, BootstrapTimeout time.Duration
+	// Deadlines override the deadlines of the named steps (by step ID).
+	Deadlines map[string]time.Duration
 	// HTTPClient downloads k3s when no bundle carries it; http.DefaultClient when nil.
 	HTTPClient *http.Client
 
@@ -115,7 +117,7 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	defer func() { unlock(err != nil) }()
 	r := &run{i: i, existing: i.Kubeconfig != ""}
 	defer r.close()
-	res, err := steps.Run(ctx, st, r.prelude())
+	res, err := steps.Run(ctx, st, steps.WithDeadlines(r.prelude(), i.Deadlines))
 	i.Result = &InstallResult{Steps: res}
 	if err != nil {
 		return err
@@ -124,7 +126,7 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	if err != nil {
 		return err
 	}
-	more, err := steps.Run(ctx, st, list)
+	more, err := steps.Run(ctx, st, steps.WithDeadlines(list, i.Deadlines))
 	i.Result.Steps = append(i.Result.Steps, more...)
 	if r.k3s != nil {
 		r.k3s.Summarize(st, more)

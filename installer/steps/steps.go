@@ -215,3 +215,32 @@ func (e *InterruptedError) Error() string {
 }
 
 func (e *InterruptedError) Unwrap() error { return e.Err }
+
+// WithDeadlines gives the named steps other deadlines (tests, and operators on slow links).
+func WithDeadlines(list []Step, deadlines map[string]time.Duration) []Step {
+	if len(deadlines) == 0 {
+		return list
+	}
+	out := make([]Step, len(list))
+	for n, s := range list {
+		out[n] = s
+		if d, ok := deadlines[s.ID()]; ok {
+			out[n] = &deadlined{Step: s, d: d}
+		}
+	}
+	return out
+}
+
+type deadlined struct {
+	Step
+	d time.Duration
+}
+
+func (s *deadlined) Timeout() time.Duration { return s.d }
+
+func (s *deadlined) Waits() string {
+	if w, ok := s.Step.(interface{ Waits() string }); ok {
+		return w.Waits()
+	}
+	return ""
+}
