@@ -110,7 +110,7 @@ func (p *Plan) Text() string {
 		item("delete %d iptables rule(s) k3s made", n)
 	}
 	if len(p.MoveVolumes) > 0 {
-		item("move the %d volume(s) in %s out of it, to %s, to keep them", len(p.MoveVolumes), k3s.LegacyVolumesDir, p.VolumesTo)
+		item("move the %d volume(s) in %s to %s, to keep them", len(p.MoveVolumes), k3s.LegacyVolumesDir, p.VolumesTo)
 	}
 	if len(p.Files) > 0 {
 		item("remove %s", strings.Join(p.Files, ", "))

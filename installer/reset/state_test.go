@@ -122,7 +122,7 @@ func TestAMovedVolumeNeverOverwritesOne(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := "move the 1 volume(s) in /var/lib/rancher/k3s/storage out of it, to /var/lib/docs-appliance/volumes, to keep them"; !strings.Contains(p.Text(), want) {
+	if want := "move the 1 volume(s) in /var/lib/rancher/k3s/storage to /var/lib/docs-appliance/volumes, to keep them"; !strings.Contains(p.Text(), want) {
 		t.Errorf("plan lacks %q:\n%s", want, p.Text())
 	}
 }
