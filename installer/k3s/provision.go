@@ -366,6 +366,9 @@ func checkConfig(_ context.Context, p *provisioner) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if st, err := p.Root.Lstat(VolumesDir(p.StateDir)); err != nil || !st.IsDir() {
+		return "", nil
+	}
 	if p.upToDate(files, 0o600) {
 		return "config.yaml and registries.yaml are up to date", nil
 	}
@@ -378,6 +381,10 @@ func runConfig(_ context.Context, p *provisioner) error {
 		return err
 	}
 	if err := p.Root.MkdirAll(ConfigDir, 0o755); err != nil {
+		return err
+	}
+	// k3s's local-path provisioner would make it too, but 0755; the volumes hold the database.
+	if err := p.Root.MkdirAll(VolumesDir(p.StateDir), 0o700); err != nil {
 		return err
 	}
 	for _, path := range []string{ConfigPath, RegistriesPath} {
