@@ -26,8 +26,12 @@ type Install struct {
 	// Bundle is an air-gap bundle to import first (install --bundle): its
 	// k3s artifacts, images and charts are what the install uses.
 	Bundle string
-	// BundleKey is the public key the bundle's signature must verify with.
+	// BundleKey is the public key file the bundle's signature must verify
+	// with, instead of the release key built into the binary.
 	BundleKey string
+	// BundleInsecureSkipVerify accepts a bundle whose signature cannot be
+	// checked, on its integrity alone (--insecure-skip-bundle-verify).
+	BundleInsecureSkipVerify bool
 	// NonInteractive never prompts: every answer comes from the config,
 	// --set and --secret (otherwise the wizard asks on a first run).
 	NonInteractive bool
