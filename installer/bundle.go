@@ -28,9 +28,8 @@ func (i *Install) importBundle(ctx context.Context, st *status.Status) (string, 
 	if err != nil {
 		return "", err
 	}
-	st.Start("importing bundle " + filepath.Base(i.Bundle))
 	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: i.Bundle, StateDir: i.Inputs.StateDir, Trust: trust, Arch: runtime.GOARCH, Status: st})
-	if st.End(err) != nil {
+	if err != nil {
 		return "", err
 	}
 	if res.AlreadyImported {

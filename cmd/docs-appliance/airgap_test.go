@@ -3,7 +3,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"context"
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
@@ -48,15 +47,6 @@ func headOnlyBundle(t *testing.T, path string, priv ed25519.PrivateKey) {
 	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-}
-
-func run(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	var out bytes.Buffer
-	cmd := NewRootCommand(&out, &out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	return out.String(), err
 }
 
 // The signature flags of airgap verify, airgap import and install

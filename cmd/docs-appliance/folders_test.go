@@ -12,6 +12,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/reset"
 )
 
+// run runs the command tree in-process with its output in one buffer.
 func run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out bytes.Buffer
