@@ -125,6 +125,10 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		e.checkConverged(ctx, t, "changed.e2e.test")
 	})
 
+	t.Run("install without --kubeconfig: preflight, k3s's files and service, hand-over, converged", func(t *testing.T) {
+		e.installOnHost(ctx, t, "hostpath.e2e.test")
+	})
+
 	// Killed installs: SIGKILL at every step of the plan, each followed by a rerun that gets
 	// past it. Each round takes another domain, so every step from the commit on has work.
 	t.Run("an install killed at any step is finished by a rerun", func(t *testing.T) {
