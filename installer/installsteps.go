@@ -389,7 +389,7 @@ func (r *run) commitDone(context.Context) (string, error) {
 		return "", err
 	}
 	r.pub, _ = s.Commit(context.Background())
-	return fmt.Sprintf("the repository already holds this render (%s)", short(head)), nil
+	return fmt.Sprintf("up to date: the repository already holds this render (%s)", short(head)), nil
 }
 
 func (r *run) commit(ctx context.Context, st *status.Status) error {

@@ -149,10 +149,8 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 			killed++
 			t.Logf("killed at step %s after %s; output ended:\n%s", step.ID, time.Since(start).Round(100*time.Millisecond), tail(out, 3))
 			rerun := e.mustInstall(ctx, t, set...)
-			for _, done := range plan[:n] {
-				if done.ID == "commit" && strings.Contains(rerun, "► "+done.Title) && n > indexOf(plan, "commit") {
-					t.Errorf("the rerun committed again although the killed run had pushed:\n%s", rerun)
-				}
+			if n > indexOf(plan, "commit") && !strings.Contains(rerun, "up to date") {
+				t.Errorf("the killed run had pushed, so the rerun should find the repository up to date:\n%s", rerun)
 			}
 			e.checkConverged(ctx, t, domain)
 			if left, _ := filepath.Glob(filepath.Join(e.state, "work", "repo-*")); len(left) != 0 {
