@@ -165,15 +165,16 @@ func (i *Install) externalRemote(in *Inputs) (gitops.Remote, error) {
 }
 
 // openRemote says how to reach the repository from here: the operator's remote, or the
-// in-cluster server through a loopback port-forward (the returned func ends it).
-func (i *Install) openRemote(ctx context.Context, c *cluster.Client, in *Inputs) (gitops.Remote, func(), error) {
+// in-cluster server through a loopback port-forward set up within ctx that lives as long as
+// life (the returned func ends it).
+func (i *Install) openRemote(ctx, life context.Context, c *cluster.Client, in *Inputs) (gitops.Remote, func(), error) {
 	noop := func() {}
 	if in.Config.Git.Mode != config.GitInCluster {
 		r, err := i.externalRemote(in)
 		return r, noop, err
 	}
 	password, _ := in.Store.Get("git.password")
-	fwd, err := c.PortForward(ctx, gitops.GitNamespace, "service/"+gitops.GitService, 80)
+	fwd, err := c.PortForwardUntil(ctx, life, gitops.GitNamespace, "service/"+gitops.GitService, 80)
 	if err != nil {
 		return gitops.Remote{}, noop, err
 	}

@@ -119,7 +119,7 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 		return err
 	}
 	defer func() { unlock(err != nil) }()
-	r := &run{i: i, existing: i.Kubeconfig != ""}
+	r := &run{i: i, existing: i.Kubeconfig != "", life: ctx}
 	defer r.close()
 	res, err := steps.Run(ctx, st, steps.WithDeadlines(r.prelude(), i.Deadlines))
 	i.Result = &InstallResult{Steps: res}

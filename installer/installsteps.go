@@ -36,7 +36,9 @@ const (
 
 // run is what install's steps share: each step reads what the steps before it learned.
 type run struct {
-	i        *Install
+	i *Install
+	// life is the whole run's context: what outlives one step (the git port-forward) ends with it.
+	life     context.Context
 	in       *Inputs
 	res      *render.Result
 	existing bool
@@ -337,7 +339,7 @@ func (r *run) clone(ctx context.Context, _ *status.Status) error {
 	if err != nil {
 		return err
 	}
-	remote, closeRemote, err := r.i.openRemote(ctx, c, r.in)
+	remote, closeRemote, err := r.i.openRemote(ctx, r.life, c, r.in)
 	if err != nil {
 		return err
 	}

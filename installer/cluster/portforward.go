@@ -44,6 +44,12 @@ func (f *Forward) Close() error {
 // traffic goes to its target port on one Ready pod behind it (as kubectl port-forward does), so
 // the forward ends if that pod goes away. Close the Forward when done; cancelling ctx also ends it.
 func (c *Client) PortForward(ctx context.Context, namespace, target string, port int) (*Forward, error) {
+	return c.PortForwardUntil(ctx, ctx, namespace, target, port)
+}
+
+// PortForwardUntil is PortForward whose setup is bound by ctx (a step's deadline) and whose
+// forward lives until life ends or it is closed (a run's later steps use it).
+func (c *Client) PortForwardUntil(ctx, life context.Context, namespace, target string, port int) (*Forward, error) {
 	pod, podPort, err := c.resolveForwardTarget(ctx, namespace, target, port)
 	if err != nil {
 		return nil, fmt.Errorf("port-forwarding to %s/%s port %d: %w", namespace, target, port, err)
@@ -65,7 +71,7 @@ func (c *Client) PortForward(ctx context.Context, namespace, target string, port
 		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
 	})
 
-	fctx, cancel := context.WithCancel(ctx)
+	fctx, cancel := context.WithCancel(life)
 	ready := make(chan struct{})
 	pf, err := portforward.NewOnAddressesWithContext(fctx, dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", podPort)}, ready, io.Discard, io.Discard)
 	if err != nil {
