@@ -278,7 +278,11 @@ func (r *renderer) finish(comp *component) error {
 		seen[o.ID()] = true
 		if o.Group() == "" && o.Kind() == "Secret" {
 			// A chart's Secret never goes to Git in the clear.
-			r.secrets = append(r.secrets, secretFromObject(comp.Name, o))
+			s, err := secretFromObject(comp.Name, o)
+			if err != nil {
+				return fmt.Errorf("rendering %s: %w", comp.Name, err)
+			}
+			r.secrets = append(r.secrets, s)
 			continue
 		}
 		if o.Group() == "" && o.Kind() == "Namespace" {
