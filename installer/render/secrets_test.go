@@ -18,10 +18,10 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"helm.sh/helm/v3/pkg/chartutil"
 	"sigs.k8s.io/yaml"
 
 	"github.com/suitenumerique/docs-appliance/e2e/envtest"
@@ -333,4 +333,3 @@ func toSecret(t *testing.T, u *unstructured.Unstructured) *corev1.Secret {
 	}
 	return &s
 }
-
