@@ -32,6 +32,11 @@ type Options struct {
 	// AllowMissingCharts renders everything else and lists missing charts
 	// in the result instead of failing (install --dry-run).
 	AllowMissingCharts bool
+	// CollectUnpinned lists the uses of images the train does not pin in
+	// Result.UnpinnedImages instead of failing (install --dry-run shows
+	// them as a blocker). Without it such a use is an
+	// *UnpinnedImagesError.
+	CollectUnpinned bool
 }
 
 // File is one file of the desired-state repository.
@@ -66,8 +71,11 @@ type Result struct {
 	Missing []*bundles.ChartMissingError
 	// Images are every image the rendered objects use.
 	Images []string
-	// Unpinned are used images that the train does not pin.
+	// Unpinned are used images that the train does not pin (only with
+	// CollectUnpinned: otherwise Render fails).
 	Unpinned []string
+	// UnpinnedImages are each use of those, with its object and the fix.
+	UnpinnedImages []UnpinnedImage
 }
 
 // Layer is one Flux Kustomization of the desired state.
@@ -105,9 +113,12 @@ func Render(ctx context.Context, o Options) (*Result, error) {
 	if len(o.Recipients) == 0 {
 		return nil, errors.New("rendering: no age recipient to encrypt secrets for")
 	}
-	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}}
+	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}, objectFiles: map[string]string{}}
 	if err := r.run(ctx); err != nil {
 		return nil, err
+	}
+	if len(r.res.UnpinnedImages) > 0 && !o.CollectUnpinned {
+		return nil, &UnpinnedImagesError{Train: o.Train.Name, Images: r.res.UnpinnedImages}
 	}
 	return r.res, nil
 }
@@ -119,6 +130,11 @@ type renderer struct {
 	components []*component
 	secrets    []secretDef
 	namespaces map[string]map[string]string // name → labels
+	// imageUses are the images each kept object names; objectFiles the
+	// file of each object (by component folder and ID), for the report
+	// of unpinned images.
+	imageUses   []objectImages
+	objectFiles map[string]string
 }
 
 func (r *renderer) run(ctx context.Context) error {
@@ -290,7 +306,12 @@ func (r *renderer) finish(comp *component) error {
 			continue
 		}
 		markForFlux(o)
-		comp.Images = append(comp.Images, images(o)...)
+		if uses := imageUses(o); len(uses) > 0 {
+			for _, u := range uses {
+				comp.Images = append(comp.Images, u.ref)
+			}
+			r.imageUses = append(r.imageUses, objectImages{comp: comp, obj: o, uses: uses})
+		}
 		kept = append(kept, o)
 	}
 	for _, crd := range comp.crds {
@@ -369,7 +390,11 @@ func (r *renderer) assemble() error {
 		res.Images = append(res.Images, comp.Images...)
 	}
 	res.Images = uniqueSorted(res.Images)
-	res.Unpinned = unpinned(res.Images, r.opts.Train)
+	res.UnpinnedImages = r.checkImages()
+	for _, u := range res.UnpinnedImages {
+		res.Unpinned = append(res.Unpinned, u.Image)
+	}
+	res.Unpinned = uniqueSorted(res.Unpinned)
 	sort.SliceStable(res.Components, func(i, j int) bool {
 		return layerIndex(res.Components[i].Layer) < layerIndex(res.Components[j].Layer) ||
 			(layerIndex(res.Components[i].Layer) == layerIndex(res.Components[j].Layer) && res.Components[i].Name < res.Components[j].Name)
@@ -484,6 +509,7 @@ func (r *renderer) writeObjects(dir string, objs []Object, add func(string, []by
 			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
 		}
 		add(path.Join(dir, name), data)
+		r.objectFiles[dir+"|"+o.ID()] = path.Join(dir, name)
 		files = append(files, name)
 	}
 	sort.Strings(files)
@@ -501,25 +527,6 @@ func kustomizationFile(resources []string) []byte {
 		b.WriteString("  - " + r + "\n")
 	}
 	return []byte(b.String())
-}
-
-// unpinned lists used images the train does not pin.
-func unpinned(used []string, t *bundles.Train) []string {
-	known := map[string]bool{}
-	for _, im := range t.Images {
-		known[im.Reference] = true
-		known[im.Pinned()] = true
-		if im.Digest != "" {
-			known[im.Repository()+"@"+im.Digest] = true
-		}
-	}
-	var out []string
-	for _, u := range used {
-		if !known[u] {
-			out = append(out, u)
-		}
-	}
-	return out
 }
 
 // layerHealth is the explicit health checks of a layer: set only when a

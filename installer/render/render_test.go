@@ -113,6 +113,8 @@ func secretsFor(c *config.Config) fixedSecrets {
 type fixture struct {
 	opts Options
 	id   *age.X25519Identity
+	// chartDir is the folder of packaged charts opts.Charts reads.
+	chartDir string
 }
 
 func newFixture(t testing.TB, profile string, sets ...string) *fixture {
@@ -134,9 +136,10 @@ func newFixture(t testing.TB, profile string, sets ...string) *fixture {
 		t.Fatal(err)
 	}
 	tr := testTrain(t)
-	return &fixture{id: id, opts: Options{
+	charts := packageCharts(t, tr)
+	return &fixture{id: id, chartDir: charts, opts: Options{
 		Config: cfg, Train: tr, Profile: p,
-		Charts: bundles.DirStore(packageCharts(t, tr)), Secrets: secretsFor(cfg),
+		Charts: bundles.DirStore(charts), Secrets: secretsFor(cfg),
 		Recipients: []string{id.Recipient().String()},
 	}}
 }
