@@ -54,7 +54,7 @@ func TestImagePinning(t *testing.T) {
 
 func TestLooksLikeImage(t *testing.T) {
 	for s, want := range map[string]bool{
-		"quay.io/jetstack/cert-manager-acmesolver:v1.21.1": true,
+		"quay.io/jetstack/cert-manager-acmesolver:v1.21.1":                                    true,
 		"ghcr.io/x/y@sha256:53f301ed0a0be7a5e9ce4e887a276e81e144082ca6ea38388bcf72e6de6b0284": true,
 		"localhost:5000/x:1":                     true,
 		"redis.cache.svc.cluster.local:6379/1":   false, // an address
