@@ -14,6 +14,8 @@ import (
 type imageUse struct {
 	ref   string
 	field string
+	// flag is the command-line flag naming the image (--x-image=ref), if any.
+	flag string
 }
 
 // imageUses finds every image an object names, wherever images hide:
@@ -52,19 +54,19 @@ func walkImages(v any, at string, out *[]imageUse) {
 			case "image", "imageName":
 				if s, ok := c.(string); ok {
 					if s != "" {
-						*out = append(*out, imageUse{s, p})
+						*out = append(*out, imageUse{s, p, ""})
 					}
 					continue
 				}
 				if s, ok := composedImage(c); ok {
-					*out = append(*out, imageUse{s, p})
+					*out = append(*out, imageUse{s, p, ""})
 					continue
 				}
 			case "env":
 				for i, e := range asList(c) {
 					em, _ := e.(map[string]any)
 					if s, ok := em["value"].(string); ok && looksLikeImage(s) {
-						*out = append(*out, imageUse{s, fmt.Sprintf("%s%s.value", p, elem(em, i))})
+						*out = append(*out, imageUse{s, fmt.Sprintf("%s%s.value", p, elem(em, i)), ""})
 					}
 				}
 			case "args", "command":
@@ -72,11 +74,12 @@ func walkImages(v any, at string, out *[]imageUse) {
 					s, _ := a.(string)
 					for _, tok := range strings.Fields(s) {
 						tok = strings.Trim(tok, `"'`)
-						if _, after, ok := strings.Cut(tok, "="); ok {
-							tok = after
+						flag := ""
+						if before, after, ok := strings.Cut(tok, "="); ok {
+							flag, tok = before, after
 						}
 						if looksLikeImage(tok) {
-							*out = append(*out, imageUse{tok, fmt.Sprintf("%s[%d]", p, i)})
+							*out = append(*out, imageUse{tok, fmt.Sprintf("%s[%d]", p, i), flag})
 						}
 					}
 				}
@@ -132,7 +135,7 @@ func configMapImageUses(o Object) []imageUse {
 			var uses []imageUse
 			walkImages(map[string]any(inner), "", &uses)
 			for _, u := range uses {
-				out = append(out, imageUse{u.ref, fmt.Sprintf("data[%s] %s %s", k, inner.Kind(), u.field)})
+				out = append(out, imageUse{u.ref, fmt.Sprintf("data[%s] %s %s", k, inner.Kind(), u.field), u.flag})
 			}
 		}
 	}

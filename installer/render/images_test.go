@@ -175,3 +175,23 @@ func TestCollectUnpinnedImages(t *testing.T) {
 		}
 	}
 }
+
+// TestDormantImageFlags: an operator's default image for a feature is
+// not a use until an object of the desired state asks for the feature.
+func TestDormantImageFlags(t *testing.T) {
+	u := imageUse{ref: "quay.io/thanos/thanos:v0.39.2", field: "args[3]", flag: "--thanos-default-base-image"}
+	prom := newObject("monitoring.coreos.com/v1", "Prometheus", "monitoring", "k8s", "monitoring").with("spec", m{"replicas": 1})
+	r := &renderer{components: []*component{{objects: []Object{prom}}}}
+	if !r.dormant(u) {
+		t.Error("Thanos' default image counts as used with no Thanos anywhere")
+	}
+	prom["spec"].(m)["thanos"] = m{"objectStorageConfig": m{"name": "thanos"}}
+	if r.dormant(u) {
+		t.Error("a Prometheus with a Thanos sidecar does not make Thanos' image a use")
+	}
+	other := u
+	other.flag = "--prometheus-config-reloader"
+	if r.dormant(other) {
+		t.Error("an image flag outside the dormant list was skipped")
+	}
+}

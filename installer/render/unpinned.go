@@ -52,6 +52,38 @@ type objectImages struct {
 	uses []imageUse
 }
 
+// dormantImageFlags are operator flags giving the default image of a
+// feature, pulled only once an object asks for that feature: the image is
+// used only when the desired state has such an object (used says).
+// kube-prometheus-stack always passes Thanos' image to the Prometheus
+// operator; the appliance runs no Thanos.
+var dormantImageFlags = map[string]func(o Object) bool{
+	"--thanos-default-base-image": func(o Object) bool {
+		if o.Group() != "monitoring.coreos.com" {
+			return false
+		}
+		spec, _ := o["spec"].(map[string]any)
+		return o.Kind() == "ThanosRuler" || (o.Kind() == "Prometheus" && spec["thanos"] != nil)
+	},
+}
+
+// dormant reports whether a use names the default image of a feature no
+// rendered object uses.
+func (r *renderer) dormant(u imageUse) bool {
+	used, ok := dormantImageFlags[u.flag]
+	if !ok {
+		return false
+	}
+	for _, c := range r.components {
+		for _, o := range c.objects {
+			if used(o) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // checkImages lists every use of an image the train does not pin, each
 // with its object, file and the fix.
 func (r *renderer) checkImages() []UnpinnedImage {
@@ -59,6 +91,9 @@ func (r *renderer) checkImages() []UnpinnedImage {
 	var out []UnpinnedImage
 	for _, oi := range r.imageUses {
 		for _, u := range oi.uses {
+			if r.dormant(u) {
+				continue
+			}
 			ok, why := p.check(u.ref)
 			if ok {
 				continue
