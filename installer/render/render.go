@@ -198,6 +198,11 @@ func (r *renderer) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("rendering chart %s %s: %w", c.Name, c.Version, err)
 		}
+		if post, ok := postRenderers[c.Name]; ok {
+			if err := post(vctx, out.objects); err != nil {
+				return fmt.Errorf("rendering chart %s %s: %w", c.Name, c.Version, err)
+			}
+		}
 		comp := &component{
 			Component: Component{Name: c.ComponentName(), Chart: c.Name, Version: c.Version, Layer: c.LayerName(), Namespace: c.NamespaceName()},
 			dir:       componentDir(c.LayerName(), c.ComponentName()),
