@@ -159,7 +159,8 @@ func TestSuperuserPasswordOnlyInItsJob(t *testing.T) {
 				}
 			}
 			c := containers(mustPodSpec(t, mustObject(t, objectsUnder(t, res, "apps/docs"), job)), "containers")[0]
-			ref, _ := envOf(c)["DJANGO_SUPERUSER_PASSWORD"]["valueFrom"].(map[string]any)["secretKeyRef"].(map[string]any)
+			from, _ := envOf(c)["DJANGO_SUPERUSER_PASSWORD"]["valueFrom"].(map[string]any)
+			ref, _ := from["secretKeyRef"].(map[string]any)
 			if ref == nil {
 				t.Fatalf("the createsuperuser Job does not read DJANGO_SUPERUSER_PASSWORD from a Secret: %v", envOf(c)["DJANGO_SUPERUSER_PASSWORD"])
 			}
@@ -245,7 +246,9 @@ func TestCreateSuperuserCommandReadsTheEnvironment(t *testing.T) {
 // memoryLimit reads a rendered container's memory limit.
 func memoryLimit(t *testing.T, c m) resource.Quantity {
 	t.Helper()
-	lim, _ := c["resources"].(map[string]any)["limits"].(map[string]any)["memory"].(string)
+	res, _ := c["resources"].(map[string]any)
+	limits, _ := res["limits"].(map[string]any)
+	lim, _ := limits["memory"].(string)
 	q, err := resource.ParseQuantity(lim)
 	if err != nil {
 		t.Fatalf("container %s has no memory limit: %v", c["name"], err)
@@ -323,7 +326,15 @@ func TestOIDCNamesComeFromRequestedScopes(t *testing.T) {
 					t.Errorf("the configured scope %s is not asked for (%v)", s, scopes)
 				}
 			}
-			fields := append(strings.Split(literal(env["OIDC_USERINFO_FULLNAME_FIELDS"]), ","), literal(env["OIDC_USERINFO_SHORTNAME_FIELD"]))
+			// Unset, Docs reads its defaults (settings.py at v5.4.1).
+			full, short := literal(env["OIDC_USERINFO_FULLNAME_FIELDS"]), literal(env["OIDC_USERINFO_SHORTNAME_FIELD"])
+			if full == "" {
+				full = "first_name,last_name"
+			}
+			if short == "" {
+				short = "first_name"
+			}
+			fields := append(strings.Split(full, ","), short)
 			for _, field := range fields {
 				if !released[field] {
 					t.Errorf("Docs reads claim %q, which none of the scopes %v releases", field, scopes)
@@ -360,8 +371,10 @@ func TestYProviderReadiness(t *testing.T) {
 		t.Run(cb.name, func(t *testing.T) {
 			objs := objectsUnder(t, comboFixture(t, cb).render(t), "apps/docs")
 			c := containers(mustPodSpec(t, mustObject(t, objs, "apps/docs/deployment-docs-y-provider.yaml")), "containers")[0]
-			ready, _ := c["readinessProbe"].(map[string]any)["httpGet"].(map[string]any)
-			live, _ := c["livenessProbe"].(map[string]any)["httpGet"].(map[string]any)
+			readiness, _ := c["readinessProbe"].(map[string]any)
+			liveness, _ := c["livenessProbe"].(map[string]any)
+			ready, _ := readiness["httpGet"].(map[string]any)
+			live, _ := liveness["httpGet"].(map[string]any)
 			if ready == nil || live == nil {
 				t.Fatalf("y-provider probes: readiness %v, liveness %v", c["readinessProbe"], c["livenessProbe"])
 			}
