@@ -195,3 +195,27 @@ func TestDormantImageFlags(t *testing.T) {
 		t.Error("an image flag outside the dormant list was skipped")
 	}
 }
+
+// TestKyvernoMigrationUsesThePinnedCLI: once the train pins kyverno-cli,
+// the migration Job runs it and is no longer reported.
+func TestKyvernoMigrationUsesThePinnedCLI(t *testing.T) {
+	f := unpinnedFixture(t, combos[0])
+	tr := *f.opts.Train
+	tr.Images = append(append([]bundles.Image{}, tr.Images...), bundles.Image{
+		Reference: "reg.kyverno.io/kyverno/kyverno-cli:v1.19.0",
+		Digest:    "sha256:" + strings.Repeat("c", 64),
+	})
+	f.opts.Train, f.opts.CollectUnpinned = &tr, true
+	res, err := Render(context.Background(), f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range res.UnpinnedImages {
+		if u.Name == "kyverno-migrate-resources" {
+			t.Errorf("the migration Job still uses an unpinned image: %s", u)
+		}
+	}
+	if !strings.Contains(strings.Join(res.Images, " "), "reg.kyverno.io/kyverno/kyverno-cli:v1.19.0@sha256:cccc") {
+		t.Errorf("the pinned kyverno-cli is not used: %v", res.Images)
+	}
+}
