@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
 	"github.com/suitenumerique/docs-appliance/bundles"
 )
 
@@ -127,11 +129,7 @@ func configMapImageUses(o Object) []imageUse {
 		if !strings.Contains(s, "apiVersion") || !strings.Contains(s, "kind") {
 			continue
 		}
-		objs, err := ParseObjects([]byte(s))
-		if err != nil {
-			continue // not objects: text for something else
-		}
-		for _, inner := range objs {
+		for _, inner := range embeddedObjects(s) {
 			var uses []imageUse
 			walkImages(map[string]any(inner), "", &uses)
 			for _, u := range uses {
@@ -140,6 +138,23 @@ func configMapImageUses(o Object) []imageUse {
 		}
 	}
 	return out
+}
+
+// embeddedObjects are the YAML documents of a text that are objects: an
+// apiVersion and a kind (a controller's configuration, as Envoy Gateway's
+// EnvoyGateway, has no name). Text that is not YAML holds none.
+func embeddedObjects(text string) []Object {
+	dec := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(text), 4096)
+	var out []Object
+	for {
+		var doc map[string]any
+		if err := dec.Decode(&doc); err != nil {
+			return out // io.EOF, or text that is not YAML
+		}
+		if o := Object(doc); o.APIVersion() != "" && o.Kind() != "" {
+			out = append(out, o)
+		}
+	}
 }
 
 func join(at, k string) string {

@@ -96,6 +96,7 @@ var wantUnpinned = []struct{ kind, name, field, image string }{
 	{"Deployment", "kyverno-admission-controller", "spec.template.spec.containers[kyverno].env[RELATED_IMAGE_HELPER].value", "quay.io/example/helper:v2.0.0"},
 	{"Widget", "kyverno-reporter", "spec.image", "ghcr.io/example/reporter:v0.1.0"},
 	{"ConfigMap", "kyverno-templates", "data[job.yaml] Job spec.template.spec.containers[gen].image", "ghcr.io/example/generator:v3"},
+	{"ConfigMap", "kyverno-templates", "data[controller.yaml] ControllerConfig provider.kubernetes.shutdownManager.image", "ghcr.io/example/shutdown:v1"},
 }
 
 // TestUnpinnedImagesFailRender: in every combination, a chart using
