@@ -29,7 +29,6 @@ var backendContract = []contractVar{
 	{"DJANGO_CSRF_TRUSTED_ORIGINS", false, ""},
 	{"DJANGO_SERVER_TO_SERVER_API_TOKENS", true, ""},
 	{"DJANGO_SUPERUSER_EMAIL", false, ""},
-	{"DJANGO_SUPERUSER_PASSWORD", true, ""},
 	{"DB_HOST", false, "postgres-rw.database.svc.cluster.local"},
 	{"DB_PORT", false, "5432"},
 	{"DB_NAME", false, "docs"},
@@ -57,6 +56,8 @@ var backendContract = []contractVar{
 	{"OIDC_RP_CLIENT_SECRET", true, ""},
 	{"OIDC_RP_SIGN_ALGO", false, "RS256"},
 	{"OIDC_RP_SCOPES", false, ""},
+	{"OIDC_USERINFO_FULLNAME_FIELDS", false, ""},
+	{"OIDC_USERINFO_SHORTNAME_FIELD", false, ""},
 	{"LOGIN_REDIRECT_URL", false, ""},
 	{"LOGIN_REDIRECT_URL_FAILURE", false, ""},
 	{"LOGOUT_REDIRECT_URL", false, ""},
@@ -64,7 +65,7 @@ var backendContract = []contractVar{
 	{"COLLABORATION_SERVER_SECRET", true, ""},
 	{"COLLABORATION_API_URL", false, ""},
 	{"COLLABORATION_WS_URL", false, ""},
-	{"Y_PROVIDER_API_BASE_URL", false, "http://docs-y-provider:443/api/"},
+	{"Y_PROVIDER_API_BASE_URL", false, ""},
 	{"Y_PROVIDER_API_KEY", true, ""},
 }
 
@@ -73,7 +74,7 @@ var yProviderContract = []contractVar{
 	{"COLLABORATION_SERVER_ORIGIN", false, ""},
 	{"COLLABORATION_SERVER_SECRET", true, ""},
 	{"Y_PROVIDER_API_KEY", true, ""},
-	{"PORT", false, "4444"},
+	{"PORT", false, ""},
 }
 
 // containerEnv reads the env of a rendered Deployment's or Job's first container.
@@ -160,8 +161,8 @@ func TestDocsContractInEveryCombination(t *testing.T) {
 			secrets := plainSecrets(t, res)
 			store := f.opts.Secrets.(fixedSecrets)
 
-			// The backend's env is shared by Celery and the migrate Job.
-			for _, w := range []string{"deployment-docs-backend", "deployment-docs-celery-worker", "job-docs-backend-migrate"} {
+			// The backend's env is shared by Celery and both Jobs.
+			for _, w := range []string{"deployment-docs-backend", "deployment-docs-celery-worker", "job-docs-backend-migrate", "job-docs-backend-createsuperuser"} {
 				checkContract(t, w, containerEnv(t, files["apps/docs/"+w+".yaml"].Content), backendContract, secrets)
 			}
 			yp := containerEnv(t, files["apps/docs/deployment-docs-y-provider.yaml"].Content)
@@ -174,7 +175,6 @@ func TestDocsContractInEveryCombination(t *testing.T) {
 			for n, w := range map[string]string{
 				"DJANGO_ALLOWED_HOSTS":    strings.Join(cfg.Hosts(), ","),
 				"MEDIA_BASE_URL":          host,
-				"COLLABORATION_API_URL":   host + "/collaboration/api/",
 				"COLLABORATION_WS_URL":    "wss://" + cfg.Domain + "/collaboration/ws/",
 				"OIDC_RP_CLIENT_ID":       cfg.Identity.ClientID,
 				"DJANGO_SUPERUSER_EMAIL":  cfg.AdminEmail,

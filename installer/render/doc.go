@@ -11,8 +11,16 @@
 // (cache.go), the versioned object store and its buckets (objectstore.go),
 // Keycloak and its realm (identity.go), the Gateway and certificates per
 // TLS mode (edge.go, tls.go), what Docs needs beside its chart: routes,
-// room stickiness and the media proxy (docs.go), monitoring (observability.go,
-// dashboards.go) and policies (policy.go).
+// room stickiness (docs.go), the media proxy (docsproxy.go), what the
+// chart cannot say — the first admin's password for its Job alone, server
+// processes sized by the profile (docs_workloads.go) and trust of the
+// appliance CA (trust.go) —, monitoring (observability.go, dashboards.go)
+// and policies (policy.go).
+//
+// Every image a rendered object names, wherever it hides, must be one
+// the train pins (images.go, unpinned.go): an air-gapped node can pull
+// nothing else. Secrets are marshalled by a YAML encoder, so any value (a
+// PEM chain, a whole configuration file) survives SOPS and the API server.
 //
 // Render is a pure function returning files; Write puts them on disk,
 // touching only files whose content changed and keeping an encrypted

@@ -17,6 +17,13 @@ const (
 	docsFullname = "docs"
 	// docsSecret holds every secret the backend reads.
 	docsSecret = "docs-backend"
+	// docsSuperuserSecret holds the first admin's password, which only the
+	// createsuperuser Job reads.
+	docsSuperuserSecret = "docs-superuser"
+	// y-provider listens on yProviderPort, behind its Service's
+	// yProviderServicePort (plain HTTP, whatever the number says).
+	yProviderPort        = 4444
+	yProviderServicePort = 443
 	// yProviderSecret holds the collaboration server's secrets.
 	yProviderSecret = "docs-y-provider"
 	// docsProxy is the small nginx in front of media and behind y-provider.
@@ -43,7 +50,6 @@ const (
 // and added by docsSecrets.
 var docsBackendSecretKeys = map[string]string{
 	"DJANGO_SECRET_KEY":                  "django.secretKey",
-	"DJANGO_SUPERUSER_PASSWORD":          "django.superuserPassword",
 	"DJANGO_SERVER_TO_SERVER_API_TOKENS": "django.serverToServerToken",
 	"DB_PASSWORD":                        "postgres.docsPassword",
 	"COLLABORATION_SERVER_SECRET":        "collaboration.secret",
@@ -85,6 +91,30 @@ type oidcEndpoints struct {
 	Issuer, Authorization, Token, Userinfo, JWKS, Logout string
 }
 
+// yProviderURL is an in-cluster URL of y-provider: the backend calls it
+// there, never through the public host (whose certificate its pods may
+// not trust, and which would hairpin through the Gateway).
+func yProviderURL(path string) string {
+	return fmt.Sprintf("http://%s:%d%s", svcHost(docsFullname+"-y-provider", docsNamespace), yProviderServicePort, path)
+}
+
+// docsScopes are the scopes Docs asks for: the operator's, plus the
+// standard ones whose claims it reads (email to match users, profile for
+// the names of OIDC_USERINFO_*).
+func docsScopes(cfg *config.Config) string {
+	scopes := strings.Fields(cfg.Identity.Scopes)
+	have := map[string]bool{}
+	for _, s := range scopes {
+		have[s] = true
+	}
+	for _, s := range []string{"openid", "email", "profile"} {
+		if !have[s] {
+			scopes = append(scopes, s)
+		}
+	}
+	return strings.Join(scopes, " ")
+}
+
 // docsOIDC: an external provider's endpoints as its discovery document
 // states them; for the embedded Keycloak the browser-facing ones on the
 // public URL and the server-to-server ones on the cluster Service.
@@ -109,7 +139,9 @@ func docsOIDC(cfg *config.Config) oidcEndpoints {
 
 // docsEnv is every variable of the backend (shared by the web pods,
 // Celery and the migrate and createsuperuser Jobs), per the application
-// contract: secrets as references to the docs-backend Secret.
+// contract: secrets as references to the docs-backend Secret. The first
+// admin's password is not among them: only the createsuperuser Job gets
+// it (docsPostRender).
 func docsEnv(cfg *config.Config) map[string]any {
 	origins := make([]string, 0, len(cfg.Hosts()))
 	for _, h := range cfg.Hosts() {
@@ -147,15 +179,23 @@ func docsEnv(cfg *config.Config) map[string]any {
 		"OIDC_OP_JWKS_ENDPOINT":          oidc.JWKS,
 		"OIDC_RP_CLIENT_ID":              cfg.Identity.ClientID,
 		"OIDC_RP_SIGN_ALGO":              "RS256",
-		"OIDC_RP_SCOPES":                 cfg.Identity.Scopes,
-		"OIDC_REDIRECT_ALLOWED_HOSTS":    strings.Join(origins, ","),
-		"LOGIN_REDIRECT_URL":             public,
-		"LOGIN_REDIRECT_URL_FAILURE":     public,
-		"LOGOUT_REDIRECT_URL":            public,
+		"OIDC_RP_SCOPES":                 docsScopes(cfg),
+		// Docs defaults to first_name/last_name, which no standard provider
+		// sends: the profile scope's standard claims (OpenID Connect Core
+		// 5.4) are what Keycloak maps its users' names to, as most do.
+		"OIDC_USERINFO_FULLNAME_FIELDS": "given_name,family_name",
+		"OIDC_USERINFO_SHORTNAME_FIELD": "given_name",
+		"OIDC_REDIRECT_ALLOWED_HOSTS":   strings.Join(origins, ","),
+		"LOGIN_REDIRECT_URL":            public,
+		"LOGIN_REDIRECT_URL_FAILURE":    public,
+		"LOGOUT_REDIRECT_URL":           public,
 
-		"COLLABORATION_API_URL":   public + "/collaboration/api/",
+		// The backend's calls to y-provider (reset and count a room's
+		// connections; convert content) stay inside the cluster; browsers
+		// get the public websocket URL.
+		"COLLABORATION_API_URL":   yProviderURL("/collaboration/api/"),
 		"COLLABORATION_WS_URL":    "wss://" + cfg.Domain + "/collaboration/ws/",
-		"Y_PROVIDER_API_BASE_URL": fmt.Sprintf("http://%s-y-provider:443/api/", docsFullname),
+		"Y_PROVIDER_API_BASE_URL": yProviderURL("/api/"),
 	}
 	// A provider without end_session_endpoint: Docs then ends only its own
 	// session, which is all that provider allows.
@@ -222,6 +262,14 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 	} else if s3URL.Scheme == "http" {
 		s3Port = 80
 	}
+	webWorkers, err := processesFitting(backend, backendWorkerMemory, backendServerMemory)
+	if err != nil {
+		return nil, fmt.Errorf("sizing the Docs backend: %w", err)
+	}
+	celeryWorkers, err := processesFitting(celery, celeryChildMemory, celeryParentMemory)
+	if err != nil {
+		return nil, fmt.Errorf("sizing the Docs Celery worker: %w", err)
+	}
 	// Docs reads its secrets from env at start: a rotated one must roll the pods.
 	backendAnnotations := map[string]any{"docs-appliance/secrets-hash": v.secretsHash["docs-backend"]}
 	return map[string]any{
@@ -232,10 +280,20 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 			"resources":      backend.Resources(),
 			"envVars":        docsEnv(cfg),
 			"podAnnotations": backendAnnotations,
+			// The web pods only. The image's default is 4 uvicorn workers
+			// whatever the memory limit: as many as the limit holds.
+			"django": map[string]any{"envVars": map[string]any{"WEB_CONCURRENCY": strconv.Itoa(webWorkers)}},
 			"celery": map[string]any{
 				"replicas": celery.Replicas, "resources": celery.Resources(),
 				"podAnnotations": backendAnnotations,
+				// Celery forks one child per CPU of the node by default, not
+				// of the limit: as many as the limit holds.
+				"args": strs([]string{"celery", "-A", "impress.celery_app", "worker", "-l", "INFO", "-n", "impress@%h",
+					"--concurrency", strconv.Itoa(celeryWorkers)}),
 			},
+			// The password is read from the environment, never put on a
+			// command line (where ps and /proc show it).
+			"createsuperuser": map[string]any{"command": strs(createSuperuserCommand())},
 			// One PDB per workload only when there is more than one pod: a
 			// PDB over a single pod blocks every node drain.
 			"pdb": map[string]any{"enabled": backend.Replicas > 1},
@@ -260,8 +318,14 @@ func docsValues(v *valuesContext) (map[string]any, error) {
 			"replicas":       yp.Replicas,
 			"resources":      yp.Resources(),
 			"pdb":            map[string]any{"enabled": yp.Replicas > 1},
+			"service":        map[string]any{"port": yProviderServicePort, "targetPort": yProviderPort},
+			// The chart probes liveness only: a starting pod got websockets.
+			// /ping is what y-provider answers (servers/appServer.ts).
+			"probes": map[string]any{
+				"readiness": map[string]any{"path": "/ping", "initialDelaySeconds": 5, "timeoutSeconds": 3},
+			},
 			"envVars": map[string]any{
-				"PORT":                        "4444",
+				"PORT":                        strconv.Itoa(yProviderPort),
 				"COLLABORATION_SERVER_ORIGIN": "https://" + cfg.Domain,
 				// #2541: y-provider → backend over plain HTTP gets a 301 from
 				// SECURE_SSL_REDIRECT. The proxy's internal door adds
@@ -299,6 +363,11 @@ func (r *renderer) docsSecrets(cfg *config.Config) error {
 	if err := r.secretOf("docs", docsNamespace, docsSecret, "", composed, fromStore); err != nil {
 		return err
 	}
+	if err := r.secretFromStore("docs", docsNamespace, docsSuperuserSecret, map[string]string{
+		"DJANGO_SUPERUSER_PASSWORD": "django.superuserPassword",
+	}); err != nil {
+		return err
+	}
 	return r.secretFromStore("docs", docsNamespace, yProviderSecret, map[string]string{
 		"COLLABORATION_SERVER_SECRET": "collaboration.secret",
 		"Y_PROVIDER_API_KEY":          "yprovider.apiKey",
@@ -322,8 +391,8 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 	)
 	collab := httpRoute(docsNamespace, "docs-collaboration", "docs", cfg.Hosts(),
 		// A websocket lives for hours: no request timeout.
-		routeRule(pathPrefix("/collaboration/ws/"), backend(ySvc, 443), 0),
-		routeRule(pathPrefix("/collaboration/api/"), backend(ySvc, 443), 60),
+		routeRule(pathPrefix("/collaboration/ws/"), backend(ySvc, yProviderServicePort), 0),
+		routeRule(pathPrefix("/collaboration/api/"), backend(ySvc, yProviderServicePort), 60),
 	)
 	// A document's state lives in one y-provider pod's memory: every
 	// client of a room must reach the same pod, whatever the replica count.
@@ -345,143 +414,4 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 		dir:       "apps/docs",
 		objects:   append([]Object{main, collab, sticky}, proxy...),
 	}, nil
-}
-
-// docsProxyObjects is a small nginx doing what upstream's production
-// nginx template does for /media: ask the backend whether the cookie may
-// read the file (auth_request to /api/v1.0/documents/media-auth/ with
-// X-Original-URL), then fetch it from S3 with the SigV4 headers the
-// backend answered, path-style (/<bucket>/<key>) and with the Host the
-// signature covers. Envoy Gateway's extAuth cannot: it forwards the
-// original path to the auth service instead of X-Original-URL and cannot
-// rewrite the S3 path from the auth answer. Anonymous reads get 403.
-//
-// A second server is y-provider's door to the backend: it adds
-// X-Forwarded-Proto: https and the public Host (docs #2541).
-func docsProxyObjects(v *valuesContext) ([]Object, error) {
-	cfg := v.Config
-	img, err := v.image("nginxinc/nginx-unprivileged")
-	if err != nil {
-		return nil, err
-	}
-	conf := nginxConfig(cfg.Domain, s3Endpoint(cfg), cfg.Storage.Bucket,
-		fmt.Sprintf("http://%s", svcHost(docsFullname+"-backend", docsNamespace)))
-	w := v.Profile.Workload("media-proxy")
-	cm := configMap(docsNamespace, docsProxy, "docs", map[string]string{"default.conf": conf})
-	probe := func() m {
-		return m{"httpGet": m{"path": "/healthz", "port": "media"}, "periodSeconds": 10, "timeoutSeconds": 3}
-	}
-	deploy := newObject("apps/v1", "Deployment", docsNamespace, docsProxy, "docs").with("spec", m{
-		"replicas": w.Replicas,
-		"selector": m{"matchLabels": selectorFor(docsProxy)},
-		"template": m{
-			"metadata": m{
-				"labels": labelsFor("docs", docsProxy),
-				// A changed configuration rolls the pods (nginx reads it once).
-				"annotations": m{"docs-appliance/config-hash": shortHash(conf)},
-			},
-			"spec": m{
-				"automountServiceAccountToken": false,
-				"securityContext":              restrictedPod(101),
-				"containers": list{m{
-					"name":            "nginx",
-					"image":           img,
-					"imagePullPolicy": "IfNotPresent",
-					"ports": list{
-						m{"name": "media", "containerPort": proxyMediaPort, "protocol": "TCP"},
-						m{"name": "backend", "containerPort": proxyBackendPort, "protocol": "TCP"},
-					},
-					"readinessProbe":  probe(),
-					"livenessProbe":   probe(),
-					"resources":       w.Resources(),
-					"securityContext": restrictedContainer(),
-					"volumeMounts": list{
-						m{"name": "conf", "mountPath": "/etc/nginx/conf.d", "readOnly": true},
-						tmpMount(),
-					},
-				}},
-				"volumes": list{
-					m{"name": "conf", "configMap": m{"name": docsProxy}},
-					tmpVolume(),
-				},
-			},
-		},
-	})
-	svc := service(docsNamespace, docsProxy, "docs", port("media", proxyMediaPort), port("backend", proxyBackendPort))
-	objs := []Object{cm, deploy, svc}
-	if w.Replicas > 1 {
-		objs = append(objs, newObject("policy/v1", "PodDisruptionBudget", docsNamespace, docsProxy, "docs").with("spec", m{
-			"minAvailable": 1, "selector": m{"matchLabels": selectorFor(docsProxy)},
-		}))
-	}
-	return objs, nil
-}
-
-// nginxConfig is docs-proxy's configuration. s3 is the endpoint the
-// backend signs for (scheme://host[:port]); its host, port included, is
-// the Host header the signature covers.
-func nginxConfig(domain, s3, bucket, backendURL string) string {
-	u, _ := url.Parse(s3)
-	var tls string
-	if u.Scheme == "https" {
-		tls = fmt.Sprintf("        proxy_ssl_server_name on;\n        proxy_ssl_name %s;\n        proxy_ssl_verify on;\n        proxy_ssl_trusted_certificate /etc/ssl/certs/ca-certificates.crt;\n", u.Hostname())
-	}
-	return fmt.Sprintf(`# docs-proxy: media behind Docs' authorization, and y-provider's door to
-# the backend. Rendered by docs-appliance.
-server {
-    listen %[1]d;
-    server_tokens off;
-    client_max_body_size 1m;
-
-    location = /healthz {
-        access_log off;
-        return 200 "ok\n";
-    }
-
-    location /media/ {
-        auth_request /media-auth;
-        auth_request_set $auth_header $upstream_http_authorization;
-        auth_request_set $auth_date $upstream_http_x_amz_date;
-        auth_request_set $auth_content_sha256 $upstream_http_x_amz_content_sha256;
-
-        proxy_set_header Authorization $auth_header;
-        proxy_set_header X-Amz-Date $auth_date;
-        proxy_set_header X-Amz-Content-SHA256 $auth_content_sha256;
-        proxy_set_header Cookie "";
-
-        # Path-style: /media/<key> becomes /<bucket>/<key>.
-        proxy_pass %[2]s/%[3]s/;
-        proxy_set_header Host %[4]s;
-%[5]s
-        proxy_hide_header Set-Cookie;
-        add_header Content-Security-Policy "default-src 'none'" always;
-    }
-
-    location = /media-auth {
-        internal;
-        proxy_pass %[6]s/api/v1.0/documents/media-auth/;
-        proxy_set_header Host %[7]s;
-        proxy_set_header X-Forwarded-Proto https;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_set_header X-Original-URL $request_uri;
-        proxy_set_header X-Original-Method $request_method;
-        proxy_pass_request_body off;
-        proxy_set_header Content-Length "";
-    }
-}
-
-server {
-    listen %[8]d;
-    server_tokens off;
-    client_max_body_size 10m;
-
-    location / {
-        proxy_pass %[6]s;
-        proxy_set_header Host %[7]s;
-        proxy_set_header X-Forwarded-Proto https;
-        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-        proxy_redirect off;
-    }
-}
-`, proxyMediaPort, strings.TrimSuffix(s3, "/"), bucket, u.Host, tls, backendURL, domain, proxyBackendPort)
 }

@@ -55,6 +55,12 @@ func selectorFor(name string) m {
 	return m{"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "docs-appliance"}
 }
 
+// withKey sets key on a values map and returns it.
+func withKey(mm m, key string, v any) m {
+	mm[key] = v
+	return mm
+}
+
 // with sets key on o and returns o, for building objects in one expression.
 func (o Object) with(key string, v any) Object {
 	o[key] = v

@@ -208,38 +208,3 @@ func sanitize(s string) string {
 func sortObjects(objs []Object) {
 	sort.SliceStable(objs, func(i, j int) bool { return objs[i].ID() < objs[j].ID() })
 }
-
-// images collects every container image an object names: pod templates'
-// containers, and the image fields of the custom resources operators turn
-// into pods (a CloudNativePG Cluster's imageName, a Keycloak's image, an
-// EnvoyProxy's container image, a Redis' kubernetesConfig image). Policies
-// only hold image patterns.
-func images(o Object) []string {
-	if g := o.Group(); g == "kyverno.io" || g == "policies.kyverno.io" {
-		return nil
-	}
-	var out []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, c := range t {
-				if s, ok := c.(string); ok && (k == "image" || k == "imageName") && s != "" {
-					out = append(out, s)
-					continue
-				}
-				walk(c)
-			}
-		case []any:
-			for _, c := range t {
-				walk(c)
-			}
-		}
-	}
-	// ConfigMaps and Secrets hold text, not images.
-	if o.Group() == "" && (o.Kind() == "ConfigMap" || o.Kind() == "Secret") {
-		return nil
-	}
-	walk(map[string]any(o))
-	return out
-}

@@ -154,7 +154,9 @@ func kubePrometheusStackValues(v *valuesContext) (map[string]any, error) {
 			"customResourceState": m{"enabled": true, "config": fluxStateMetrics()},
 		},
 		"prometheus-node-exporter": m{
-			"image":     nodeExporter,
+			// The chart appends -distroless to the tag unless told not to:
+			// the image would not be the one the train pins.
+			"image":     withKey(nodeExporter, "distroless", false),
 			"resources": resources(p, "exporter"),
 		},
 	}

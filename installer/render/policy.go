@@ -18,11 +18,18 @@ func kyvernoValues(v *valuesContext) (map[string]any, error) {
 		}
 		img[k] = i
 	}
+	crds := m{"install": true}
+	// The CRD migration Job (upstream's post-upgrade hook, applied like any
+	// object here) runs kyverno-cli: the train's when it pins one, else the
+	// chart's default, which render then refuses as unpinned.
+	if cli, err := v.pinnedTagValues("kyverno/kyverno-cli"); err == nil {
+		crds["migration"] = m{"image": cli}
+	}
 	w := p.Workload("kyverno")
 	small := resources(p, "operator")
 	cleanupJob := func() m { return m{"image": img["kubectl"], "resources": resources(p, "job")} }
 	return map[string]any{
-		"crds": m{"install": true},
+		"crds": crds,
 		"admissionController": m{
 			"replicas":      w.Replicas,
 			"container":     m{"image": img["kyverno"], "resources": w.Resources()},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"path"
 	"sort"
-	"strings"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -32,6 +31,11 @@ type Options struct {
 	// AllowMissingCharts renders everything else and lists missing charts
 	// in the result instead of failing (install --dry-run).
 	AllowMissingCharts bool
+	// CollectUnpinned lists the uses of images the train does not pin in
+	// Result.UnpinnedImages instead of failing (install --dry-run shows
+	// them as a blocker). Without it such a use is an
+	// *UnpinnedImagesError.
+	CollectUnpinned bool
 }
 
 // File is one file of the desired-state repository.
@@ -66,8 +70,11 @@ type Result struct {
 	Missing []*bundles.ChartMissingError
 	// Images are every image the rendered objects use.
 	Images []string
-	// Unpinned are used images that the train does not pin.
+	// Unpinned are used images that the train does not pin (only with
+	// CollectUnpinned: otherwise Render fails).
 	Unpinned []string
+	// UnpinnedImages are each use of those, with its object and the fix.
+	UnpinnedImages []UnpinnedImage
 }
 
 // Layer is one Flux Kustomization of the desired state.
@@ -105,9 +112,12 @@ func Render(ctx context.Context, o Options) (*Result, error) {
 	if len(o.Recipients) == 0 {
 		return nil, errors.New("rendering: no age recipient to encrypt secrets for")
 	}
-	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}}
+	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}, objectFiles: map[string]string{}}
 	if err := r.run(ctx); err != nil {
 		return nil, err
+	}
+	if len(r.res.UnpinnedImages) > 0 && !o.CollectUnpinned {
+		return nil, &UnpinnedImagesError{Train: o.Train.Name, Images: r.res.UnpinnedImages}
 	}
 	return r.res, nil
 }
@@ -119,6 +129,11 @@ type renderer struct {
 	components []*component
 	secrets    []secretDef
 	namespaces map[string]map[string]string // name → labels
+	// imageUses are the images each kept object names; objectFiles the
+	// file of each object (by component folder and ID), for the report
+	// of unpinned images.
+	imageUses   []objectImages
+	objectFiles map[string]string
 }
 
 func (r *renderer) run(ctx context.Context) error {
@@ -181,6 +196,11 @@ func (r *renderer) run(ctx context.Context) error {
 		out, err := helmTemplate(ctx, ch, c.ComponentName(), c.NamespaceName(), values, train.K3s.Version, apiVersions)
 		if err != nil {
 			return fmt.Errorf("rendering chart %s %s: %w", c.Name, c.Version, err)
+		}
+		if post, ok := postRenderers[c.Name]; ok {
+			if err := post(vctx, out.objects); err != nil {
+				return fmt.Errorf("rendering chart %s %s: %w", c.Name, c.Version, err)
+			}
 		}
 		comp := &component{
 			Component: Component{Name: c.ComponentName(), Chart: c.Name, Version: c.Version, Layer: c.LayerName(), Namespace: c.NamespaceName()},
@@ -278,7 +298,11 @@ func (r *renderer) finish(comp *component) error {
 		seen[o.ID()] = true
 		if o.Group() == "" && o.Kind() == "Secret" {
 			// A chart's Secret never goes to Git in the clear.
-			r.secrets = append(r.secrets, secretFromObject(comp.Name, o))
+			s, err := secretFromObject(comp.Name, o)
+			if err != nil {
+				return fmt.Errorf("rendering %s: %w", comp.Name, err)
+			}
+			r.secrets = append(r.secrets, s)
 			continue
 		}
 		if o.Group() == "" && o.Kind() == "Namespace" {
@@ -286,7 +310,12 @@ func (r *renderer) finish(comp *component) error {
 			continue
 		}
 		markForFlux(o)
-		comp.Images = append(comp.Images, images(o)...)
+		if uses := imageUses(o); len(uses) > 0 {
+			for _, u := range uses {
+				comp.Images = append(comp.Images, u.ref)
+			}
+			r.imageUses = append(r.imageUses, objectImages{comp: comp, obj: o, uses: uses})
+		}
 		kept = append(kept, o)
 	}
 	for _, crd := range comp.crds {
@@ -365,7 +394,11 @@ func (r *renderer) assemble() error {
 		res.Images = append(res.Images, comp.Images...)
 	}
 	res.Images = uniqueSorted(res.Images)
-	res.Unpinned = unpinned(res.Images, r.opts.Train)
+	res.UnpinnedImages = r.checkImages()
+	for _, u := range res.UnpinnedImages {
+		res.Unpinned = append(res.Unpinned, u.Image)
+	}
+	res.Unpinned = uniqueSorted(res.Unpinned)
 	sort.SliceStable(res.Components, func(i, j int) bool {
 		return layerIndex(res.Components[i].Layer) < layerIndex(res.Components[j].Layer) ||
 			(layerIndex(res.Components[i].Layer) == layerIndex(res.Components[j].Layer) && res.Components[i].Name < res.Components[j].Name)
@@ -414,108 +447,6 @@ func (r *renderer) assemble() error {
 	add("README.md", repoReadme(r.opts, layers))
 	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
 	return nil
-}
-
-func layerIndex(l string) int {
-	for i, n := range bundles.Layers {
-		if n == l {
-			return i
-		}
-	}
-	return len(bundles.Layers)
-}
-
-// layerDependencies: operators need the CRDs and secrets; platform needs the
-// operators; apps need the platform; observability and policy need the
-// operators (their CRDs and webhooks) but never block the app.
-func layerDependencies(name string, before []Layer) []string {
-	have := map[string]bool{}
-	for _, l := range before {
-		have[l.Name] = true
-	}
-	var want []string
-	switch name {
-	case "operators":
-		want = []string{"crds", "secrets"}
-	case "platform":
-		want = []string{"crds", "secrets", "operators"}
-	case "apps":
-		want = []string{"secrets", "platform", "operators"}
-	default:
-		want = []string{"crds", "secrets", "operators"}
-	}
-	var out []string
-	for _, w := range want {
-		if have[w] {
-			out = append(out, w)
-		}
-	}
-	return out
-}
-
-func relativeTo(from string, dirs []string) []string {
-	up := strings.Repeat("../", strings.Count(from, "/")+1)
-	out := make([]string, len(dirs))
-	for i, d := range dirs {
-		out[i] = up + d
-	}
-	return out
-}
-
-// writeObjects writes one file per object plus the folder's kustomization.yaml.
-func (r *renderer) writeObjects(dir string, objs []Object, add func(string, []byte)) error {
-	sortObjects(objs)
-	names := map[string]int{}
-	for _, o := range objs {
-		names[fileName(o, false)]++
-	}
-	var files []string
-	for _, o := range objs {
-		name := fileName(o, false)
-		if names[name] > 1 {
-			name = fileName(o, true)
-		}
-		data, err := o.Marshal()
-		if err != nil {
-			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
-		}
-		add(path.Join(dir, name), data)
-		files = append(files, name)
-	}
-	sort.Strings(files)
-	add(path.Join(dir, "kustomization.yaml"), kustomizationFile(files))
-	return nil
-}
-
-func kustomizationFile(resources []string) []byte {
-	var b strings.Builder
-	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
-	if len(resources) == 0 {
-		return []byte("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n")
-	}
-	for _, r := range resources {
-		b.WriteString("  - " + r + "\n")
-	}
-	return []byte(b.String())
-}
-
-// unpinned lists used images the train does not pin.
-func unpinned(used []string, t *bundles.Train) []string {
-	known := map[string]bool{}
-	for _, im := range t.Images {
-		known[im.Reference] = true
-		known[im.Pinned()] = true
-		if im.Digest != "" {
-			known[im.Repository()+"@"+im.Digest] = true
-		}
-	}
-	var out []string
-	for _, u := range used {
-		if !known[u] {
-			out = append(out, u)
-		}
-	}
-	return out
 }
 
 // layerHealth is the explicit health checks of a layer: set only when a

@@ -113,6 +113,8 @@ func secretsFor(c *config.Config) fixedSecrets {
 type fixture struct {
 	opts Options
 	id   *age.X25519Identity
+	// chartDir is the folder of packaged charts opts.Charts reads.
+	chartDir string
 }
 
 func newFixture(t testing.TB, profile string, sets ...string) *fixture {
@@ -134,9 +136,10 @@ func newFixture(t testing.TB, profile string, sets ...string) *fixture {
 		t.Fatal(err)
 	}
 	tr := testTrain(t)
-	return &fixture{id: id, opts: Options{
+	charts := packageCharts(t, tr)
+	return &fixture{id: id, chartDir: charts, opts: Options{
 		Config: cfg, Train: tr, Profile: p,
-		Charts: bundles.DirStore(packageCharts(t, tr)), Secrets: secretsFor(cfg),
+		Charts: bundles.DirStore(charts), Secrets: secretsFor(cfg),
 		Recipients: []string{id.Recipient().String()},
 	}}
 }
@@ -436,7 +439,8 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (The embedded realm's first user has the admin's address.)
-	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml", "apps/docs/job-docs-backend-migrate.yaml",
+	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml",
+		"apps/docs/job-docs-backend-createsuperuser.yaml", "apps/docs/job-docs-backend-migrate.yaml",
 		"infrastructure/identity/keycloakrealmimport-docs.yaml"}
 	if strings.Join(rep.Written, ",") != strings.Join(want, ",") || len(rep.Removed) != 0 {
 		t.Fatalf("written %v removed %v, want %v", rep.Written, rep.Removed, want)

@@ -1,13 +1,14 @@
 package render
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"path"
 	"sort"
+	"strings"
+	"unicode/utf8"
 
-	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"sigs.k8s.io/yaml"
 )
 
 // secretDef is one Kubernetes Secret of the desired state.
@@ -16,6 +17,9 @@ type secretDef struct {
 	Namespace string
 	Name      string
 	Labels    map[string]string
+	// Annotations are a chart Secret's own (a service-account token's
+	// kubernetes.io/service-account.name, say), Helm's left out.
+	Annotations map[string]string
 	// Type is the Secret's type; empty means Opaque.
 	Type string
 	// Data maps each Secret key to its value.
@@ -61,27 +65,45 @@ func (r *renderer) addSecret(s secretDef) {
 	r.secrets = append(r.secrets, s)
 }
 
-// secretFromObject takes a chart's Secret out of the plain manifests.
-func secretFromObject(component string, o Object) secretDef {
+// secretFromObject takes a chart's Secret out of the plain manifests. Its
+// values are kept byte for byte: data is decoded from base64 (Write
+// re-encodes what is not UTF-8 text), stringData wins over data as the
+// API server merges them.
+func secretFromObject(component string, o Object) (secretDef, error) {
+	id := fmt.Sprintf("Secret %s/%s", o.Namespace(), o.Name())
 	data := map[string]string{}
 	if d, ok := o["data"].(map[string]any); ok {
 		for k, v := range d {
-			s, _ := v.(string)
+			s, ok := v.(string)
+			if !ok {
+				return secretDef{}, fmt.Errorf("%s: data.%s is a %T, not a base64 string", id, k, v)
+			}
 			raw, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
-				raw = []byte(s)
+				return secretDef{}, fmt.Errorf("%s: data.%s is not base64 (the API server would refuse it): %w", id, k, err)
 			}
 			data[k] = string(raw)
 		}
 	}
 	if d, ok := o["stringData"].(map[string]any); ok {
 		for k, v := range d {
-			s, _ := v.(string)
+			s, ok := v.(string)
+			if !ok {
+				return secretDef{}, fmt.Errorf("%s: stringData.%s is a %T, not a string (quote it in the chart's values)", id, k, v)
+			}
 			data[k] = s
 		}
 	}
 	typ, _ := o["type"].(string)
-	return secretDef{Component: component, Namespace: o.Namespace(), Name: o.Name(), Labels: labelsOf(o), Type: typ, Data: data}
+	annotations := map[string]string{}
+	given, _ := o.metadata()["annotations"].(map[string]any)
+	for k, v := range given {
+		if s, ok := v.(string); ok && !strings.HasPrefix(k, "helm.sh/") {
+			annotations[k] = s
+		}
+	}
+	return secretDef{Component: component, Namespace: o.Namespace(), Name: o.Name(), Labels: labelsOf(o),
+		Annotations: annotations, Type: typ, Data: data}, nil
 }
 
 // writeSecrets lays out every Secret under secrets/<namespace>/, marked for
@@ -99,25 +121,74 @@ func (r *renderer) writeSecrets(add func(string, []byte)) error {
 			return fmt.Errorf("rendering secrets: Secret %s/%s is defined twice", s.Namespace, s.Name)
 		}
 		seen[p] = true
-		r.res.Files = append(r.res.Files, File{
-			Path:    path.Join("secrets", p),
-			Content: secretManifest(s),
-			Secret:  true,
-		})
+		content, err := secretManifest(s)
+		if err != nil {
+			return fmt.Errorf("rendering secrets: %w", err)
+		}
+		r.res.Files = append(r.res.Files, File{Path: path.Join("secrets", p), Content: content, Secret: true})
 		files = append(files, p)
 	}
 	add("secrets/kustomization.yaml", kustomizationFile(files))
 	return nil
 }
 
-// secretManifest is the plain Secret Write encrypts. Opaque Secrets use
-// the secrets package's canonical form; typed ones carry their type.
-func secretManifest(s secretDef) []byte {
-	plain := secrets.KubeSecret(s.Namespace, s.Name, s.Labels, s.Data)
-	if s.Type == "" || s.Type == "Opaque" {
-		return plain
+// maxSecretBytes is the API server's limit on a Secret's values, summed.
+const maxSecretBytes = 1 << 20
+
+// kubeSecret is the plain form of a Secret, marshalled by a YAML encoder:
+// a value may hold anything a file can (a PEM chain, an Alertmanager
+// configuration, leading spaces, "---", ": ", "#"), and comes back byte
+// for byte from SOPS and from the API server.
+type kubeSecret struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Metadata   secretMeta `json:"metadata"`
+	Type       string     `json:"type"`
+	// StringData holds the values that are UTF-8 text, readable once
+	// decrypted; Data the others, base64-encoded as Kubernetes wants.
+	StringData map[string]string `json:"stringData,omitempty"`
+	Data       map[string][]byte `json:"data,omitempty"`
+}
+
+type secretMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// secretManifest is the plain Secret Write encrypts.
+func secretManifest(s secretDef) ([]byte, error) {
+	ks := kubeSecret{
+		APIVersion: "v1", Kind: "Secret", Type: s.Type,
+		Metadata: secretMeta{Name: s.Name, Namespace: s.Namespace, Labels: s.Labels, Annotations: s.Annotations},
 	}
-	return bytes.Replace(plain, []byte("\ntype: Opaque\n"), []byte("\ntype: "+s.Type+"\n"), 1)
+	if ks.Type == "" {
+		ks.Type = "Opaque"
+	}
+	size := 0
+	for k, v := range s.Data {
+		size += len(v)
+		if utf8.ValidString(v) {
+			if ks.StringData == nil {
+				ks.StringData = map[string]string{}
+			}
+			ks.StringData[k] = v
+			continue
+		}
+		if ks.Data == nil {
+			ks.Data = map[string][]byte{}
+		}
+		ks.Data[k] = []byte(v)
+	}
+	if size > maxSecretBytes {
+		return nil, fmt.Errorf("Secret %s/%s holds %d bytes of values; Kubernetes accepts at most %d: make its values smaller or split it", s.Namespace, s.Name, size, maxSecretBytes)
+	}
+	out, err := yaml.Marshal(ks)
+	if err != nil {
+		return nil, fmt.Errorf("encoding Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	return out, nil
 }
 
 // secretOf builds a Secret from literal values (user names, hosts: not

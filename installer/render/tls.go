@@ -180,10 +180,7 @@ func caExportObjects(v *valuesContext, cmNS string) ([]Object, error) {
 	if err != nil {
 		return nil, err
 	}
-	targets := []string{caExportNamespace}
-	if v.observability() {
-		targets = append(targets, nsMonitoring) // the blackbox exporter trusts it
-	}
+	targets := caTrustNamespaces(v)
 	const name = caExport
 	pod := func() m {
 		return m{

@@ -31,6 +31,7 @@ func (r *renderer) valuesContext() *valuesContext {
 	}
 	v.secretsHash["docs-backend"] = r.fingerprint(backend)
 	v.secretsHash["docs-y-provider"] = r.fingerprint([]string{"collaboration.secret", "yprovider.apiKey"})
+	v.secretsHash["docs-superuser"] = r.fingerprint([]string{"django.superuserPassword"})
 	return v
 }
 
@@ -142,6 +143,12 @@ var valuesBuilders = map[string]func(*valuesContext) (map[string]any, error){
 	"kyverno":                      kyvernoValues,
 	// The Keycloak CRD chart is made of two plain CRD files: nothing to set.
 	"keycloak-operator-crds": func(*valuesContext) (map[string]any, error) { return map[string]any{}, nil },
+}
+
+// postRenderers change a chart's rendered objects where its values
+// cannot say what the appliance needs.
+var postRenderers = map[string]func(*valuesContext, []Object) error{
+	"docs": docsPostRender,
 }
 
 func chartValues(v *valuesContext, c bundles.Chart) (map[string]any, error) {

@@ -198,6 +198,8 @@ func TestKubePrometheusStackValues(t *testing.T) {
 	want(t, vals, "prometheus.prometheusSpec.image.sha", strings.TrimPrefix(digestOf(t, v, "prometheus/prometheus"), "sha256:"))
 	want(t, vals, "grafana.image.sha", strings.TrimPrefix(digestOf(t, v, "grafana/grafana"), "sha256:"))
 	want(t, vals, "prometheus-node-exporter.image.digest", digestOf(t, v, "prometheus/node-exporter"))
+	// Else the chart renders :v1.10.2-distroless, which the train does not pin.
+	want(t, vals, "prometheus-node-exporter.image.distroless", false)
 	want(t, vals, "prometheusOperator.admissionWebhooks.enabled", false)
 	want(t, vals, "grafana.admin.existingSecret", "grafana-admin")
 	want(t, vals, "grafana.sidecar.dashboards.searchNamespace", "ALL")

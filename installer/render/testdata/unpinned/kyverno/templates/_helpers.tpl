@@ -1,0 +1,3 @@
+{{- define "kyverno.image" -}}
+{{ .registry }}/{{ .repository }}:{{ .tag }}
+{{- end -}}
