@@ -41,7 +41,7 @@ func TestProvidedTLSSecretRoundTripsAndRotatesAlone(t *testing.T) {
 			t.Fatal(err)
 		}
 		if got["tls.crt"] != string(l.ChainPEM()) || got["tls.key"] != string(l.KeyPEM(t)) || len(got) != 2 {
-			t.Fatalf("decrypted Secret differs from the store (keys %v)", keysOfStrings(got))
+			t.Fatalf("decrypted Secret differs from the store (%d keys)", len(got))
 		}
 	}
 	hosts := f.opts.Config.Hosts()
@@ -110,12 +110,4 @@ func TestTLSCertificateCoversEveryServedHost(t *testing.T) {
 			}
 		})
 	}
-}
-
-func keysOfStrings(m map[string]string) []string {
-	var k []string
-	for key := range m {
-		k = append(k, key)
-	}
-	return k
 }
