@@ -49,6 +49,9 @@ type Inputs struct {
 	Charts  bundles.ChartStore
 	// Generated lists the secrets made by this run (names only).
 	Generated []string
+	// Warnings are findings about the inputs that do not block: the
+	// install shows them (a provided certificate expiring soon, say).
+	Warnings []string
 }
 
 // Recipients are the age keys the repository's secrets are encrypted for:
@@ -118,6 +121,10 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	if err := cfg.Validate(cat, have); err != nil {
 		return nil, err
 	}
+	tlsIn, err := readProvidedTLS(cfg)
+	if err != nil {
+		return nil, err
+	}
 	train, _ := cat.Get(cfg.Train)
 	profile, err := profiles.Get(cfg.Profile)
 	if err != nil {
@@ -135,6 +142,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 			return nil, err
 		}
 	}
+	tlsIn.store(store)
 	generated, err := store.Ensure(cfg.RequiredSecrets())
 	if err != nil {
 		return nil, fmt.Errorf("generating secrets: %w", err)
@@ -153,7 +161,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	stores = append(stores, bundles.EmbeddedStore())
 	return &Inputs{
 		Catalog: cat, Config: cfg, Train: train, Profile: profile, Store: store,
-		Charts: bundles.Chain(stores...), Generated: generated,
+		Charts: bundles.Chain(stores...), Generated: generated, Warnings: tlsIn.warnings(),
 	}, nil
 }
 

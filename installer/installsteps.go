@@ -187,6 +187,9 @@ func (r *run) loadInputs(ctx context.Context, st *status.Status) error {
 	if len(in.Generated) > 0 {
 		st.Info("generated %d secrets, kept encrypted in %s", len(in.Generated), i.Inputs.StateDir)
 	}
+	for _, w := range in.Warnings {
+		st.Warn("%s", w)
+	}
 	if prov, err := gitops.FluxProvenance(in.Train.Flux.Version); err == nil {
 		for _, c := range prov.Controllers {
 			if c.Built != "" {

@@ -38,6 +38,9 @@ func (r *Render) Run(ctx context.Context, st *status.Status) error {
 		return err
 	}
 	r.In = in
+	for _, w := range in.Warnings {
+		st.Warn("%s", w)
+	}
 	if in.Store.KeyCreated {
 		st.Warn("created the appliance's age key at %s: back it up offline, it decrypts every secret", in.Store.KeyPath())
 	}

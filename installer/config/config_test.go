@@ -133,23 +133,6 @@ func TestEveryBadFieldAtOnce(t *testing.T) {
 	}
 }
 
-func TestProvidedCertValid(t *testing.T) {
-	certFile, keyFile := writeCert(t, "docs.example.org")
-	c := validConfig(t)
-	if err := c.Resolve([]string{"tls.mode=provided", "tls.certFile=" + certFile, "tls.keyFile=" + keyFile}); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(catalog(t), nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(keyFile, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Validate(catalog(t), nil); err == nil || !strings.Contains(err.Error(), "chmod 600") {
-		t.Fatalf("a world-readable key must be refused, got %v", err)
-	}
-}
-
 func TestSetErrors(t *testing.T) {
 	c := Default()
 	for in, want := range map[string]string{

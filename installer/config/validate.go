@@ -1,15 +1,13 @@
 package config
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/mail"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 
@@ -321,42 +319,11 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) err
 	return nil
 }
 
+// validateProvidedCert reports what CheckProvidedCert finds wrong with
+// the operator's certificate and key; its warnings are for LoadInputs.
 func (c *Config) validateProvidedCert(add func(path, problem, fix string)) {
-	if c.TLS.CertFile == "" {
-		add("tls.certFile", "empty", "give the PEM certificate chain file")
-	}
-	if c.TLS.KeyFile == "" {
-		add("tls.keyFile", "empty", "give the PEM private key file")
-	}
-	if c.TLS.CertFile != "" {
-		data, err := os.ReadFile(c.TLS.CertFile)
-		if err != nil {
-			add("tls.certFile", fmt.Sprintf("cannot be read: %v", err), "check the path and permissions")
-		} else {
-			block, _ := pem.Decode(data)
-			var cert *x509.Certificate
-			if block != nil && block.Type == "CERTIFICATE" {
-				cert, err = x509.ParseCertificate(block.Bytes)
-			}
-			switch {
-			case cert == nil:
-				add("tls.certFile", "does not start with a PEM certificate", "give the certificate chain in PEM, leaf first")
-			default:
-				for _, h := range c.Hosts() {
-					if ValidDomain(h) == nil && cert.VerifyHostname(h) != nil {
-						add("tls.certFile", fmt.Sprintf("the certificate does not cover %s (it covers %s)", h, strings.Join(cert.DNSNames, ", ")), "use a certificate issued for every appliance host")
-					}
-				}
-			}
-		}
-	}
-	if c.TLS.KeyFile != "" {
-		info, err := os.Stat(c.TLS.KeyFile)
-		if err != nil {
-			add("tls.keyFile", fmt.Sprintf("cannot be read: %v", err), "check the path and permissions")
-		} else if info.Mode().Perm()&0o077 != 0 {
-			add("tls.keyFile", fmt.Sprintf("is readable by others (mode %04o)", info.Mode().Perm()), "chmod 600 "+c.TLS.KeyFile)
-		}
+	for _, f := range c.CheckProvidedCert(time.Now()).Problems {
+		add(f.Path, f.Problem, f.Fix)
 	}
 }
 

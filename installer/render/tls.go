@@ -137,13 +137,18 @@ func (r *renderer) tlsComponent(v *valuesContext) (*component, error) {
 		c.health = append(c.health, refOf(selfSigned), refOf(root), refOf(caIssuer), refOf(leaf),
 			ref{APIVersion: "batch/v1", Kind: "Job", Name: caExport, Namespace: cmNS})
 	case config.TLSProvided:
+		// LoadInputs checked tls.certFile and tls.keyFile and put the PEM in
+		// the store; the Secret's encrypted file changes only when they do
+		// (Write keeps an unchanged one byte for byte), so replacing the
+		// files and installing again rotates this Secret alone. Envoy
+		// Gateway follows the Secret: no pod restarts.
 		cert, err := r.storeValue(config.SecretTLSCertificate)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("rendering the provided certificate (tls.certFile): %w", err)
 		}
 		key, err := r.storeValue(config.SecretTLSPrivateKey)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("rendering the provided certificate's key (tls.keyFile): %w", err)
 		}
 		r.addSecret(secretDef{Component: "certificates", Namespace: nsEdge, Name: tlsSecret, Type: "kubernetes.io/tls",
 			Data: map[string]string{"tls.crt": cert, "tls.key": key}})
