@@ -73,7 +73,7 @@ func (i *Install) Run(ctx context.Context, st *status.Status) error {
 // dryRun renders into OutDir and prints the plan from the same steps a real install runs.
 func (i *Install) dryRun(ctx context.Context, st *status.Status) error {
 	i.Inputs.ReadOnly = true
-	rd := &Render{Inputs: i.Inputs, OutDir: i.OutDir, AllowMissingCharts: true}
+	rd := &Render{Inputs: i.Inputs, OutDir: i.OutDir, AllowMissingCharts: true, CollectUnpinned: true}
 	if err := rd.Run(ctx, st); err != nil {
 		return fmt.Errorf("dry run: %w", err)
 	}

@@ -200,7 +200,7 @@ func (r *run) loadInputs(ctx context.Context, st *status.Status) error {
 	return nil
 }
 
-func (r *run) render(ctx context.Context, st *status.Status) error {
+func (r *run) render(ctx context.Context, _ *status.Status) error {
 	in := r.in
 	res, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store,
@@ -208,13 +208,6 @@ func (r *run) render(ctx context.Context, st *status.Status) error {
 	})
 	if err != nil {
 		return err
-	}
-	if len(res.Unpinned) > 0 {
-		msg := fmt.Sprintf("%d images the rendered objects use are not pinned by train %s: %s", len(res.Unpinned), in.Train.Name, strings.Join(res.Unpinned, ", "))
-		if in.Config.Airgapped {
-			return fmt.Errorf("%s (an air-gapped appliance cannot pull them)", msg)
-		}
-		st.Warn("%s", msg)
 	}
 	r.res = res
 	r.layers = []string{gitops.FluxName}

@@ -83,8 +83,10 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 	if in.Store.Ephemeral() {
 		p.Warnings = append(p.Warnings, "no state folder yet: secrets in this dry run were generated in memory and are not kept")
 	}
-	if len(res.Unpinned) > 0 {
-		p.Warnings = append(p.Warnings, fmt.Sprintf("%d images used by rendered objects are not pinned by the train", len(res.Unpinned)))
+	// A real install's render refuses them: an air-gapped node cannot pull them, and an online
+	// one would run what no train pinned.
+	for _, u := range res.UnpinnedImages {
+		p.Blockers = append(p.Blockers, u.String())
 	}
 	return p
 }

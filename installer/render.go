@@ -17,6 +17,9 @@ type Render struct {
 	// AllowMissingCharts renders without the charts this build lacks,
 	// listing them instead of failing.
 	AllowMissingCharts bool
+	// CollectUnpinned lists the uses of images the train does not pin instead of failing
+	// (the dry run shows them as blockers).
+	CollectUnpinned bool
 
 	// Result and Report are filled by Run.
 	Result *render.Result
@@ -56,7 +59,7 @@ func (r *Render) Run(ctx context.Context, st *status.Status) error {
 	st.Start(fmt.Sprintf("rendering train %s with profile %s", in.Train.Name, in.Profile.Name))
 	res, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store,
-		Recipients: in.Recipients(), AllowMissingCharts: r.AllowMissingCharts,
+		Recipients: in.Recipients(), AllowMissingCharts: r.AllowMissingCharts, CollectUnpinned: r.CollectUnpinned,
 	})
 	if st.End(err) != nil {
 		return err
