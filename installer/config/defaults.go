@@ -10,12 +10,12 @@ import (
 // the operator did not write goes unseen.
 type FilledDefault struct {
 	// Path is the field's dotted YAML path, e.g. tls.acmeEmail.
-	Path string
+	Path string `json:"path"`
 	// Value is what it was set to.
-	Value string
+	Value string `json:"value"`
 	// From says where the value came from: another field (adminEmail,
 	// smtp.security) or "built-in default".
-	From string
+	From string `json:"from"`
 }
 
 // BuiltIn is the From of a default that is a constant of this binary.

@@ -21,11 +21,12 @@ import (
 
 // MaxFileSize bounds appliance.yaml. A real config is a few kilobytes (the
 // example is under 1 KiB; its largest fields, git.knownHosts and the
-// lists of host names and age keys, stay well under 100 KiB even for a
-// site with hundreds of names), so 1 MiB leaves ample headroom while
-// keeping the parse to a few MiB of memory (BenchmarkLoad*): a wrong path
-// (a log, an image) is refused before it is read, not parsed into
-// hundreds of MiB.
+// lists of host names and age keys, stay under 100 KiB even for a site
+// with thousands of names), so 1 MiB leaves ten times that as headroom
+// while bounding what a parse costs: about 35 MB of allocations at the
+// limit (BenchmarkLoadAtLimit), where a 50 MB file, a wrong --config
+// naming a log or an image, took 1.2 GB and 24 s before the cap. Above it
+// the file is refused from its size, unread.
 const MaxFileSize = 1 << 20
 
 // ErrTooLarge is returned (wrapped) for a config file above MaxFileSize.
@@ -43,7 +44,7 @@ func Load(path string) (*Config, error) {
 	}
 	defer f.Close()
 	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Size() > MaxFileSize {
-		return nil, tooLarge(path, fmt.Sprintf("%d bytes", info.Size()))
+		return nil, tooLarge(path, fmt.Sprintf("it is %d bytes", info.Size()))
 	}
 	// Not every path is a regular file (a pipe, /dev/stdin) and a file can
 	// grow after the stat: read at most one byte past the limit.
@@ -52,7 +53,7 @@ func Load(path string) (*Config, error) {
 		return nil, fmt.Errorf("reading config %s: %w", path, err)
 	}
 	if len(data) > MaxFileSize {
-		return nil, tooLarge(path, "more than that")
+		return nil, tooLarge(path, fmt.Sprintf("it holds more than %d bytes", MaxFileSize))
 	}
 	c, err := Parse(data)
 	if err != nil {
@@ -62,8 +63,8 @@ func Load(path string) (*Config, error) {
 }
 
 func tooLarge(path, size string) error {
-	return fmt.Errorf("reading config %s: %w: it holds %s, the limit is %d bytes (1 MiB) (fix: check that --config names the appliance.yaml, which is a few kilobytes; see examples/appliance.yaml)",
-		path, ErrTooLarge, size, MaxFileSize)
+	return fmt.Errorf("reading config %s: %w: %s, the limit is 1 MiB (fix: check that --config names the appliance.yaml, a file of a few kilobytes like examples/appliance.yaml)",
+		path, ErrTooLarge, size)
 }
 
 // Parse decodes appliance.yaml. It refuses, all at once and each with its
@@ -82,17 +83,17 @@ func Parse(data []byte) (*Config, error) {
 		return nil, syntaxError(data, err)
 	}
 	var second yaml.Node
-	if err := dec.Decode(&second); err == nil {
+	if err := dec.Decode(&second); err == nil && !emptyDocument(&second) {
 		return nil, invalid(bundles.FieldError{
 			Path:    fmt.Sprintf("line %d", second.Line),
 			Problem: "a second YAML document starts here; it would be ignored",
 			Fix:     "keep one document: remove the --- line and what follows, or merge it into the first",
 		})
-	} else if !errors.Is(err, io.EOF) {
+	} else if err != nil && !errors.Is(err, io.EOF) {
 		return nil, syntaxError(data, err)
 	}
 	var c Config
-	if doc.Kind == 0 || len(doc.Content) == 0 {
+	if doc.Kind == 0 || emptyDocument(&doc) {
 		return &c, nil // an empty file: every field is reported by Validate
 	}
 	root := resolveAlias(doc.Content[0])
@@ -125,6 +126,22 @@ func Parse(data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// emptyDocument is a trailing "---" with nothing after it but comments.
+func emptyDocument(d *yaml.Node) bool {
+	if len(d.Content) == 0 {
+		return true
+	}
+	n := d.Content[0]
+	return len(d.Content) == 1 && n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" && n.Value == ""
+}
+
+func truncate(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
 func invalid(fields ...bundles.FieldError) error {
 	return &bundles.ValidationError{Subject: "config", Fields: fields}
 }
@@ -147,11 +164,7 @@ func syntaxError(data []byte, err error) error {
 	lines := strings.Split(string(data), "\n")
 	if n >= 1 && n <= len(lines) {
 		text := strings.TrimRight(lines[n-1], "\r")
-		show := text
-		if len(show) > 80 {
-			show = show[:80] + "…"
-		}
-		fe.Problem += fmt.Sprintf(": %q", show)
+		fe.Problem += fmt.Sprintf(": %q", truncate(text, 80))
 		switch indent := text[:len(text)-len(strings.TrimLeft(text, " \t"))]; {
 		case strings.Contains(indent, "\t"):
 			fe.Fix = fmt.Sprintf("indent line %d with spaces: YAML does not allow tabs there", n)

@@ -114,10 +114,13 @@ func TestOneDocumentAndAMapping(t *testing.T) {
 	if f := parseFails(t, "domain: a.example.org\n---\ndomain: b.example.org\n"); f[0].Path != "line 2" || !strings.Contains(f[0].Problem, "second YAML document") {
 		t.Errorf("%+v", f)
 	}
+	if _, err := Parse([]byte("domain: a.example.org\n---\n# the end\n")); err != nil {
+		t.Errorf("a trailing --- with nothing after it is harmless: %v", err)
+	}
 	if f := parseFails(t, "- domain: a.example.org\n"); !strings.Contains(f[0].Problem, "is a list, not a mapping") {
 		t.Errorf("%+v", f)
 	}
-	for _, empty := range []string{"", "# only a comment\n"} {
+	for _, empty := range []string{"", "# only a comment\n", "---\n"} {
 		if c, err := Parse([]byte(empty)); err != nil || c.Domain != "" {
 			t.Errorf("an empty file is an empty config (Validate lists what is missing): %v", err)
 		}

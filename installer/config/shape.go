@@ -271,11 +271,7 @@ func typeError(root *yaml.Node, te *json.UnmarshalTypeError) bundles.FieldError 
 
 func quoteValue(n *yaml.Node) string {
 	if n.Kind == yaml.ScalarNode {
-		v := n.Value
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return strconv.Quote(v)
+		return strconv.Quote(truncate(n.Value, 40))
 	}
 	return "the value"
 }
