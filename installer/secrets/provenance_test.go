@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -215,5 +216,34 @@ func TestNewStoreStillReadableTheOldWay(t *testing.T) {
 	}
 	if len(doc.Data) != len(s.Names()) || doc.Data["identity.clientSecret"] != "issuer-secret" {
 		t.Fatalf("data holds %d values (want %d), clientSecret in use readable: %v", len(doc.Data), len(s.Names()), doc.Data["identity.clientSecret"] == "issuer-secret")
+	}
+}
+
+func TestStoreFileOpensWithTheSOPSCLI(t *testing.T) {
+	bin := sopsCLI(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	s := reopen(t, dir)
+	ensure(t, s, modes(t, config.Embedded, config.Embedded))
+	generated, _ := s.Get("identity.clientSecret")
+	s.Set("identity.clientSecret", "issuer-secret")
+	save(t, s)
+	raw, _ := os.ReadFile(filepath.Join(dir, StoreFileName))
+	// Origins are readable as they are (under the MAC); values are not.
+	if !bytes.Contains(raw, []byte("identity.clientSecret: given")) || bytes.Contains(raw, []byte(generated)) {
+		t.Fatalf("store file:\n%s", raw)
+	}
+	cmd := exec.Command(bin, "--decrypt", "--input-type", "yaml", "--output-type", "yaml", filepath.Join(dir, StoreFileName))
+	cmd.Env = append(os.Environ(), "SOPS_AGE_KEY_FILE="+s.KeyPath())
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sops --decrypt: %v", err)
+	}
+	var doc storeFile
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Data["identity.clientSecret"] != "issuer-secret" || doc.Aside["identity.clientSecret"] != generated ||
+		doc.AsideOrigins["identity.clientSecret"] != config.SecretGenerated {
+		t.Fatal("the sops CLI does not read the store as written")
 	}
 }
