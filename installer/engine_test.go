@@ -165,3 +165,21 @@ func TestProfileHARefusedOnOneServer(t *testing.T) {
 		t.Errorf("blockers: %v", dry.Plan.Blockers)
 	}
 }
+
+// The plan names the fields the defaults filled, and from what: an ACME account email taken
+// from adminEmail is something an operator should see before certificates are requested.
+func TestPlanShowsFilledDefaults(t *testing.T) {
+	o := lockedInputs(t, filepath.Join(t.TempDir(), "state"))
+	o.Sets = append(o.Sets, "tls.mode=acme", "adminEmail=ops@example.org")
+	dry := &Install{Inputs: o, Kubeconfig: "/nonexistent", DryRun: true, OutDir: filepath.Join(t.TempDir(), "out")}
+	if err := dry.Run(context.Background(), status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	if err := dry.Plan.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "tls.acmeEmail = ops@example.org (adminEmail)") {
+		t.Errorf("the plan does not show the ACME email default:\n%s", text.String())
+	}
+}

@@ -94,15 +94,13 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 			return nil, err
 		}
 	}
-	if cfg.Train == "" {
-		cfg.Train = cat.Latest().Name
-		if fileTrain != nil {
-			cfg.Train = fileTrain.Name
-		}
-	}
 	if err := cfg.Resolve(o.Sets); err != nil {
 		return nil, err
 	}
+	if fileTrain != nil {
+		cfg.DefaultTrain(fileTrain.Name, "--train-file "+o.TrainFile)
+	}
+	cfg.DefaultTrain(cat.Latest().Name, "the newest train of this binary")
 	given, err := parseSecretFiles(o.SecretFiles)
 	if err != nil {
 		return nil, err
@@ -114,9 +112,13 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening the state folder %s: %w", o.StateDir, err)
 	}
-	have := func(name string) bool {
-		_, ok := given[name]
-		return ok || existing.Has(name)
+	last := lastConfig(o.StateDir)
+	existing.ResolveUnrecorded(last)
+	have := func(name string) config.SecretOrigin {
+		if _, ok := given[name]; ok {
+			return config.SecretGiven
+		}
+		return existing.Origin(name)
 	}
 	if err := cfg.Validate(cat, have); err != nil {
 		return nil, err
@@ -136,6 +138,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 		if store, err = secrets.OpenStore(o.StateDir); err != nil {
 			return nil, fmt.Errorf("opening the state folder %s: %w", o.StateDir, err)
 		}
+		store.ResolveUnrecorded(last)
 	}
 	for name, path := range given {
 		if err := store.SetFromFile(name, path); err != nil {
@@ -168,6 +171,17 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 // SavedConfigPath is where install keeps the config of the last render it
 // pushed: `install --set key=value` later starts from it.
 func SavedConfigPath(stateDir string) string { return wizard.DefaultConfigPath(stateDir) }
+
+// lastConfig is the config saved by the last run in the state folder, with
+// its defaults, or nil: it tells which mode an older binary's unrecorded
+// secrets were stored under.
+func lastConfig(stateDir string) *config.Config {
+	c, err := config.Load(SavedConfigPath(stateDir))
+	if err != nil || c.Resolve(nil) != nil {
+		return nil
+	}
+	return c
+}
 
 // parseSecretFiles reads --secret name=FILE flags (values stay in files:
 // never on the command line, where ps and shell history would show them).

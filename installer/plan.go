@@ -33,8 +33,10 @@ type Plan struct {
 	UnlistedImages []string `json:"unlistedImages,omitempty"`
 	MissingCharts  []string `json:"missingCharts,omitempty"`
 	Secrets        []string `json:"secrets"`
-	OutDir         string   `json:"outDir"`
-	Files          int      `json:"files"`
+	// Defaults are the fields the config's defaults filled, and from what.
+	Defaults []config.FilledDefault `json:"defaults,omitempty"`
+	OutDir   string                 `json:"outDir"`
+	Files    int                    `json:"files"`
 	// Preflight is the host checks' report (absent for an existing cluster).
 	Preflight *preflight.Report `json:"preflight,omitempty"`
 	// Blockers would stop a real install.
@@ -56,6 +58,7 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 		Profile: in.Profile.Name, Locked: t.Locked(), Unpinned: t.Unlocked(),
 		Components: res.Components, Layers: res.Layers, UnlistedImages: res.Unpinned,
 		Secrets: in.Store.Names(), OutDir: outDir, Files: len(res.Files), Steps: list,
+		Defaults: cfg.Defaulted(),
 	}
 	for _, im := range t.Images {
 		p.Images = append(p.Images, PlanImage{Reference: im.Reference, Digest: im.Digest})
@@ -143,6 +146,12 @@ func (p *Plan) WriteText(w io.Writer) error {
 	}
 	for _, u := range p.UnlistedImages {
 		fmt.Fprintf(&b, "  ⚠ %s is used but not pinned by the train\n", u)
+	}
+	if len(p.Defaults) > 0 {
+		b.WriteString("\nFilled by defaults (set them in the config to change them):\n")
+		for _, d := range p.Defaults {
+			fmt.Fprintf(&b, "  %s = %s (%s)\n", d.Path, d.Value, d.From)
+		}
 	}
 	fmt.Fprintf(&b, "\nSecrets: %d, SOPS-encrypted in the repository (values never shown): %s\n", len(p.Secrets), strings.Join(p.Secrets, ", "))
 	if len(p.MissingCharts) > 0 {

@@ -1,11 +1,7 @@
 package config
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -66,6 +62,10 @@ type Config struct {
 	Git       Git      `json:"git"`
 	SMTP      SMTP     `json:"smtp,omitempty"`
 	Backup    Backup   `json:"backup,omitempty"`
+
+	// defaulted records the fields ApplyDefaults filled (see Defaulted);
+	// never saved.
+	defaulted []FilledDefault
 }
 
 // TLS chooses how the public certificate is obtained.
@@ -168,91 +168,6 @@ func (s SMTP) Enabled() bool { return s.Host != "" }
 // Hosts returns every public host name, the main domain first.
 func (c *Config) Hosts() []string {
 	return append([]string{c.Domain}, c.ExtraDomains...)
-}
-
-// Default returns a config with every default filled in and the
-// operator-specific answers (domain, admin email) left empty.
-func Default() *Config {
-	c := &Config{}
-	c.ApplyDefaults()
-	return c
-}
-
-// ApplyDefaults fills every field the operator left empty with its default.
-func (c *Config) ApplyDefaults() {
-	def := func(p *string, v string) {
-		if *p == "" {
-			*p = v
-		}
-	}
-	def(&c.APIVersion, APIVersion)
-	def(&c.Kind, Kind)
-	def(&c.Profile, "single-small")
-	def(&c.TLS.Mode, TLSACME)
-	if c.TLS.Mode == TLSACME {
-		def(&c.TLS.ACMEServer, "https://acme-v02.api.letsencrypt.org/directory")
-		def(&c.TLS.ACMEEmail, c.AdminEmail)
-	}
-	def(&c.Identity.Mode, Embedded)
-	def(&c.Identity.ClientID, "docs")
-	def(&c.Identity.Scopes, "openid email")
-	def(&c.Storage.Mode, Embedded)
-	def(&c.Storage.Region, "us-east-1")
-	def(&c.Storage.Bucket, "docs-media-storage")
-	def(&c.Git.Mode, GitInCluster)
-	def(&c.Git.Branch, "main")
-	if c.Git.Mode == GitExternal {
-		def(&c.Git.Auth, GitAuthToken)
-	}
-	def(&c.Backup.Schedule, "0 0 2 * * *")
-	def(&c.Backup.Retention, "30d")
-	def(&c.Backup.RestoreCheckSchedule, "30 4 * * *")
-	if c.SMTP.Enabled() {
-		def(&c.SMTP.Security, SMTPStartTLS)
-		if c.SMTP.Port == 0 {
-			switch c.SMTP.Security {
-			case SMTPTLS:
-				c.SMTP.Port = 465
-			case SMTPNone:
-				c.SMTP.Port = 25
-			default:
-				c.SMTP.Port = 587
-			}
-		}
-	}
-}
-
-// Parse decodes appliance.yaml; unknown fields are errors naming the field,
-// so a typo is never silently ignored. Defaults are not applied yet (see
-// Resolve): a --set of adminEmail must still flow into acmeEmail.
-func Parse(data []byte) (*Config, error) {
-	j, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("parsing YAML: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	var c Config
-	if err := dec.Decode(&c); err != nil {
-		return nil, fmt.Errorf("decoding config: %w", err)
-	}
-	return &c, nil
-}
-
-// Load reads and parses a config file.
-func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("reading config %s: the file does not exist (write one like examples/appliance.yaml, or run install without --config to be asked)", path)
-		}
-		return nil, fmt.Errorf("reading config %s: %w", path, err)
-	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("loading config %s: %w", path, err)
-	}
-	return c, nil
 }
 
 // Marshal renders the config as YAML, the way Save writes it.

@@ -41,7 +41,7 @@ func validConfig(t *testing.T) *Config {
 
 func TestExampleIsValid(t *testing.T) {
 	c := validConfig(t)
-	if err := c.Validate(catalog(t), func(string) bool { return false }); err != nil {
+	if err := c.Validate(catalog(t), func(string) SecretOrigin { return SecretMissing }); err != nil {
 		t.Fatalf("the example config must validate with only generated secrets: %v", err)
 	}
 }
@@ -103,7 +103,7 @@ func TestValidationTable(t *testing.T) {
 			if err := c.Resolve(tc.sets); err != nil {
 				t.Fatal(err)
 			}
-			err = c.Validate(catalog(t), func(string) bool { return false })
+			err = c.Validate(catalog(t), func(string) SecretOrigin { return SecretMissing })
 			var ve *bundles.ValidationError
 			if !errors.As(err, &ve) {
 				t.Fatalf("want a validation error, got %v", err)

@@ -24,12 +24,21 @@ type SecretSpec struct {
 	// Generated secrets are made with crypto/rand when absent; the others
 	// must be given by the operator.
 	Generated bool
+	// GeneratedFor and Why, on a given secret the appliance generates
+	// itself in another mode, say what that generated value was for and
+	// which answer now needs the operator's own: a generated value does not
+	// satisfy it.
+	GeneratedFor, Why string
 }
 
 // RequiredSecrets lists the secrets this config needs, generated or given.
 func (c *Config) RequiredSecrets() []SecretSpec {
 	gen := func(name, what string) SecretSpec { return SecretSpec{Name: name, For: what, Generated: true} }
 	given := func(name, what string) SecretSpec { return SecretSpec{Name: name, For: what} }
+	instead := func(s SecretSpec, generatedFor, why string) SecretSpec {
+		s.GeneratedFor, s.Why = generatedFor, why
+		return s
+	}
 	s := []SecretSpec{
 		gen("django.secretKey", "Docs' Django SECRET_KEY"),
 		gen("django.superuserPassword", "the first Docs administrator"),
@@ -49,7 +58,8 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 			gen("identity.clientSecret", "the Docs OIDC client at the embedded Keycloak"),
 			gen("identity.adminUserPassword", "the first Docs user in the embedded realm"))
 	} else {
-		s = append(s, given("identity.clientSecret", "the Docs OIDC client at "+c.Identity.Issuer))
+		s = append(s, instead(given("identity.clientSecret", "the Docs OIDC client at "+c.Identity.Issuer),
+			"the embedded Keycloak", "identity.mode external needs the client secret from your issuer"))
 	}
 	if c.Storage.Mode == Embedded {
 		s = append(s,
@@ -61,8 +71,10 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 			gen("backup.secretAccessKey", "the embedded object store's database backup account"))
 	} else {
 		s = append(s,
-			given("storage.accessKeyID", "the S3 bucket "+c.Storage.Bucket),
-			given("storage.secretAccessKey", "the S3 bucket "+c.Storage.Bucket))
+			instead(given("storage.accessKeyID", "the S3 bucket "+c.Storage.Bucket),
+				"the embedded object store", "storage.mode external needs the access key ID of your S3 bucket "+c.Storage.Bucket),
+			instead(given("storage.secretAccessKey", "the S3 bucket "+c.Storage.Bucket),
+				"the embedded object store", "storage.mode external needs the secret access key of your S3 bucket "+c.Storage.Bucket))
 	}
 	switch {
 	case c.Git.Mode == GitInCluster:
@@ -153,9 +165,10 @@ func httpsURL(raw string) error {
 
 // Validate checks every field and reports all problems at once, each with
 // its path and the fix. cat checks the train; have, when not nil, tells
-// whether a given secret is in the secret store (generated secrets are
-// made on demand and never missing).
-func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) error {
+// where the secret store's value for a secret came from: a secret the
+// operator must give is satisfied only by one they gave (generated
+// secrets are made on demand and never missing).
+func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOrigin) error {
 	var errs []bundles.FieldError
 	add := func(path, problem, fix string) {
 		errs = append(errs, bundles.FieldError{Path: path, Problem: problem, Fix: fix})
@@ -307,8 +320,11 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) bool) err
 
 	if have != nil {
 		for _, s := range c.RequiredSecrets() {
-			if !s.Generated && !have(s.Name) {
-				add("secrets."+s.Name, "missing: needed for "+s.For,
+			if s.Generated {
+				continue
+			}
+			if problem := s.unsatisfied(have(s.Name)); problem != "" {
+				add("secrets."+s.Name, problem,
 					fmt.Sprintf("give it with --secret %s=FILE (a file holding only the value) or answer the wizard", s.Name))
 			}
 		}

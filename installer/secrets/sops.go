@@ -23,6 +23,11 @@ const EncryptedRegex = "^(data|stringData)$"
 // Encrypt encrypts a plain YAML document for the given age recipients,
 // as `sops --encrypt --encrypted-regex '^(data|stringData)$'` does.
 func Encrypt(plain []byte, recipients []string) ([]byte, error) {
+	return encrypt(plain, recipients, EncryptedRegex)
+}
+
+// encrypt encrypts the values under the top-level keys matching regex.
+func encrypt(plain []byte, recipients []string, regex string) ([]byte, error) {
 	if len(recipients) == 0 {
 		return nil, errors.New("encrypting with SOPS: no age recipient")
 	}
@@ -43,7 +48,7 @@ func Encrypt(plain []byte, recipients []string) ([]byte, error) {
 		Branches: branches,
 		Metadata: sops.Metadata{
 			KeyGroups:      []sops.KeyGroup{group},
-			EncryptedRegex: EncryptedRegex,
+			EncryptedRegex: regex,
 			Version:        version.Version,
 		},
 	}

@@ -23,11 +23,18 @@ import (
 const StoreFileName = "secrets.enc.yaml"
 
 // Store holds the appliance's secrets, encrypted at rest in the state
-// folder with the appliance's age key.
+// folder with the appliance's age key, each with where it came from
+// (generated or given by the operator, see provenance.go).
 type Store struct {
-	dir       string
-	id        *age.X25519Identity
-	values    map[string]string
+	dir string
+	id  *age.X25519Identity
+	// values are the secrets in use; aside keeps, per name, the value of
+	// the other origin for a switch between an embedded and an external
+	// service (the generated client secret the embedded Keycloak still
+	// holds while the external issuer's is in use).
+	values, aside map[string]entry
+	// givenNow are the names the operator gave in this run.
+	givenNow  map[string]bool
 	dirty     bool
 	ephemeral bool
 	// KeyCreated is true when this open made the age key: the operator must
@@ -40,11 +47,24 @@ type Store struct {
 // or nothing but the appliance's own files.
 const StateMarker = ".docs-appliance-state"
 
+type entry struct {
+	value  string
+	origin config.SecretOrigin
+}
+
+func newStore(dir string, id *age.X25519Identity) *Store {
+	return &Store{dir: dir, id: id, values: map[string]entry{}, aside: map[string]entry{}, givenNow: map[string]bool{}}
+}
+
 // OpenStore opens (creating when absent) the age key and the secret store
 // in dir. The folder is made 0700.
 func OpenStore(dir string) (*Store, error) {
 	entries, err := os.ReadDir(dir)
-	fresh := errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0)
+	fresh := errors.Is(err, fs.ErrNotExist) || err == nil
+	for _, e := range entries {
+		// install takes its lock in the folder before it opens the store.
+		fresh = fresh && e.Name() == "install.lock"
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state folder %s: %w", dir, err)
 	}
@@ -57,7 +77,8 @@ func OpenStore(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, id: id, values: map[string]string{}, KeyCreated: created}
+	s := newStore(dir, id)
+	s.KeyCreated = created
 	if err := s.load(); err != nil {
 		return nil, err
 	}
@@ -74,12 +95,15 @@ func OpenStoreReadOnly(dir string) (*Store, error) {
 		if err != nil {
 			return nil, fmt.Errorf("generating a throwaway age key: %w", err)
 		}
-		return &Store{dir: dir, id: id, values: map[string]string{}, ephemeral: true}, nil
+		s := newStore(dir, id)
+		s.ephemeral = true
+		return s, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{dir: dir, id: id, values: map[string]string{}, ephemeral: true}
+	s := newStore(dir, id)
+	s.ephemeral = true
 	return s, s.load()
 }
 
@@ -96,15 +120,11 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("opening secret store %s with %s: %w", path, filepath.Join(s.dir, KeyFileName), err)
 	}
-	var doc struct {
-		Data map[string]string `json:"data"`
-	}
+	var doc storeFile
 	if err := yaml.Unmarshal(plain, &doc); err != nil {
 		return fmt.Errorf("reading secret store %s: %w", path, err)
 	}
-	for k, v := range doc.Data {
-		s.values[k] = v
-	}
+	s.fromFile(doc)
 	return nil
 }
 
@@ -121,25 +141,17 @@ func (s *Store) Recipient() string { return s.id.Recipient().String() }
 // KeyPath is where the age key lives.
 func (s *Store) KeyPath() string { return filepath.Join(s.dir, KeyFileName) }
 
-// Get returns a secret's value.
+// Get returns the value in use for a secret.
 func (s *Store) Get(name string) (string, bool) {
-	v, ok := s.values[name]
-	return v, ok
+	e, ok := s.values[name]
+	return e.value, ok
 }
 
 // Has reports whether a secret is set.
 func (s *Store) Has(name string) bool { _, ok := s.values[name]; return ok }
 
-// Set records a secret given by the operator.
-func (s *Store) Set(name, value string) {
-	if s.values[name] != value {
-		s.values[name] = value
-		s.dirty = true
-	}
-}
-
-// SetFromFile records a secret read from a file holding only the value
-// (one trailing newline is dropped: editors add one).
+// SetFromFile records a secret given by the operator, read from a file
+// holding only the value (one trailing newline is dropped: editors add one).
 func (s *Store) SetFromFile(name, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -151,24 +163,6 @@ func (s *Store) SetFromFile(name, path string) error {
 	}
 	s.Set(name, v)
 	return nil
-}
-
-// Ensure generates every missing generated secret of specs and returns
-// their names (never their values).
-func (s *Store) Ensure(specs []config.SecretSpec) ([]string, error) {
-	var made []string
-	for _, sp := range specs {
-		if !sp.Generated || s.Has(sp.Name) {
-			continue
-		}
-		v, err := Generate(sp.Name)
-		if err != nil {
-			return made, err
-		}
-		s.Set(sp.Name, v)
-		made = append(made, sp.Name)
-	}
-	return made, nil
 }
 
 // Names lists the stored secrets' names, sorted.
@@ -187,11 +181,11 @@ func (s *Store) Save() error {
 	if !s.dirty || s.ephemeral {
 		return nil
 	}
-	plain, err := yaml.Marshal(map[string]any{"data": s.values})
+	plain, err := yaml.Marshal(s.toFile())
 	if err != nil {
 		return fmt.Errorf("encoding secret store: %w", err)
 	}
-	enc, err := Encrypt(plain, []string{s.Recipient()})
+	enc, err := encrypt(plain, []string{s.Recipient()}, storeEncryptedRegex)
 	if err != nil {
 		return fmt.Errorf("encrypting secret store: %w", err)
 	}

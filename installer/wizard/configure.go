@@ -120,8 +120,15 @@ func (c *Configure) check(ctx context.Context, checks Checks) error {
 	if err != nil {
 		return fmt.Errorf("opening the state folder %s: %w", c.StateDir, err)
 	}
-	if err := cfg.Validate(cat, store.Has); err != nil {
+	// The saved answers are the config the store was last used with.
+	store.ResolveUnrecorded(cfg)
+	if err := cfg.Validate(cat, store.Origin); err != nil {
 		return err
+	}
+	// Put in use the value of the origin each secret needs (an issuer's
+	// secret kept aside since a switch back to embedded); in memory only.
+	if _, err := store.Ensure(cfg.RequiredSecrets()); err != nil {
+		return fmt.Errorf("generating secrets: %w", err)
 	}
 	if err := Verify(ctx, cfg, store.Get, checks); err != nil {
 		return err

@@ -96,12 +96,22 @@ func (w *Wizard) Run(ctx context.Context, configPath, stateDir string) (*config.
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", configPath, err)
 	}
+	// Only the operator's own values are offered to keep: a generated one
+	// (the embedded Keycloak's client secret) is no answer for an external
+	// service.
+	origin := func(string) config.SecretOrigin { return config.SecretMissing }
 	if w.Stored == nil {
 		existing, err := secrets.OpenStoreReadOnly(stateDir)
 		if err != nil {
 			return nil, fmt.Errorf("opening the state folder %s: %w", stateDir, err)
 		}
-		w.Stored = existing.Get
+		if start != nil {
+			last := *start
+			if last.Resolve(nil) == nil {
+				existing.ResolveUnrecorded(&last)
+			}
+		}
+		w.Stored, origin = existing.Given, existing.Origin
 	}
 	ans, err := w.Ask(ctx, start)
 	if err != nil {
@@ -111,12 +121,15 @@ func (w *Wizard) Run(ctx context.Context, configPath, stateDir string) (*config.
 	if c.Train == "" {
 		c.Train = cat.Latest().Name
 	}
-	have := func(name string) bool {
+	have := func(name string) config.SecretOrigin {
 		_, ok := ans.Secrets[name]
 		if !ok && w.Stored != nil {
 			_, ok = w.Stored(name)
 		}
-		return ok
+		if ok {
+			return config.SecretGiven
+		}
+		return origin(name)
 	}
 	if err := c.Validate(cat, have); err != nil {
 		return nil, fmt.Errorf("checking the answers: %w", err)

@@ -44,8 +44,8 @@ type Wizard struct {
 	Checks Checks
 	// Machine is shown next to each sizing profile.
 	Machine Machine
-	// Stored looks up secrets saved by an earlier run, so pressing Enter
-	// keeps them; nil means none.
+	// Stored looks up secrets the operator gave in an earlier run, so
+	// pressing Enter keeps them (never a generated one); nil means none.
 	Stored func(name string) (string, bool)
 
 	// given holds the secrets typed in this run, by store name.

@@ -227,7 +227,7 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := saved.Validate(cat, store.Has); err != nil {
+	if err := saved.Validate(cat, store.Origin); err != nil {
 		t.Errorf("the saved answers do not validate for a headless run: %v", err)
 	}
 	if err := wizard.Verify(context.Background(), saved, store.Get, s.live); err != nil {
