@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -42,7 +43,7 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 
 	// k3s's release files, served on loopback; the train pins their sums.
 	binary, images := []byte("#!/bin/sh\n# k3s stand-in: the e2e node is the cluster\n"), []byte("k3s airgap images stand-in")
-	srv := serveFiles(t, map[string][]byte{"/k3s": binary, "/k3s-airgap-images-amd64.tar.zst": images})
+	srv, client := serveFiles(t, map[string][]byte{"/k3s": binary, "/k3s-airgap-images-amd64.tar.zst": images})
 	train := filepath.Join(t.TempDir(), "train.yaml")
 	data, err := os.ReadFile(e.train)
 	if err != nil {
@@ -101,7 +102,7 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 		Root: tr.Root, Runner: rec, NonInteractive: true,
 		LookupHost: func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil },
 		// The build machine's free disk is not this test's subject.
-		PreflightPorts: []int{port}, IgnorePreflight: []string{"disk-k3s"},
+		PreflightPorts: []int{port}, IgnorePreflight: []string{"disk-k3s"}, HTTPClient: client,
 	}
 	var out strings.Builder
 	err = in.Run(ctx, status.New(&out, status.Plain))
@@ -128,7 +129,7 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 
 	// Run again: every host step finds its work done.
 	again := &installer.Install{Inputs: in.Inputs, Root: tr.Root, Runner: rec, NonInteractive: true, LookupHost: in.LookupHost,
-		PreflightPorts: in.PreflightPorts, IgnorePreflight: in.IgnorePreflight}
+		PreflightPorts: in.PreflightPorts, IgnorePreflight: in.IgnorePreflight, HTTPClient: client}
 	if err := again.Run(ctx, status.Discard()); err != nil {
 		t.Fatal(err)
 	}
@@ -197,23 +198,19 @@ func healthyHost(t *testing.T, node string) *hosttest.Tree {
 		Mkdir("/var/lib")
 }
 
-// serveFiles serves files on loopback and returns the base URL.
-func serveFiles(t *testing.T, files map[string][]byte) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// serveFiles serves files over HTTPS on loopback (trains pin https URLs) and returns the base
+// URL and a client that trusts the server.
+func serveFiles(t *testing.T, files map[string][]byte) (string, *http.Client) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		data, ok := files[r.URL.Path]
 		if !ok {
 			http.NotFound(w, r)
 			return
 		}
 		w.Write(data)
-	})}
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return "http://" + l.Addr().String()
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, srv.Client()
 }
 
 func sum(b []byte) string {
