@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -58,7 +57,7 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 
 	// The host: healthy facts, the node's name, and the appliance's state (its age key is the
 	// one the cluster holds) in the default state folder under the root.
-	tr := healthyHost(t, node)
+	tr := hosttest.Healthy(t, node).Mkdir("/etc/systemd/system")
 	stateDir := tr.Root.Path(config.DefaultStateDir())
 	if err := os.CopyFS(stateDir, os.DirFS(e.state)); err != nil {
 		t.Fatal(err)
@@ -167,35 +166,6 @@ func (e *env) coreDeployments(ctx context.Context, t *testing.T) {
 			_ = e.c.Kube.AppsV1().Deployments("kube-system").Delete(context.Background(), name, metav1.DeleteOptions{})
 		})
 	}
-}
-
-func healthyHost(t *testing.T, node string) *hosttest.Tree {
-	cpuinfo := ""
-	for i := 0; i < 8; i++ {
-		cpuinfo += "processor\t: " + strconv.Itoa(i) + "\nmodel name\t: test\n\n"
-	}
-	return hosttest.New(t).
-		Write("/proc/meminfo", "MemTotal:       16303596 kB\nMemFree:        10000000 kB\n").
-		Write("/proc/cpuinfo", cpuinfo).
-		Write("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n").
-		Write("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n").
-		Write("/proc/sys/kernel/hostname", node+"\n").
-		Write("/proc/net/route", hosttest.RouteTable(
-			hosttest.FixtureRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "192.168.1.1"},
-			hosttest.FixtureRoute{Iface: "eth0", Dest: "192.168.1.0/24"},
-		)).
-		Write("/proc/self/mountinfo", hosttest.MountInfo(
-			host.Mount{ID: 22, Parent: 1, MountPoint: "/proc", FSType: "proc", Source: "proc"},
-			host.Mount{ID: 30, Parent: 1, MountPoint: "/sys/fs/cgroup", FSType: "cgroup2", Source: "cgroup2"},
-		)).
-		Write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n").
-		Write("/proc/filesystems", "nodev\tsysfs\n\text4\nnodev\toverlay\n").
-		Mkdir("/sys/module/br_netfilter").
-		Write("/proc/sys/net/ipv4/ip_forward", "1\n").
-		Write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").
-		Process(hosttest.Proc{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}}).
-		Mkdir("/etc/systemd/system").
-		Mkdir("/var/lib")
 }
 
 // serveFiles serves files over HTTPS on loopback (trains pin https URLs) and returns the base

@@ -16,37 +16,8 @@ import (
 	"github.com/suitenumerique/docs-appliance/profiles"
 )
 
-// healthyHost lays out a host that passes every check: 8 CPUs, 16 GiB, cgroup v2, overlay,
-// br_netfilter, forwarding on, no swap, a default route, a valid host name.
-func healthyHost(t *testing.T) *hosttest.Tree {
-	t.Helper()
-	cpuinfo := ""
-	for i := 0; i < 8; i++ {
-		cpuinfo += "processor\t: " + strconv.Itoa(i) + "\nmodel name\t: test\n\n"
-	}
-	return hosttest.New(t).
-		Write("/proc/meminfo", "MemTotal:       16303596 kB\nMemFree:        10000000 kB\n").
-		Write("/proc/cpuinfo", cpuinfo).
-		Write("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n").
-		Write("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n").
-		Write("/proc/sys/kernel/hostname", "docs-1\n").
-		Write("/proc/net/route", hosttest.RouteTable(
-			hosttest.FixtureRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "192.168.1.1"},
-			hosttest.FixtureRoute{Iface: "eth0", Dest: "192.168.1.0/24"},
-		)).
-		Write("/proc/self/mountinfo", hosttest.MountInfo(
-			host.Mount{ID: 22, Parent: 1, MountPoint: "/proc", FSType: "proc", Source: "proc"},
-			host.Mount{ID: 30, Parent: 1, MountPoint: "/sys/fs/cgroup", FSType: "cgroup2", Source: "cgroup2"},
-		)).
-		Write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n").
-		Write("/proc/filesystems", "nodev\tsysfs\n\text4\nnodev\toverlay\n").
-		Mkdir("/sys/module/br_netfilter").
-		Write("/proc/sys/net/ipv4/ip_forward", "1\n").
-		Write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").
-		Process(hosttest.Proc{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}}).
-		Process(hosttest.Proc{PID: 420, PPID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"}}).
-		Mkdir("/var/lib")
-}
+// healthyHost lays out a host that passes every check.
+func healthyHost(t *testing.T) *hosttest.Tree { return hosttest.Healthy(t, "docs-1") }
 
 // freePort finds a port nothing listens on, on 127.0.0.1.
 func freePort(t *testing.T) int {

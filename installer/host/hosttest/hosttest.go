@@ -164,3 +164,36 @@ func MountInfo(mounts ...host.Mount) string {
 	}
 	return b.String()
 }
+
+// Healthy lays out a host that passes every host check: 8 CPUs, 16 GiB, Debian 12, cgroup v2,
+// overlay, br_netfilter, forwarding on, no swap, a default route, the given host name, systemd
+// as PID 1 and an sshd.
+func Healthy(t testing.TB, hostname string) *Tree {
+	t.Helper()
+	cpuinfo := ""
+	for i := 0; i < 8; i++ {
+		cpuinfo += fmt.Sprintf("processor\t: %d\nmodel name\t: test\n\n", i)
+	}
+	return New(t).
+		Write("/proc/meminfo", "MemTotal:       16303596 kB\nMemFree:        10000000 kB\n").
+		Write("/proc/cpuinfo", cpuinfo).
+		Write("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n").
+		Write("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n").
+		Write("/proc/sys/kernel/hostname", hostname+"\n").
+		Write("/proc/net/route", RouteTable(
+			FixtureRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "192.168.1.1"},
+			FixtureRoute{Iface: "eth0", Dest: "192.168.1.0/24"},
+		)).
+		Write("/proc/self/mountinfo", MountInfo(
+			host.Mount{ID: 22, Parent: 1, MountPoint: "/proc", FSType: "proc", Source: "proc"},
+			host.Mount{ID: 30, Parent: 1, MountPoint: "/sys/fs/cgroup", FSType: "cgroup2", Source: "cgroup2"},
+		)).
+		Write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n").
+		Write("/proc/filesystems", "nodev\tsysfs\n\text4\nnodev\toverlay\n").
+		Mkdir("/sys/module/br_netfilter").
+		Write("/proc/sys/net/ipv4/ip_forward", "1\n").
+		Write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").
+		Process(Proc{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}}).
+		Process(Proc{PID: 420, PPID: 1, Comm: "sshd", Exe: "/usr/sbin/sshd", Cmdline: []string{"sshd: /usr/sbin/sshd -D"}}).
+		Mkdir("/var/lib")
+}
