@@ -68,8 +68,11 @@ func newAirgapBuildCommand(app *App) *cobra.Command {
 					return err
 				}
 			}
-			_, err = airgap.Build(cmd.Context(), opts)
-			return err
+			res, err := airgap.Build(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.builtResult(res)
 		},
 	}
 	fl := cmd.Flags()
@@ -125,8 +128,11 @@ func newAirgapVerifyCommand(app *App) *cobra.Command {
 				}
 				opts.PublicKey = pub
 			}
-			_, err := airgap.Verify(cmd.Context(), opts)
-			return err
+			res, err := airgap.Verify(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.verifiedResult(args[0], res)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key (PEM) the bundle must be signed with")
@@ -159,8 +165,11 @@ func newAirgapImportCommand(app *App) *cobra.Command {
 					return err
 				}
 			}
-			_, err = airgap.Import(cmd.Context(), opts)
-			return err
+			res, err := airgap.Import(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.importedResult(args[0], res)
 		},
 	}
 	cmd.Flags().StringVar(&key, "key", "", "public key (PEM) the bundle must be signed with")
@@ -179,7 +188,7 @@ func newAirgapKeygenCommand(app *App) *cobra.Command {
 				return err
 			}
 			app.Status().Info("key %s: private key %s (keep it off the air-gapped site), public key %s (give it to the sites with the bundles)", id, priv, pub)
-			return nil
+			return app.result(keygenResult{KeyID: id, PrivateKey: priv, PublicKey: pub}, "")
 		},
 	}
 }
