@@ -4,8 +4,24 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Release signing (airgap/README.md, "Release signing"): a release build carries the public half of
+# the release's bundle-signing key, and install --bundle, airgap verify and airgap import check every
+# bundle against it by default:
+#   make build BUNDLE_PUBKEY_FILE=release-bundle-signing.pub    # the .pub of `docs-appliance airgap keygen`
+# (or BUNDLE_PUBKEY=<the base64 line of that file>). Only the text between the PUBLIC KEY lines is
+# taken, so a private key passed by mistake is refused here instead of being built into the binary.
+# Without either, the binary is a development build with no release key: it refuses bundles unless
+# given --key/--bundle-key FILE or --insecure-skip-bundle-verify.
+BUNDLE_PUBKEY_FILE ?=
+BUNDLE_PUBKEY ?= $(if $(BUNDLE_PUBKEY_FILE),$(shell awk '/^-----END PUBLIC KEY-----/{p=0} p; /^-----BEGIN PUBLIC KEY-----/{p=1}' '$(BUNDLE_PUBKEY_FILE)' | tr -d ' \r\n'))
+ifneq ($(BUNDLE_PUBKEY_FILE),)
+ifeq ($(BUNDLE_PUBKEY),)
+$(error BUNDLE_PUBKEY_FILE=$(BUNDLE_PUBKEY_FILE) holds no PEM "PUBLIC KEY": pass the .pub file of `docs-appliance airgap keygen`, never the private key)
+endif
+endif
 LDFLAGS := -s -w -X github.com/suitenumerique/docs-appliance/installer/release.Version=$(VERSION) \
-	-X github.com/suitenumerique/docs-appliance/installer/release.Commit=$(COMMIT)
+	-X github.com/suitenumerique/docs-appliance/installer/release.Commit=$(COMMIT) \
+	-X github.com/suitenumerique/docs-appliance/installer/release.BundlePublicKey=$(BUNDLE_PUBKEY)
 CACHE ?= $(HOME)/.cache/docs-appliance
 SOPS_VERSION := v3.13.3
 SOPS_BIN := $(CACHE)/sops-$(SOPS_VERSION)/sops

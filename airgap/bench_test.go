@@ -111,7 +111,7 @@ func BenchmarkVerify(b *testing.B) {
 	synthBundle(b)
 	b.SetBytes(benchBundle.m.UnpackedSize())
 	for b.Loop() {
-		if _, err := Verify(context.Background(), VerifyOptions{Bundle: benchBundle.path, PublicKey: benchBundle.pub}); err != nil {
+		if _, err := Verify(context.Background(), VerifyOptions{Bundle: benchBundle.path, Trust: Trust{Key: benchBundle.pub}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,7 +122,7 @@ func BenchmarkImport(b *testing.B) {
 	b.SetBytes(benchBundle.m.UnpackedSize())
 	for b.Loop() {
 		state := b.TempDir()
-		if _, err := Import(context.Background(), ImportOptions{Bundle: benchBundle.path, StateDir: state, PublicKey: benchBundle.pub}); err != nil {
+		if _, err := Import(context.Background(), ImportOptions{Bundle: benchBundle.path, StateDir: state, Trust: Trust{Key: benchBundle.pub}}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()

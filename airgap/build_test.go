@@ -64,7 +64,7 @@ func TestBuildVerifyImportRoundTrip(t *testing.T) {
 		t.Fatalf("signature: %v", err)
 	}
 
-	vres, err := Verify(context.Background(), VerifyOptions{Bundle: out, PublicKey: pub})
+	vres, err := Verify(context.Background(), VerifyOptions{Bundle: out, Trust: Trust{Key: pub}})
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
@@ -74,7 +74,7 @@ func TestBuildVerifyImportRoundTrip(t *testing.T) {
 
 	state := filepath.Join(t.TempDir(), "var", "lib", "docs-appliance")
 	log.Reset()
-	ires, err := Import(context.Background(), ImportOptions{Bundle: out, StateDir: state, PublicKey: pub, Status: status.New(&log, status.JSON)})
+	ires, err := Import(context.Background(), ImportOptions{Bundle: out, StateDir: state, Trust: Trust{Key: pub}, Status: status.New(&log, status.JSON)})
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestBuildVerifyImportRoundTrip(t *testing.T) {
 	// A second import of the same bundle changes nothing and says so.
 	before := treeState(t, dir)
 	log.Reset()
-	ires, err = Import(context.Background(), ImportOptions{Bundle: out, StateDir: state, PublicKey: pub, Status: status.New(&log, status.Plain)})
+	ires, err = Import(context.Background(), ImportOptions{Bundle: out, StateDir: state, Trust: Trust{Key: pub}, Status: status.New(&log, status.Plain)})
 	if err != nil {
 		t.Fatalf("second import: %v", err)
 	}
@@ -333,7 +333,7 @@ func TestBuildPinsUnlockedTrainWhenAsked(t *testing.T) {
 	if !strings.Contains(log.String(), "pinned at build (trust on first use): images[0].digest") {
 		t.Errorf("no warning for the pins:\n%s", log.String())
 	}
-	if _, err := Verify(context.Background(), VerifyOptions{Bundle: out, PublicKey: pub}); err != nil {
+	if _, err := Verify(context.Background(), VerifyOptions{Bundle: out, Trust: Trust{Key: pub}}); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 }
@@ -475,28 +475,6 @@ func TestBuildRemovesStagingOfKilledBuilds(t *testing.T) {
 			names = append(names, e.Name())
 		}
 		t.Fatalf("output folder holds %v, want only the bundle", names)
-	}
-}
-
-func TestUnsignedBundleVerifiesWithAWarning(t *testing.T) {
-	e := newTestEnv(t)
-	out := filepath.Join(t.TempDir(), "b.tar.zst")
-	if _, err := Build(context.Background(), e.buildOptions(t, e.train(t, true), out, nil)); err != nil {
-		t.Fatal(err)
-	}
-	var log bytes.Buffer
-	res, err := Verify(context.Background(), VerifyOptions{Bundle: out, Status: status.New(&log, status.Plain)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Signed || res.SignatureChecked || !strings.Contains(log.String(), "bundle is unsigned") {
-		t.Fatalf("result %+v, said:\n%s", res, log.String())
-	}
-	pub, _ := testKey(t)
-	_, err = Verify(context.Background(), VerifyOptions{Bundle: out, PublicKey: pub})
-	var be *BundleError
-	if !errors.As(err, &be) || be.Entry != SignatureName || !strings.Contains(err.Error(), "unsigned") {
-		t.Fatalf("verify with a key of an unsigned bundle: %v", err)
 	}
 }
 

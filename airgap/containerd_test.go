@@ -26,7 +26,7 @@ func TestImageArchivesLoadIntoContainerd(t *testing.T) {
 	kit.Root(t, "containerd mounts its snapshots")
 	bundle, pub, _ := sharedBundle(t)
 	state := t.TempDir()
-	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub})
+	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}})
 	if err != nil {
 		t.Fatal(err)
 	}

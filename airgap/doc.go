@@ -8,5 +8,9 @@
 // machine and writes the bundle; Verify checks one in a single streaming
 // pass; Import checks and unpacks it in the same single pass into the state
 // folder (BundleDir), where the k3s step and the chart store pick the files
-// up. README.md beside this file documents the format.
+// up. Verify and Import take a Trust: the key the bundle must be signed
+// with (the operator's, or the release key built into the binary, see
+// ResolveTrust); without one they refuse, unless the operator knowingly
+// skips the signature check. README.md beside this file documents the
+// format and the release-signing flow.
 package airgap

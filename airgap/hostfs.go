@@ -18,21 +18,36 @@ func freeBytes(dir string) (int64, error) {
 	return int64(st.Bavail) * int64(st.Bsize), nil
 }
 
-// lockDir takes an exclusive lock on path (created if missing), waiting for
-// another holder; the returned function releases it.
-func lockDir(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+// lockFile takes an exclusive flock on path (created if missing), waiting
+// for another holder. The returned release removes the file, then unlocks:
+// the lock file exists only while its holder runs (or after a kill, until
+// the next holder takes it over and removes it). A waiter woken on a file
+// its holder removed finds path gone or another file there, and takes the
+// lock again on what is at path now; a missing parent folder is
+// fs.ErrNotExist, for the caller to make it again.
+func lockFile(path string) (release func(), err error) {
+	for {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			f.Close()
+			return nil, err
+		}
+		held, herr := f.Stat()
+		now, nerr := os.Stat(path)
+		if herr == nil && nerr == nil && os.SameFile(held, now) {
+			return func() {
+				os.Remove(path)
+				f.Close() // releases the flock
+			}, nil
+		}
 		f.Close()
-		return nil, err
+		if herr != nil {
+			return nil, herr
+		}
 	}
-	return func() {
-		unix.Flock(int(f.Fd()), unix.LOCK_UN)
-		f.Close()
-	}, nil
 }
 
 // tryLock takes an exclusive lock on path without waiting; ok is false

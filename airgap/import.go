@@ -2,7 +2,6 @@ package airgap
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -25,10 +24,10 @@ type ImportOptions struct {
 	// StateDir is the appliance's state folder as a host path (already
 	// under --root); the bundle lands in BundleDir(StateDir, train, arch).
 	StateDir string
-	// PublicKey, when set, makes the signature mandatory and checked before
-	// anything else. Without it the files are checked against the manifest
-	// but nothing proves who made the bundle, and a warning says so.
-	PublicKey ed25519.PublicKey
+	// Trust says which signature the bundle must carry; it is checked
+	// before anything is written. The zero value refuses every bundle
+	// (see Trust).
+	Trust Trust
 	// Train and Arch, when set, are what the caller expects the bundle to
 	// be (install --bundle passes the train it installs): another train or
 	// architecture is refused before anything is written.
@@ -55,6 +54,11 @@ type ImportResult struct {
 	// now replaced.
 	Replaced                 bool
 	Signed, SignatureChecked bool
+	// InsecureSkipVerify: the bundle was accepted without a checked
+	// signature, because Trust.InsecureSkipVerify allowed it; Record
+	// (import.json in Dir) says so too.
+	InsecureSkipVerify bool
+	Record             ImportRecord
 }
 
 // DiskSpaceError reports a filesystem too full for a bundle.
@@ -84,9 +88,11 @@ const (
 // and its signature first, then free disk space, then every file hashed as
 // it is written into a staging folder beside the target. Only a bundle that
 // verified completely is moved into BundleDir, by renaming the staging
-// folder; a rejected bundle leaves nothing behind. Importing the same
-// bundle again (same manifest sha256, files in place) does nothing and says
-// so. A killed import leaves a staging folder that the next import removes.
+// folder; a rejected bundle leaves nothing behind: not its staging folder,
+// not the lock, not the folders it created. Importing the same bundle
+// again (same manifest sha256, files in place) does nothing but record how
+// its signature was checked this time, and says so. A killed import leaves
+// a staging folder (and the lock file) that the next import removes.
 func Import(ctx context.Context, o ImportOptions) (*ImportResult, error) {
 	if o.Status == nil {
 		o.Status = status.Discard()
@@ -97,6 +103,7 @@ func Import(ctx context.Context, o ImportOptions) (*ImportResult, error) {
 	if o.StateDir == "" {
 		return nil, errors.New("importing bundle: no state folder given: pass --state-dir")
 	}
+	warnSkip(o.Status, o.Trust)
 	f, _, err := openBundle(o.Bundle)
 	if err != nil {
 		return nil, err
@@ -105,7 +112,7 @@ func Import(ctx context.Context, o ImportOptions) (*ImportResult, error) {
 
 	sink := &importSink{o: &o}
 	defer sink.cleanup()
-	sc := &scanner{name: o.Bundle, key: o.PublicKey, st: o.Status, sink: sink, writes: true}
+	sc := &scanner{name: o.Bundle, trust: o.Trust, st: o.Status, sink: sink, writes: true}
 	res, err := sc.scan(ctx, f)
 	if err != nil {
 		if sink.started {
@@ -113,18 +120,22 @@ func Import(ctx context.Context, o ImportOptions) (*ImportResult, error) {
 		}
 		return nil, err
 	}
-	out := &ImportResult{Dir: sink.target, Manifest: res.Manifest, ManifestSHA256: res.ManifestSHA256, Signed: res.Signed, SignatureChecked: res.Checked}
+	rec := newImportRecord(o, res)
+	out := &ImportResult{Dir: sink.target, Manifest: res.Manifest, ManifestSHA256: res.ManifestSHA256, Signed: res.Signed, SignatureChecked: res.Checked, InsecureSkipVerify: rec.InsecureSkipVerify, Record: rec}
 	if res.Stopped {
 		out.AlreadyImported = true
-		reportSignature(o.Status, res)
+		reportSignature(o.Status, o.Trust, res)
+		if err := updateImportRecord(sink.target, rec); err != nil {
+			return nil, err
+		}
 		return out, nil
 	}
-	replaced, err := sink.finish(res)
+	replaced, err := sink.finish(res, rec)
 	if err != nil {
 		return nil, o.Status.End(err)
 	}
 	o.Status.End(nil)
-	reportSignature(o.Status, res)
+	reportSignature(o.Status, o.Trust, res)
 	out.Replaced = replaced
 	m := res.Manifest
 	o.Status.Info("train %s for %s imported into %s (%d files, %s)", m.Train, m.Arch, sink.target, len(m.Files), status.HumanBytes(m.UnpackedSize()))
@@ -137,6 +148,9 @@ type importSink struct {
 	target  string
 	staging string
 	unlock  func()
+	// created are the folders this import made, outermost first; a
+	// rejected import removes them again.
+	created []string
 	started bool
 	cur     *os.File
 }
@@ -160,14 +174,9 @@ func (s *importSink) manifest(m *Manifest, raw, sig []byte) error {
 	if err := s.checkSpace(root, m.UnpackedSize()); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("creating bundles folder: %w", err)
+	if err := s.lock(root); err != nil {
+		return err
 	}
-	unlock, err := lockDir(filepath.Join(root, lockName))
-	if err != nil {
-		return fmt.Errorf("locking bundles folder: %w", err)
-	}
-	s.unlock = unlock
 	// Holding the lock, no other import runs: any staging folder is a
 	// leftover of a killed one.
 	if err := removeLeftovers(root); err != nil {
@@ -193,6 +202,27 @@ func (s *importSink) manifest(m *Manifest, raw, sig []byte) error {
 	s.started = true
 	o.Status.Start(fmt.Sprintf("importing %s (train %s for %s, %s)", filepath.Base(o.Bundle), m.Train, m.Arch, status.HumanBytes(m.UnpackedSize())))
 	return nil
+}
+
+// lock creates the bundles folder and takes its lock. The folder can vanish
+// between the two: a rejected import that created it removes it again, so
+// a missing folder is made once more.
+func (s *importSink) lock(root string) error {
+	for attempt := 0; ; attempt++ {
+		created, err := mkdirAll(root, 0o755)
+		s.created = append(s.created, created...)
+		if err != nil {
+			return fmt.Errorf("creating bundles folder: %w", err)
+		}
+		unlock, err := lockFile(filepath.Join(root, lockName))
+		if err == nil {
+			s.unlock = unlock
+			return nil
+		}
+		if !errors.Is(err, fs.ErrNotExist) || attempt == 100 {
+			return fmt.Errorf("locking bundles folder: %w", err)
+		}
+	}
 }
 
 func (s *importSink) checkSpace(root string, unpacked int64) error {
@@ -256,7 +286,7 @@ func (s *importSink) close(f File, ok bool) error {
 // finish writes the manifest and signature into the staging folder, then
 // moves it into place in one rename (an exchange when a previous bundle of
 // the same train sits there).
-func (s *importSink) finish(res *scanResult) (replaced bool, err error) {
+func (s *importSink) finish(res *scanResult, rec ImportRecord) (replaced bool, err error) {
 	if err := os.WriteFile(filepath.Join(s.staging, ManifestName), res.Raw, 0o644); err != nil {
 		return false, fmt.Errorf("writing %s: %w", ManifestName, err)
 	}
@@ -264,6 +294,9 @@ func (s *importSink) finish(res *scanResult) (replaced bool, err error) {
 		if err := os.WriteFile(filepath.Join(s.staging, SignatureName), res.Sig, 0o644); err != nil {
 			return false, fmt.Errorf("writing %s: %w", SignatureName, err)
 		}
+	}
+	if err := writeImportRecord(s.staging, rec); err != nil {
+		return false, err
 	}
 	root := filepath.Dir(s.target)
 	if fileExists(s.target) {
@@ -294,7 +327,9 @@ func (s *importSink) finish(res *scanResult) (replaced bool, err error) {
 }
 
 // cleanup removes the staging folder (or, after an exchange, the previous
-// bundle) and releases the lock.
+// bundle), releases the lock (removing its file), then removes the folders
+// this import created that are empty: all of them after a rejected import,
+// none after a successful one.
 func (s *importSink) cleanup() {
 	if s.cur != nil {
 		s.cur.Close()
@@ -305,6 +340,32 @@ func (s *importSink) cleanup() {
 	if s.unlock != nil {
 		s.unlock()
 	}
+	for i := len(s.created) - 1; i >= 0; i-- {
+		os.Remove(s.created[i]) // fails, as it should, on a folder in use
+	}
+}
+
+// mkdirAll is os.MkdirAll returning the folders it made, outermost first
+// (not those another process made at the same time).
+func mkdirAll(dir string, perm os.FileMode) ([]string, error) {
+	var missing []string
+	for d := dir; !fileExists(d); d = filepath.Dir(d) {
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	var created []string
+	for i := len(missing) - 1; i >= 0; i-- {
+		err := os.Mkdir(missing[i], perm)
+		switch {
+		case err == nil:
+			created = append(created, missing[i])
+		case !errors.Is(err, fs.ErrExist):
+			return created, err
+		}
+	}
+	return created, nil
 }
 
 func removeLeftovers(root string) error {
@@ -320,66 +381,6 @@ func removeLeftovers(root string) error {
 		}
 	}
 	return nil
-}
-
-// importedAlready reports whether dir holds the bundle whose manifest has
-// the given sha256, with every file present at its size. Sizes are checked
-// because files are not fsynced one by one: after a power cut a short file
-// means "import again". When dir holds something else, why says what.
-func importedAlready(dir, manifestSHA string) (ok bool, why string) {
-	raw, err := os.ReadFile(filepath.Join(dir, ManifestName))
-	if errors.Is(err, fs.ErrNotExist) {
-		if fileExists(dir) {
-			return false, fmt.Sprintf("%s has no %s: importing again", dir, ManifestName)
-		}
-		return false, ""
-	}
-	if err != nil {
-		return false, fmt.Sprintf("reading %s: %v: importing again", filepath.Join(dir, ManifestName), err)
-	}
-	sum := sha256.Sum256(raw)
-	if hex.EncodeToString(sum[:]) != manifestSHA {
-		old, err := ParseManifest(raw)
-		if err != nil {
-			return false, fmt.Sprintf("replacing the unreadable bundle in %s", dir)
-		}
-		return false, fmt.Sprintf("replacing the bundle built %s in %s", old.Created.UTC().Format("2006-01-02 15:04 MST"), dir)
-	}
-	m, err := ParseManifest(raw)
-	if err != nil {
-		return false, fmt.Sprintf("replacing the unreadable bundle in %s", dir)
-	}
-	for _, f := range m.Files {
-		info, err := os.Lstat(filepath.Join(dir, filepath.FromSlash(f.Path)))
-		if err != nil || !info.Mode().IsRegular() || info.Size() != f.Size {
-			return false, fmt.Sprintf("%s is incomplete (%s is missing or has the wrong size): importing again", dir, f.Path)
-		}
-	}
-	return true, ""
-}
-
-// ReadImported reads the manifest of an imported bundle folder (as
-// BundleDir names it), checks it, and, when pub is set, its signature.
-// The files themselves were checked by Import.
-func ReadImported(dir string, pub ed25519.PublicKey) (*Manifest, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, ManifestName))
-	if err != nil {
-		return nil, fmt.Errorf("reading imported bundle: %w", err)
-	}
-	if pub != nil {
-		sig, err := os.ReadFile(filepath.Join(dir, SignatureName))
-		if err != nil {
-			return nil, fmt.Errorf("reading imported bundle signature: %w", err)
-		}
-		if err := checkSignature(pub, raw, sig); err != nil {
-			return nil, fmt.Errorf("checking imported bundle in %s: %w", dir, err)
-		}
-	}
-	m, err := ParseManifest(raw)
-	if err != nil {
-		return nil, fmt.Errorf("reading imported bundle manifest in %s: %w", dir, err)
-	}
-	return m, nil
 }
 
 // fileExists reports whether path exists (any type).

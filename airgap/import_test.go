@@ -21,7 +21,7 @@ func TestImportChecksFreeSpaceBeforeWriting(t *testing.T) {
 	bundle, pub, _ := sharedBundle(t)
 	state := filepath.Join(t.TempDir(), "state")
 	var asked string
-	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub,
+	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub},
 		freeSpace: func(dir string) (int64, error) { asked = dir; return 1 << 20, nil }})
 	var de *DiskSpaceError
 	if !errors.As(err, &de) {
@@ -46,13 +46,13 @@ func TestImportChecksFreeSpaceBeforeWriting(t *testing.T) {
 }
 
 func TestImportRefusesAnotherTrainOrArch(t *testing.T) {
-	bundle, _, _ := sharedBundle(t)
+	bundle, pub, _ := sharedBundle(t)
 	state := filepath.Join(t.TempDir(), "state")
-	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Train: "2031.01"})
+	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}, Train: "2031.01"})
 	if err == nil || !strings.Contains(err.Error(), "carries train 2030.01 but train 2031.01 is wanted") {
 		t.Fatalf("error = %v", err)
 	}
-	_, err = Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Arch: "arm64"})
+	_, err = Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}, Arch: "arm64"})
 	if err == nil || !strings.Contains(err.Error(), "built for amd64 but this host is arm64") {
 		t.Fatalf("error = %v", err)
 	}
@@ -64,13 +64,13 @@ func TestImportRefusesAnotherTrainOrArch(t *testing.T) {
 func TestImportReplacesAnotherBuildOfTheSameTrain(t *testing.T) {
 	bundle, pub, priv := sharedBundle(t)
 	state := filepath.Join(t.TempDir(), "state")
-	if _, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub}); err != nil {
+	if _, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}}); err != nil {
 		t.Fatal(err)
 	}
 	rebuilt := filepath.Join(t.TempDir(), "rebuilt.tar.zst")
 	writeEntries(t, rebuilt, editManifest(t, readEntries(t, bundle), priv, func(m *Manifest) { m.Created = m.Created.Add(time.Hour) }), nil)
 	var log bytes.Buffer
-	res, err := Import(context.Background(), ImportOptions{Bundle: rebuilt, StateDir: state, PublicKey: pub, Status: status.New(&log, status.Plain)})
+	res, err := Import(context.Background(), ImportOptions{Bundle: rebuilt, StateDir: state, Trust: Trust{Key: pub}, Status: status.New(&log, status.Plain)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +93,7 @@ func TestImportReplacesAnotherBuildOfTheSameTrain(t *testing.T) {
 func TestImportReimportsAnIncompleteFolder(t *testing.T) {
 	bundle, pub, _ := sharedBundle(t)
 	state := filepath.Join(t.TempDir(), "state")
-	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub})
+	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestImportReimportsAnIncompleteFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
-	res, err = Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub, Status: status.New(&log, status.Plain)})
+	res, err = Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}, Status: status.New(&log, status.Plain)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +119,7 @@ func TestImportStoppedMidwayLeavesNothing(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "state")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err := Import(ctx, ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub, onFile: func(File) { cancel() }})
+	_, err := Import(ctx, ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}, onFile: func(File) { cancel() }})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error = %v", err)
 	}
@@ -132,7 +132,8 @@ const childImportEnv = "AIRGAP_TEST_CHILD_IMPORT"
 
 func runChildImport() {
 	bundle, state, _ := strings.Cut(os.Getenv(childImportEnv), "|")
-	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, onFile: func(f File) {
+	// The child has no key: it checks integrity only, and is killed anyway.
+	_, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{InsecureSkipVerify: true}, onFile: func(f File) {
 		fmt.Println("PAUSED", f.Path)
 		select {}
 	}})
@@ -170,7 +171,7 @@ func TestKilledImportIsFinishedByARerun(t *testing.T) {
 		t.Fatal("a killed import produced a bundle folder")
 	}
 
-	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, PublicKey: pub})
+	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}})
 	if err != nil {
 		t.Fatalf("rerun: %v", err)
 	}
@@ -183,13 +184,15 @@ func TestKilledImportIsFinishedByARerun(t *testing.T) {
 	}
 }
 
+// assertOnlyBundleFolders checks that the bundles folder holds the named
+// bundle folders and nothing else: no staging folder, no lock file.
 func assertOnlyBundleFolders(t *testing.T, state string, names ...string) {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(state, "bundles"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{lockName: true}
+	want := map[string]bool{}
 	for _, n := range names {
 		want[n] = true
 	}

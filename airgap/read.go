@@ -3,10 +3,8 @@ package airgap
 import (
 	"archive/tar"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -109,10 +107,10 @@ type scanResult struct {
 // scanner streams one bundle once: leading entries, signature, manifest,
 // then every file checked against the manifest as it passes.
 type scanner struct {
-	name string
-	key  ed25519.PublicKey
-	st   *status.Status
-	sink scanSink
+	name  string
+	trust Trust
+	st    *status.Status
+	sink  scanSink
 	// writes tells the pipeline to run its writer goroutine.
 	writes bool
 }
@@ -323,18 +321,8 @@ func (s *scanner) readHead(tr *tar.Reader) (*scanResult, *tar.Header, error) {
 	}
 
 	// Decide on the signature from the raw bytes: nothing parsed yet.
-	if s.key != nil {
-		if !res.Signed {
-			return nil, nil, s.fail(SignatureName, "missing: the bundle is unsigned but --key asks for a signature", "get a bundle built with --key, or the signature was stripped: copy the bundle again from its source", nil)
-		}
-		if err := checkSignature(s.key, raw, res.Sig); err != nil {
-			fix := "check that --key is the public key of the bundle's maker, then copy the bundle again: the manifest was changed or signed by someone else"
-			if claimed := claimedKeyID(raw); claimed != "" && claimed != KeyID(s.key) {
-				fix = fmt.Sprintf("the (unverified) manifest names key %s but --key is %s: pass the matching public key", claimed, KeyID(s.key))
-			}
-			return nil, nil, s.fail(SignatureName, "bad signature", fix, err)
-		}
-		res.Checked = true
+	if err := s.checkTrust(res); err != nil {
+		return nil, nil, err
 	}
 	m, err := ParseManifest(raw)
 	if err != nil {
@@ -345,21 +333,11 @@ func (s *scanner) readHead(tr *tar.Reader) (*scanResult, *tar.Header, error) {
 		return nil, nil, s.fail(SignatureName, "present but the manifest names no signing key", fixRebuild, nil)
 	case !res.Signed && m.KeyID != "":
 		return nil, nil, s.fail(SignatureName, fmt.Sprintf("missing, but the manifest says key %s signed the bundle: the signature was stripped or lost", m.KeyID), "copy the bundle again from its source", nil)
-	case res.Checked && m.KeyID != KeyID(s.key):
-		return nil, nil, s.fail(ManifestName, fmt.Sprintf("names signing key %s but the signature verifies with %s", m.KeyID, KeyID(s.key)), fixRebuild, nil)
+	case res.Checked && m.KeyID != KeyID(s.trust.Key):
+		return nil, nil, s.fail(ManifestName, fmt.Sprintf("names signing key %s but the signature verifies with %s", m.KeyID, KeyID(s.trust.Key)), fixRebuild, nil)
 	}
 	res.Manifest = m
 	return res, hdr, nil
-}
-
-func claimedKeyID(raw []byte) string {
-	var probe struct {
-		KeyID string `json:"keyID"`
-	}
-	if err := json.Unmarshal(raw, &probe); err != nil {
-		return ""
-	}
-	return probe.KeyID
 }
 
 func (s *scanner) readSmall(tr *tar.Reader, hdr *tar.Header, max int64) ([]byte, error) {

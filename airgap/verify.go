@@ -2,7 +2,6 @@ package airgap
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -16,11 +15,11 @@ import (
 type VerifyOptions struct {
 	// Bundle is the .tar.zst file.
 	Bundle string
-	// PublicKey, when set, makes the signature mandatory and checked
-	// before anything in the manifest is trusted. Without it only the
-	// integrity of the files against the manifest is checked.
-	PublicKey ed25519.PublicKey
-	Status    *status.Status
+	// Trust says which signature the bundle must carry; it is checked
+	// before anything in the manifest is used. The zero value refuses
+	// every bundle (see Trust).
+	Trust  Trust
+	Status *status.Status
 }
 
 // VerifyResult is what a verified bundle is.
@@ -28,8 +27,11 @@ type VerifyResult struct {
 	Manifest       *Manifest
 	ManifestSHA256 string
 	// Signed: the bundle carries a signature. SignatureChecked: it was
-	// verified against VerifyOptions.PublicKey.
+	// verified against Trust.Key.
 	Signed, SignatureChecked bool
+	// InsecureSkipVerify: the bundle was accepted without a checked
+	// signature, because Trust.InsecureSkipVerify allowed it.
+	InsecureSkipVerify bool
 	// CompressedSize is the bundle file's size.
 	CompressedSize int64
 }
@@ -42,33 +44,23 @@ func Verify(ctx context.Context, o VerifyOptions) (*VerifyResult, error) {
 	if st == nil {
 		st = status.Discard()
 	}
+	warnSkip(st, o.Trust)
 	f, info, err := openBundle(o.Bundle)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	st.Start("verifying " + filepath.Base(o.Bundle))
-	sc := &scanner{name: o.Bundle, key: o.PublicKey, st: st, sink: hashOnly{}}
+	sc := &scanner{name: o.Bundle, trust: o.Trust, st: st, sink: hashOnly{}}
 	res, err := sc.scan(ctx, f)
 	if err != nil {
 		return nil, st.End(err)
 	}
 	st.End(nil)
-	reportSignature(st, res)
+	reportSignature(st, o.Trust, res)
 	m := res.Manifest
 	st.Info("bundle %s: train %s for %s, %d files, %s unpacked, built %s", filepath.Base(o.Bundle), m.Train, m.Arch, len(m.Files), status.HumanBytes(m.UnpackedSize()), m.Created.UTC().Format("2006-01-02 15:04 MST"))
-	return &VerifyResult{Manifest: m, ManifestSHA256: res.ManifestSHA256, Signed: res.Signed, SignatureChecked: res.Checked, CompressedSize: info.Size()}, nil
-}
-
-func reportSignature(st *status.Status, res *scanResult) {
-	switch {
-	case res.Checked:
-		st.Info("signature by key %s verified", res.Manifest.KeyID)
-	case res.Signed:
-		st.Warn("bundle is signed by key %s but no --key was given: its signature was not checked, only its integrity", res.Manifest.KeyID)
-	default:
-		st.Warn("bundle is unsigned: its integrity was checked, not who made it")
-	}
+	return &VerifyResult{Manifest: m, ManifestSHA256: res.ManifestSHA256, Signed: res.Signed, SignatureChecked: res.Checked, InsecureSkipVerify: !res.Checked, CompressedSize: info.Size()}, nil
 }
 
 type hashOnly struct{}

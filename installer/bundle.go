@@ -2,33 +2,34 @@ package installer
 
 import (
 	"context"
-	"crypto/ed25519"
-	"fmt"
 	"path/filepath"
 	"runtime"
 
 	"github.com/suitenumerique/docs-appliance/airgap"
+	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
 // importBundle verifies and imports --bundle (nothing is placed before the
 // whole bundle is checked), then makes its charts the first chart store
-// and its folder the source of the k3s artifacts.
+// and its folder the source of the k3s artifacts. The bundle must be
+// signed with --bundle-key, else with the release key built into the
+// binary; a development build without a key refuses it unless
+// --insecure-skip-bundle-verify.
 func (i *Install) importBundle(ctx context.Context, st *status.Status) (string, error) {
 	if i.Bundle == "" {
 		return "", nil
 	}
-	var pub ed25519.PublicKey
-	if i.BundleKey != "" {
-		k, err := airgap.LoadPublicKey(i.BundleKey)
-		if err != nil {
-			return "", fmt.Errorf("reading --bundle-key: %w", err)
-		}
-		pub = k
+	trust, err := airgap.ResolveTrust(airgap.TrustFlags{
+		KeyFile: i.BundleKey, KeyFlag: "--bundle-key",
+		InsecureSkipVerify: i.BundleInsecureSkipVerify,
+		ReleaseKey:         release.BundleKey,
+	})
+	if err != nil {
+		return "", err
 	}
-	st.Start("importing bundle " + filepath.Base(i.Bundle))
-	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: i.Bundle, StateDir: i.Inputs.StateDir, PublicKey: pub, Arch: runtime.GOARCH, Status: st})
-	if st.End(err) != nil {
+	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: i.Bundle, StateDir: i.Inputs.StateDir, Trust: trust, Arch: runtime.GOARCH, Status: st})
+	if err != nil {
 		return "", err
 	}
 	if res.AlreadyImported {

@@ -4,25 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/fluxcd/pkg/git"
 	"golang.org/x/sys/unix"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
-	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
-	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/steps"
 	"github.com/suitenumerique/docs-appliance/installer/wizard"
 )
 
@@ -38,192 +38,23 @@ type InstallResult struct {
 	// ConvergedSeconds is how long Flux took after bootstrap; TookSeconds the whole install.
 	ConvergedSeconds float64 `json:"convergedSeconds"`
 	TookSeconds      float64 `json:"tookSeconds"`
+	// Steps are what each step did: ran, or skipped with why.
+	Steps []steps.Result `json:"steps"`
 }
 
 // workDirName holds the private clones of the desired-state repository.
 const workDirName = "work"
-
-// handOver is the real install: inputs, host (or the given cluster), bootstrap layer, render,
-// commit, Flux bootstrap, convergence. Every step looks at the host, cluster and repository
-// before acting, so a killed install, run again, resumes; an unchanged rerun commits nothing.
-func (i *Install) handOver(ctx context.Context, st *status.Status) error {
-	start := time.Now()
-	existing := i.Kubeconfig != ""
-
-	if err := i.askIfFirstRun(ctx); err != nil {
-		return err
-	}
-	bundleDir, err := i.importBundle(ctx, st)
-	if err != nil {
-		return err
-	}
-	// Everything that can be wrong with the inputs is found before anything changes: a first
-	// pass reads them without writing the state folder.
-	st.Start("reading config and secrets")
-	ro := i.Inputs
-	ro.ReadOnly = true
-	check, err := LoadInputs(ro)
-	if err == nil {
-		err = i.checkInputs(ctx, check, existing)
-	}
-	if st.End(explainKeyError(err, i.Inputs.StateDir)) != nil {
-		return explainKeyError(err, i.Inputs.StateDir)
-	}
-	in, err := LoadInputs(i.Inputs)
-	if err != nil {
-		return explainKeyError(err, i.Inputs.StateDir)
-	}
-	if bundleDir != "" && i.bundleTrain != in.Train.Name {
-		return fmt.Errorf("--bundle carries train %s but the config installs train %s: use the bundle of train %s, or --set train=%s", i.bundleTrain, in.Train.Name, in.Train.Name, i.bundleTrain)
-	}
-	unlock, err := lockState(i.Inputs.StateDir)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if in.Store.KeyCreated {
-		st.Warn("created the appliance's age key at %s: back it up offline now, it decrypts every secret", in.Store.KeyPath())
-	}
-	if len(in.Generated) > 0 {
-		st.Info("generated %d secrets, kept encrypted in %s", len(in.Generated), i.Inputs.StateDir)
-	}
-	if prov, err := gitops.FluxProvenance(in.Train.Flux.Version); err == nil {
-		for _, c := range prov.Controllers {
-			if c.Built != "" {
-				st.Info("Flux %s %s: install manifests built from %s (%s)", c.Name, c.Tag, c.Built, c.Reason)
-			}
-		}
-	}
-	gitImage, _ := in.Train.ImageFor(gitops.GitImageRepository)
-	st.Start(fmt.Sprintf("rendering train %s with profile %s", in.Train.Name, in.Profile.Name))
-	res, err := render.Render(ctx, render.Options{
-		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store,
-		Recipients: in.Recipients(),
-	})
-	if st.End(err) != nil {
-		return err
-	}
-	if len(res.Unpinned) > 0 {
-		msg := fmt.Sprintf("%d images the rendered objects use are not pinned by train %s: %s", len(res.Unpinned), in.Train.Name, strings.Join(res.Unpinned, ", "))
-		if in.Config.Airgapped {
-			return errors.New(msg + " (an air-gapped appliance cannot pull them)")
-		}
-		st.Warn("%s", msg)
-	}
-
-	// The cluster: given, or k3s on this host.
-	kubeconfig := i.Kubeconfig
-	if !existing {
-		if kubeconfig, err = i.provisionHost(ctx, in, st); err != nil {
-			return err
-		}
-	}
-	if kubeconfig, err = filepath.Abs(kubeconfig); err != nil {
-		return fmt.Errorf("resolving the kubeconfig path: %w", err)
-	}
-	c, err := cluster.NewFromKubeconfig(kubeconfig)
-	if err != nil {
-		return err
-	}
-	if existing {
-		if err := i.checkCluster(ctx, c, in, st); err != nil {
-			return err
-		}
-	}
-	// A cluster that already holds another appliance key is never overwritten.
-	if err := gitops.CheckAgeKey(ctx, c, in.Store.Identity(), in.Store.KeyPath()); err != nil {
-		return err
-	}
-
-	remote, closeRemote, err := i.bootstrapLayer(ctx, c, in, gitImage, st)
-	if err != nil {
-		return err
-	}
-	defer closeRemote()
-
-	// Commit the render in a private clone.
-	work := filepath.Join(i.Inputs.StateDir, workDirName)
-	if err := cleanWorkDir(work); err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(work, "repo-")
-	if err != nil {
-		return fmt.Errorf("making a work folder in %s: %w", work, err)
-	}
-	defer os.RemoveAll(dir)
-	st.Start("cloning the desired-state repository")
-	repo, err := gitops.Clone(ctx, dir, remote)
-	if st.End(err) != nil {
-		return err
-	}
-	defer repo.Close()
-	st.Start("committing the rendered repository")
-	author := git.Signature{Name: "docs-appliance", Email: "docs-appliance@" + in.Config.Domain}
-	pub, err := gitops.Publish(ctx, repo, gitops.PublishInput{
-		Result: res, Identity: in.Store.Identity(), Recipients: in.Recipients(), Config: in.Config,
-		Version: release.Version, Author: author,
-	})
-	if st.End(err) != nil {
-		return err
-	}
-	if pub.Committed {
-		st.Info("committed %s: %s (%d files written, %d removed)", short(pub.Head), pub.Subject, len(pub.Report.Written), len(pub.Report.Removed))
-		// Flux's next poll would see it within its interval; ask now.
-		if err := gitops.RequestReconcile(ctx, c, gitops.GitRepositoryGVR, gitops.FluxName); err != nil {
-			st.Warn("%v", err)
-		}
-	} else {
-		st.Info("up to date: the repository already holds this render (%s)", short(pub.Head))
-	}
-	// The config that produced the pushed render is the one a later run starts from.
-	if err := in.Config.Save(SavedConfigPath(i.Inputs.StateDir)); err != nil {
-		return fmt.Errorf("saving the config: %w", err)
-	}
-
-	st.Start(fmt.Sprintf("bootstrapping Flux %s", in.Train.Flux.Version))
-	err = gitops.Bootstrap(ctx, gitops.BootstrapOptions{
-		Repo: repo, Remote: remote, Kubeconfig: kubeconfig, Config: c.Config,
-		FluxVersion: in.Train.Flux.Version, Author: author,
-		Timeout: orDefault(i.BootstrapTimeout, 5*time.Minute), PollInterval: 2 * time.Second,
-	}, st)
-	if st.End(err) != nil {
-		return err
-	}
-	head, err := repo.Head()
-	if err != nil {
-		return err
-	}
-	rev := repo.Revision(head)
-
-	names := []string{gitops.FluxName}
-	for _, l := range res.Layers {
-		names = append(names, l.Name)
-	}
-	st.Start(fmt.Sprintf("waiting for Flux to apply %s: %s", short(head), strings.Join(names, ", ")))
-	convergeStart := time.Now()
-	states, err := gitops.Converge(ctx, c, gitops.ConvergeOptions{Names: names, Revision: rev, Timeout: orDefault(i.Timeout, 30*time.Minute)}, st)
-	if st.End(err) != nil {
-		return err
-	}
-	i.Result = &InstallResult{
-		Revision: rev, Committed: pub.Committed, Subject: pub.Subject, Kustomizations: states,
-		ConvergedSeconds: time.Since(convergeStart).Seconds(), TookSeconds: time.Since(start).Seconds(),
-	}
-	st.Skip(fmt.Sprintf("verifying https://%s", in.Config.Domain), "the end-to-end check of the public URL is not in this build yet")
-	st.Info("Docs %s (train %s) runs from %s: %d Flux Kustomizations ready, in %s",
-		in.Train.Docs.Version, in.Train.Name, rev, len(states), time.Since(start).Round(time.Second))
-	st.Info("desired state: %s (branch %s); change the config and run install again to change it", remote.SyncURL, remote.Branch)
-	if in.Store.KeyCreated {
-		st.Warn("back up %s offline: without it the repository's secrets cannot be decrypted", in.Store.KeyPath())
-	}
-	return nil
-}
 
 // checkInputs refuses what would stop the install half-way: an unpinned train, a build without
 // the Flux manifests, an in-cluster git server the train does not pin.
 func (i *Install) checkInputs(ctx context.Context, in *Inputs, existing bool) error {
 	if err := checkPinned(in.Train, existing); err != nil {
 		return err
+	}
+	if !existing {
+		if err := checkTopology(ctx, in.Profile, nil); err != nil {
+			return err
+		}
 	}
 	if _, err := gitops.FluxManifests(in.Train.Flux.Version); err != nil {
 		return err
@@ -276,28 +107,6 @@ func checkPinned(t *bundles.Train, existingCluster bool) error {
 		t.Name, len(missing), strings.Join(missing, ", "))
 }
 
-// provisionHost runs preflight and k3s on this host and returns k3s's kubeconfig.
-func (i *Install) provisionHost(ctx context.Context, in *Inputs, st *status.Status) (string, error) {
-	st.Start("checking the host (preflight)")
-	rep, err := i.preflight(ctx, in)
-	if st.End(err) != nil {
-		return "", err
-	}
-	if err := rep.Err(); err != nil {
-		st.Warn("%s", rep.Text())
-		return "", err
-	}
-	root := i.root()
-	stateHost := root.HostPath(i.Inputs.StateDir)
-	if err := k3s.Provision(ctx, k3s.Options{
-		Root: root, Runner: i.runner(), Train: in.Train, Domains: in.Config.Hosts(), Airgapped: in.Config.Airgapped,
-		ClusterInit: in.Profile.Servers > 1, StateDir: stateHost, ArtifactsDir: i.artifactsDir,
-	}, st); err != nil {
-		return "", err
-	}
-	return k3s.FindKubeconfig(root, stateHost)
-}
-
 // checkCluster runs the cluster checks of an existing cluster (install --kubeconfig).
 func (i *Install) checkCluster(ctx context.Context, c *cluster.Client, in *Inputs, st *status.Status) error {
 	ids := preflight.IDs(preflight.ClusterChecks())
@@ -307,9 +116,11 @@ func (i *Install) checkCluster(ctx context.Context, c *cluster.Client, in *Input
 			ignore = append(ignore, id)
 		}
 	}
-	st.Start("checking the cluster")
+	if err := checkTopology(ctx, in.Profile, c); err != nil {
+		return err
+	}
 	rep, err := preflight.CheckCluster(ctx, preflight.ClusterOptions{Client: c.Kube, Train: in.Train, Airgapped: in.Config.Airgapped, Ignore: ignore})
-	if st.End(err) != nil {
+	if err != nil {
 		return err
 	}
 	if err := rep.Err(); err != nil {
@@ -319,54 +130,54 @@ func (i *Install) checkCluster(ctx context.Context, c *cluster.Client, in *Input
 	return nil
 }
 
-// bootstrapLayer applies what Flux cannot bring itself and returns how to reach the repository;
-// the returned func ends the port-forward.
-func (i *Install) bootstrapLayer(ctx context.Context, c *cluster.Client, in *Inputs, gitImage bundles.Image, st *status.Status) (gitops.Remote, func(), error) {
+// bootstrapObjects are what Flux cannot bring itself: namespaces, the age key, Flux's git
+// credentials and, for the in-cluster repository, the git server.
+func (i *Install) bootstrapObjects(ctx context.Context, c *cluster.Client, in *Inputs) ([]*unstructured.Unstructured, error) {
 	cfg := in.Config.Git
-	noop := func() {}
-	var remote gitops.Remote
-	var spec *gitops.GitServerSpec
 	password, _ := in.Store.Get("git.password")
+	o := gitops.LayerOptions{AgeKey: in.Store.Identity()}
 	switch cfg.Mode {
 	case config.GitInCluster:
 		users, err := gitserver.UsersFile(gitops.GitAccounts(password), gitops.PreviousUsers(ctx, c))
 		if err != nil {
-			return remote, noop, err
+			return nil, err
 		}
-		spec = &gitops.GitServerSpec{
+		gitImage, _ := in.Train.ImageFor(gitops.GitImageRepository)
+		o.GitServer = &gitops.GitServerSpec{
 			Image: gitImage, Branch: cfg.Branch, Workload: in.Profile.Workloads["git-server"],
 			Storage: in.Profile.Storage.Git, Users: users,
 		}
-		remote = gitops.InClusterRemote("", cfg.Branch, password)
+		o.FluxSecret = gitops.InClusterRemote("", cfg.Branch, password).FluxSecret
 	default:
-		token, _ := in.Store.Get("git.token")
-		key, _ := in.Store.Get("git.sshKey")
-		var err error
-		if remote, err = gitops.ExternalRemote(cfg, token, key); err != nil {
-			return remote, noop, err
+		remote, err := i.externalRemote(in)
+		if err != nil {
+			return nil, err
 		}
+		o.FluxSecret = remote.FluxSecret
 	}
-	st.Start("applying the bootstrap layer (namespaces, age key, Flux credentials" + map[bool]string{true: ", git server)", false: ")"}[spec != nil])
-	changes, err := gitops.ApplyLayer(ctx, c, gitops.BootstrapObjects(gitops.LayerOptions{
-		AgeKey: in.Store.Identity(), FluxSecret: remote.FluxSecret, GitServer: spec,
-	}))
-	if st.End(err) != nil {
-		return remote, noop, err
+	return gitops.BootstrapObjects(o), nil
+}
+
+func (i *Install) externalRemote(in *Inputs) (gitops.Remote, error) {
+	token, _ := in.Store.Get("git.token")
+	key, _ := in.Store.Get("git.sshKey")
+	return gitops.ExternalRemote(in.Config.Git, token, key)
+}
+
+// openRemote says how to reach the repository from here: the operator's remote, or the
+// in-cluster server through a loopback port-forward (the returned func ends it).
+func (i *Install) openRemote(ctx context.Context, c *cluster.Client, in *Inputs) (gitops.Remote, func(), error) {
+	noop := func() {}
+	if in.Config.Git.Mode != config.GitInCluster {
+		r, err := i.externalRemote(in)
+		return r, noop, err
 	}
-	st.Info("bootstrap layer: %s", summarizeChanges(changes))
-	if spec == nil {
-		return remote, noop, nil
-	}
-	st.Start("waiting for the git server")
-	if err := c.Wait(ctx, gitops.GitServerRefs(), cluster.WaitOptions{Timeout: 5 * time.Minute}); st.End(err) != nil {
-		return remote, noop, fmt.Errorf("waiting for the git server: %w", err)
-	}
+	password, _ := in.Store.Get("git.password")
 	fwd, err := c.PortForward(ctx, gitops.GitNamespace, "service/"+gitops.GitService, 80)
 	if err != nil {
-		return remote, noop, err
+		return gitops.Remote{}, noop, err
 	}
-	remote = gitops.InClusterRemote(fwd.Addr, cfg.Branch, password)
-	return remote, func() { _ = fwd.Close() }, nil
+	return gitops.InClusterRemote(fwd.Addr, in.Config.Git.Branch, password), func() { _ = fwd.Close() }, nil
 }
 
 func summarizeChanges(changes []cluster.Change) string {
@@ -378,9 +189,21 @@ func summarizeChanges(changes []cluster.Change) string {
 }
 
 // lockState keeps two installs from working on one appliance at once. The kernel drops the lock
-// when the process ends, however it ends, so a killed install never blocks the next.
-func lockState(stateDir string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(stateDir, "install.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+// when the process ends, however it ends, so a killed install never blocks the next. The state
+// folder is made (0700) when missing; unlock(true) after a failure removes it again when this
+// lock made them and nothing else was written there, so refused input leaves nothing behind.
+func lockState(stateDir string) (unlock func(failed bool), err error) {
+	_, statErr := os.Stat(stateDir)
+	made := errors.Is(statErr, fs.ErrNotExist)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("making the state folder %s: %w", stateDir, err)
+	}
+	lock := filepath.Join(stateDir, lockFileName)
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600)
+	madeLock := err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(lock, os.O_RDWR, 0o600)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening the install lock: %w", err)
 	}
@@ -388,8 +211,19 @@ func lockState(stateDir string) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("another docs-appliance install is running on %s (it holds %s): let it finish", stateDir, f.Name())
 	}
-	return func() { f.Close() }, nil
+	return func(failed bool) {
+		if failed && madeLock {
+			// Still held: no other install can have taken it in between.
+			os.Remove(lock)
+			if made {
+				os.Remove(stateDir) // only when empty
+			}
+		}
+		f.Close()
+	}, nil
 }
+
+const lockFileName = "install.lock"
 
 // cleanWorkDir removes the clones of killed runs (a run removes its own when it ends).
 func cleanWorkDir(work string) error {
@@ -419,20 +253,27 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// askIfFirstRun walks the operator through the wizard when there is neither
-// a --config nor saved answers, and a terminal to ask on. The answers are
-// checked against the real services and saved, so every later run is
-// headless. --non-interactive never asks: LoadInputs then lists every
-// missing or bad field.
-func (i *Install) askIfFirstRun(ctx context.Context) error {
+// answersGiven says where the answers come from, or "" when the wizard must ask them: there is
+// neither a --config nor saved answers, and --non-interactive was not given (LoadInputs then
+// lists every missing or bad field).
+func (i *Install) answersGiven() string {
 	saved := SavedConfigPath(i.Inputs.StateDir)
-	if i.NonInteractive || i.Inputs.ConfigPath != "" {
-		return nil
+	switch {
+	case i.Inputs.ConfigPath != "":
+		return "answers from " + i.Inputs.ConfigPath
+	case i.NonInteractive:
+		return "--non-interactive: answers from the saved config, --set and --secret"
 	}
 	if _, err := os.Stat(saved); err == nil {
-		return nil
+		return "saved answers in " + saved
 	}
-	c := &wizard.Configure{ConfigPath: saved, StateDir: i.Inputs.StateDir, Root: i.root()}
+	return ""
+}
+
+// askAnswers walks the operator through the wizard. The answers are checked against the real
+// services and saved, so every later run is headless.
+func (i *Install) askAnswers(ctx context.Context) error {
+	c := &wizard.Configure{ConfigPath: SavedConfigPath(i.Inputs.StateDir), StateDir: i.Inputs.StateDir, Root: i.root()}
 	if err := c.Run(ctx); err != nil {
 		return fmt.Errorf("asking for the appliance's answers (or pass --config FILE, or --non-interactive): %w", err)
 	}

@@ -149,10 +149,10 @@ func TestOneInstallAtATime(t *testing.T) {
 	if _, err := lockState(state); err == nil || !strings.Contains(err.Error(), "another docs-appliance install is running") {
 		t.Fatalf("second lock: %v", err)
 	}
-	unlock()
+	unlock(false)
 	unlock2, err := lockState(state)
 	if err != nil {
 		t.Fatalf("the lock was not released: %v", err)
 	}
-	unlock2()
+	unlock2(false)
 }

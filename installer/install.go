@@ -3,11 +3,14 @@ package installer
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
 	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 // Install takes a host (or an existing cluster) to a running appliance.
@@ -23,8 +26,12 @@ type Install struct {
 	// Bundle is an air-gap bundle to import first (install --bundle): its
 	// k3s artifacts, images and charts are what the install uses.
 	Bundle string
-	// BundleKey is the public key the bundle's signature must verify with.
+	// BundleKey is the public key file the bundle's signature must verify
+	// with, instead of the release key built into the binary.
 	BundleKey string
+	// BundleInsecureSkipVerify accepts a bundle whose signature cannot be
+	// checked, on its integrity alone (--insecure-skip-bundle-verify).
+	BundleInsecureSkipVerify bool
 	// NonInteractive never prompts: every answer comes from the config,
 	// --set and --secret (otherwise the wizard asks on a first run).
 	NonInteractive bool
@@ -41,6 +48,10 @@ type Install struct {
 	// Timeout bounds the wait for Flux to converge (default 30 minutes);
 	// BootstrapTimeout each of Flux bootstrap's waits (default 5 minutes).
 	Timeout, BootstrapTimeout time.Duration
+	// Deadlines override the deadlines of the named steps (by step ID).
+	Deadlines map[string]time.Duration
+	// HTTPClient downloads k3s when no bundle carries it; http.DefaultClient when nil.
+	HTTPClient *http.Client
 
 	// bundleTrain and artifactsDir come from the imported bundle.
 	bundleTrain, artifactsDir string
@@ -53,22 +64,91 @@ type Install struct {
 
 // Run executes the install, or its dry run.
 func (i *Install) Run(ctx context.Context, st *status.Status) error {
-	if !i.DryRun {
-		return i.handOver(ctx, st)
+	if i.DryRun {
+		return i.dryRun(ctx, st)
 	}
+	return i.install(ctx, st)
+}
+
+// dryRun renders into OutDir and prints the plan from the same steps a real install runs.
+func (i *Install) dryRun(ctx context.Context, st *status.Status) error {
 	i.Inputs.ReadOnly = true
-	r := &Render{Inputs: i.Inputs, OutDir: i.OutDir, AllowMissingCharts: true}
-	if err := r.Run(ctx, st); err != nil {
+	rd := &Render{Inputs: i.Inputs, OutDir: i.OutDir, AllowMissingCharts: true}
+	if err := rd.Run(ctx, st); err != nil {
 		return fmt.Errorf("dry run: %w", err)
 	}
-	i.Plan = newPlan(r.In, r.Result, i.OutDir, i.Kubeconfig != "")
-	if i.Kubeconfig == "" {
+	r := &run{i: i, in: rd.In, res: rd.Result, existing: i.Kubeconfig != "", dry: true}
+	for _, l := range rd.Result.Layers {
+		r.layers = append(r.layers, l.Name)
+	}
+	r.layers = append([]string{gitops.FluxName}, r.layers...)
+	list, err := r.steps()
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	i.Plan = newPlan(rd.In, rd.Result, i.OutDir, r.existing, steps.Plan(list))
+	if !r.existing {
 		st.Start("checking the host (preflight)")
-		rep, err := i.preflight(ctx, r.In)
+		rep, err := i.preflight(ctx, rd.In)
 		if st.End(err) != nil {
 			return err
 		}
 		i.Plan.addPreflight(rep)
+	}
+	return nil
+}
+
+// steps is the whole list: the prelude, then what follows from the inputs.
+func (r *run) steps() ([]steps.Step, error) {
+	m, err := r.main()
+	if err != nil {
+		return nil, err
+	}
+	return append(r.prelude(), m...), nil
+}
+
+// install is the real install: the prelude's steps (answers, bundle, inputs), then the steps
+// that follow from the inputs. Every step looks at the host, cluster and repository before
+// acting, so a killed install, run again, resumes; an unchanged rerun commits nothing.
+func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
+	start := time.Now()
+	// The lock comes first: two first installs at once must not make two age keys. What this
+	// run creates for a refused input (the state folder and its lock) goes again.
+	unlock, err := lockState(i.Inputs.StateDir)
+	if err != nil {
+		return err
+	}
+	defer func() { unlock(err != nil) }()
+	r := &run{i: i, existing: i.Kubeconfig != ""}
+	defer r.close()
+	res, err := steps.Run(ctx, st, steps.WithDeadlines(r.prelude(), i.Deadlines))
+	i.Result = &InstallResult{Steps: res}
+	if err != nil {
+		return err
+	}
+	list, err := r.main()
+	if err != nil {
+		return err
+	}
+	more, err := steps.Run(ctx, st, steps.WithDeadlines(list, i.Deadlines))
+	i.Result.Steps = append(i.Result.Steps, more...)
+	if r.k3s != nil {
+		r.k3s.Summarize(st, more)
+	}
+	if err != nil {
+		return err
+	}
+	in := r.in
+	i.Result.Revision, i.Result.Kustomizations = r.rev, r.states
+	if r.pub != nil {
+		i.Result.Committed, i.Result.Subject = r.pub.Committed, r.pub.Subject
+	}
+	i.Result.ConvergedSeconds, i.Result.TookSeconds = r.converged.Seconds(), time.Since(start).Seconds()
+	st.Info("Docs %s (train %s) runs from %s: %d Flux Kustomizations ready, in %s",
+		in.Train.Docs.Version, in.Train.Name, r.rev, len(r.states), time.Since(start).Round(time.Second))
+	st.Info("desired state: %s (branch %s); change the config and run install again to change it", r.remote.SyncURL, r.remote.Branch)
+	if in.Store.KeyCreated {
+		st.Warn("back up %s offline: without it the repository's secrets cannot be decrypted", in.Store.KeyPath())
 	}
 	return nil
 }

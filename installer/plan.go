@@ -1,6 +1,7 @@
 package installer
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -10,19 +11,21 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
 	"github.com/suitenumerique/docs-appliance/installer/render"
+	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 // Plan is what an install would do, shown by `install --dry-run`.
 type Plan struct {
-	Domain     string             `json:"domain"`
-	Train      string             `json:"train"`
-	Docs       string             `json:"docs"`
-	K3s        string             `json:"k3s"`
-	Flux       string             `json:"flux"`
-	Profile    string             `json:"profile"`
-	Locked     bool               `json:"locked"`
-	Unpinned   []string           `json:"unpinned,omitempty"`
-	Steps      []PlanStep         `json:"steps"`
+	Domain   string   `json:"domain"`
+	Train    string   `json:"train"`
+	Docs     string   `json:"docs"`
+	K3s      string   `json:"k3s"`
+	Flux     string   `json:"flux"`
+	Profile  string   `json:"profile"`
+	Locked   bool     `json:"locked"`
+	Unpinned []string `json:"unpinned,omitempty"`
+	// Steps are the install's steps, from the same list a real install runs.
+	Steps      []steps.Planned    `json:"steps"`
 	Components []render.Component `json:"components"`
 	Layers     []render.Layer     `json:"layers"`
 	Images     []PlanImage        `json:"images"`
@@ -39,12 +42,6 @@ type Plan struct {
 	Warnings []string `json:"warnings,omitempty"`
 }
 
-// PlanStep is one step of the install.
-type PlanStep struct {
-	Name string `json:"name"`
-	What string `json:"what"`
-}
-
 // PlanImage is one image the appliance runs.
 type PlanImage struct {
 	Reference string `json:"reference"`
@@ -52,13 +49,13 @@ type PlanImage struct {
 }
 
 // newPlan describes an install of the rendered inputs.
-func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool) *Plan {
+func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool, list []steps.Planned) *Plan {
 	cfg, t := in.Config, in.Train
 	p := &Plan{
 		Domain: cfg.Domain, Train: t.Name, Docs: t.Docs.Version, K3s: t.K3s.Version, Flux: t.Flux.Version,
 		Profile: in.Profile.Name, Locked: t.Locked(), Unpinned: t.Unlocked(),
 		Components: res.Components, Layers: res.Layers, UnlistedImages: res.Unpinned,
-		Secrets: in.Store.Names(), OutDir: outDir, Files: len(res.Files),
+		Secrets: in.Store.Names(), OutDir: outDir, Files: len(res.Files), Steps: list,
 	}
 	for _, im := range t.Images {
 		p.Images = append(p.Images, PlanImage{Reference: im.Reference, Digest: im.Digest})
@@ -66,26 +63,13 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 	for _, m := range res.Missing {
 		p.MissingCharts = append(p.MissingCharts, m.Error())
 	}
-	var layerNames []string
-	for _, l := range res.Layers {
-		layerNames = append(layerNames, l.Name)
-	}
-	host := fmt.Sprintf("install k3s %s: Traefik off, secrets encryption, embedded registry, kubeconfig kept for the CLI", t.K3s.Version)
-	if existingCluster {
-		host = "use the given cluster (--kubeconfig): check its version and that every image is present"
-	}
-	p.Steps = []PlanStep{
-		{"preflight", "check the host: CPU, memory, disk, ports, default route, clock, kernel, other runtimes"},
-		{"host", host},
-		{"images", fmt.Sprintf("preload %d images pinned by digest; no registry is contacted", len(t.Images))},
-		{"bootstrap", "namespaces, the age key as flux-system/sops-age, the git server"},
-		{"commit", fmt.Sprintf("commit the rendered repository (%d files) to the %s git server, only if it changed", len(res.Files), cfg.Git.Mode)},
-		{"flux", fmt.Sprintf("bootstrap Flux %s (source, kustomize and notification controllers) from manifests in this binary", t.Flux.Version)},
-		{"converge", "wait for every Flux Kustomization to be Ready: " + strings.Join(layerNames, " → ")},
-		{"verify", fmt.Sprintf("GET https://%s/api/v1.0/config/ answers with Docs %s", cfg.Domain, t.Docs.Version)},
-	}
 	if missing := unpinned(t, existingCluster); len(missing) > 0 {
 		p.Blockers = append(p.Blockers, fmt.Sprintf("train %s is unlocked (%d digests missing): run `make lock` on a connected machine", t.Name, len(missing)))
+	}
+	if !existingCluster {
+		if err := checkTopology(context.Background(), in.Profile, nil); err != nil {
+			p.Blockers = append(p.Blockers, err.Error())
+		}
 	}
 	if _, err := gitops.FluxManifests(t.Flux.Version); err != nil {
 		p.Blockers = append(p.Blockers, err.Error())
@@ -118,7 +102,7 @@ func (p *Plan) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\nPlan: Docs %s at https://%s — train %s (k3s %s, Flux %s), profile %s\n\n", p.Docs, p.Domain, p.Train, p.K3s, p.Flux, p.Profile)
 	b.WriteString("Steps:\n")
 	for i, s := range p.Steps {
-		fmt.Fprintf(&b, "  %d. %-10s %s\n", i+1, s.Name, s.What)
+		fmt.Fprintf(&b, "  %2d. %-15s %s\n", i+1, s.ID, s.Title)
 	}
 	b.WriteString("\nComponents:\n")
 	tw := tabwriter.NewWriter(&b, 2, 4, 2, ' ', 0)

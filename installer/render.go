@@ -3,7 +3,6 @@ package installer
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/suitenumerique/docs-appliance/installer/render"
@@ -29,6 +28,9 @@ type Render struct {
 func (r *Render) Run(ctx context.Context, st *status.Status) error {
 	if r.OutDir == "" {
 		return fmt.Errorf("--out: give the folder to write the repository to")
+	}
+	if _, err := render.CheckDir(r.OutDir); err != nil {
+		return err
 	}
 	st.Start("reading config and secrets")
 	in, err := LoadInputs(r.Inputs)
@@ -58,8 +60,8 @@ func (r *Render) Run(ctx context.Context, st *status.Status) error {
 	}
 	r.Result = res
 	st.Start("writing " + r.OutDir)
-	if err := os.MkdirAll(r.OutDir, 0o755); err != nil {
-		return st.End(fmt.Errorf("creating %s: %w", r.OutDir, err))
+	if err := render.ClaimDir(r.OutDir); err != nil {
+		return st.End(err)
 	}
 	rep, err := render.Write(r.OutDir, res, in.Store.Identity(), in.Recipients())
 	if st.End(err) != nil {

@@ -66,9 +66,9 @@ func runChild(mode string, args []string) int {
 	st := status.New(os.Stdout, status.Plain)
 	switch mode {
 	case "import":
-		_, err = airgap.Import(context.Background(), airgap.ImportOptions{Bundle: args[0], StateDir: args[1], PublicKey: pub, Status: st})
+		_, err = airgap.Import(context.Background(), airgap.ImportOptions{Bundle: args[0], StateDir: args[1], Trust: airgap.Trust{Key: pub}, Status: st})
 	case "verify":
-		_, err = airgap.Verify(context.Background(), airgap.VerifyOptions{Bundle: args[0], PublicKey: pub, Status: st})
+		_, err = airgap.Verify(context.Background(), airgap.VerifyOptions{Bundle: args[0], Trust: airgap.Trust{Key: pub}, Status: st})
 	default:
 		err = fmt.Errorf("unknown mode %q", mode)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -113,34 +114,46 @@ func loadTrain(name, file string) (*bundles.Train, error) {
 	return nil, errors.New("no train given: pass --train NAME (see `docs-appliance trains`) or --train-file FILE")
 }
 
+// trustFlags are the signature flags of airgap verify and airgap import.
+type trustFlags struct {
+	key  string
+	skip bool
+}
+
+func (f *trustFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.key, "key", "", "public key (PEM) the bundle must be signed with, instead of the release key built into this binary")
+	cmd.Flags().BoolVar(&f.skip, strings.TrimPrefix(airgap.SkipVerifyFlag, "--"), false, "INSECURE: accept a bundle whose signature cannot be checked (unsigned, or no key to check it), on its integrity alone")
+}
+
+// trust is the key bundles must be signed with: --key, else the release key.
+func (f *trustFlags) trust() (airgap.Trust, error) {
+	return airgap.ResolveTrust(airgap.TrustFlags{KeyFile: f.key, KeyFlag: "--key", InsecureSkipVerify: f.skip, ReleaseKey: release.BundleKey})
+}
+
 func newAirgapVerifyCommand(app *App) *cobra.Command {
-	var key string
+	var f trustFlags
 	cmd := &cobra.Command{
 		Use:   "verify BUNDLE",
 		Short: "Check a bundle in one pass, writing nothing: signature, manifest, every file's size and sha256",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			opts := airgap.VerifyOptions{Bundle: args[0], Status: app.Status()}
-			if key != "" {
-				pub, err := airgap.LoadPublicKey(key)
-				if err != nil {
-					return err
-				}
-				opts.PublicKey = pub
+			trust, err := f.trust()
+			if err != nil {
+				return err
 			}
-			res, err := airgap.Verify(cmd.Context(), opts)
+			res, err := airgap.Verify(cmd.Context(), airgap.VerifyOptions{Bundle: args[0], Trust: trust, Status: app.Status()})
 			if err != nil {
 				return err
 			}
 			return app.verifiedResult(args[0], res)
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "public key (PEM) the bundle must be signed with")
+	f.bind(cmd)
 	return cmd
 }
 
 func newAirgapImportCommand(app *App) *cobra.Command {
-	var key string
+	var f trustFlags
 	cmd := &cobra.Command{
 		Use:   "import BUNDLE",
 		Short: "Check and unpack a bundle into the state folder, in one streaming pass",
@@ -154,25 +167,24 @@ func newAirgapImportCommand(app *App) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("resolving --state-dir: %w", err)
 			}
-			opts := airgap.ImportOptions{
+			trust, err := f.trust()
+			if err != nil {
+				return err
+			}
+			res, err := airgap.Import(cmd.Context(), airgap.ImportOptions{
 				Bundle:   args[0],
 				StateDir: host.Root(app.flags.root).Path(stateDir),
+				Trust:    trust,
 				Arch:     runtime.GOARCH,
 				Status:   app.Status(),
-			}
-			if key != "" {
-				if opts.PublicKey, err = airgap.LoadPublicKey(key); err != nil {
-					return err
-				}
-			}
-			res, err := airgap.Import(cmd.Context(), opts)
+			})
 			if err != nil {
 				return err
 			}
 			return app.importedResult(args[0], res)
 		},
 	}
-	cmd.Flags().StringVar(&key, "key", "", "public key (PEM) the bundle must be signed with")
+	f.bind(cmd)
 	return cmd
 }
 

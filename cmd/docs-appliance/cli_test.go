@@ -21,6 +21,21 @@ func exampleConfig(t *testing.T) string {
 	return p
 }
 
+// hostRoot is a --root holding only the host name (the dry run's k3s
+// config names the node): most host checks fail on it (no /proc).
+func hostRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	p := filepath.Join(root, "proc", "sys", "kernel", "hostname")
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte("appliance-test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
 // hermetic are the checks a test leaves out: probing ports binds this
 // machine's 80 and 443, and DNS needs a resolver.
 const hermetic = "--ignore-preflight=ports,domain-dns"
@@ -58,7 +73,7 @@ func TestExitCodes(t *testing.T) {
 // the error, and the status (JSON lines) is on stderr.
 func TestJSONOutputIsOneDocument(t *testing.T) {
 	cfg := exampleConfig(t)
-	root := t.TempDir()
+	root := hostRoot(t)
 	keys := filepath.Join(t.TempDir(), "site")
 
 	t.Run("version", func(t *testing.T) {
@@ -159,7 +174,7 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 // In text mode the result is on stdout and the status on stderr, so a
 // plan can be piped or saved without the progress lines.
 func TestTextResultOnStdoutStatusOnStderr(t *testing.T) {
-	r := runBinary(t, nil, "install", "--dry-run", "-c", exampleConfig(t), "--root", t.TempDir(), "--state-dir", t.TempDir(),
+	r := runBinary(t, nil, "install", "--dry-run", "-c", exampleConfig(t), "--root", hostRoot(t), "--state-dir", t.TempDir(),
 		"-O", filepath.Join(t.TempDir(), "r"), hermetic)
 	r.wantCode(t, 0)
 	if !strings.Contains(r.stdout, "Plan: Docs") {

@@ -38,8 +38,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// run is one run of the binary.
-type run struct {
+// binRun is one run of the binary.
+type binRun struct {
 	args           []string
 	code           int
 	stdout, stderr string
@@ -49,7 +49,7 @@ type run struct {
 // dir (empty: a fresh temporary folder), and returns what it wrote and its
 // exit code. HOME and XDG_STATE_HOME point into the test's folder, so no
 // run reaches the real state.
-func runBinary(t *testing.T, in io.Reader, args ...string) run {
+func runBinary(t *testing.T, in io.Reader, args ...string) binRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -61,7 +61,7 @@ func runBinary(t *testing.T, in io.Reader, args ...string) run {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
-	r := run{args: args, stdout: stdout.String(), stderr: stderr.String()}
+	r := binRun{args: args, stdout: stdout.String(), stderr: stderr.String()}
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
@@ -74,7 +74,7 @@ func runBinary(t *testing.T, in io.Reader, args ...string) run {
 }
 
 // wantCode fails the test unless the run exited with code.
-func (r run) wantCode(t *testing.T, code int) {
+func (r binRun) wantCode(t *testing.T, code int) {
 	t.Helper()
 	if r.code != code {
 		t.Fatalf("docs-appliance %v exited %d, want %d\nstdout:\n%s\nstderr:\n%s", r.args, r.code, code, r.stdout, r.stderr)
@@ -82,7 +82,7 @@ func (r run) wantCode(t *testing.T, code int) {
 }
 
 // document decodes stdout, which must hold exactly one JSON document.
-func (r run) document(t *testing.T) any {
+func (r binRun) document(t *testing.T) any {
 	t.Helper()
 	dec := json.NewDecoder(bytes.NewReader([]byte(r.stdout)))
 	var doc any
@@ -97,7 +97,7 @@ func (r run) document(t *testing.T) any {
 }
 
 // object decodes stdout as one JSON object.
-func (r run) object(t *testing.T) map[string]any {
+func (r binRun) object(t *testing.T) map[string]any {
 	t.Helper()
 	obj, ok := r.document(t).(map[string]any)
 	if !ok {
@@ -108,7 +108,7 @@ func (r run) object(t *testing.T) map[string]any {
 
 // errorDoc checks the run failed with code and stdout is the error
 // document, and returns its message.
-func (r run) errorDoc(t *testing.T, code int) string {
+func (r binRun) errorDoc(t *testing.T, code int) string {
 	t.Helper()
 	r.wantCode(t, code)
 	e, ok := r.object(t)["error"].(map[string]any)

@@ -17,7 +17,7 @@ func newResetCommand(app *App) *cobra.Command {
 	f := &resetFlags{}
 	cmd := &cobra.Command{
 		Use:   "reset",
-		Short: "Remove k3s and the appliance state from this host, keeping backups and the age key unless --purge",
+		Short: "Remove k3s and the appliance state from this host, keeping the age key and the volumes (database, documents, backups) unless --purge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var prompt reset.Prompter
@@ -35,6 +35,6 @@ func newResetCommand(app *App) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")
-	cmd.Flags().BoolVar(&f.purge, "purge", false, "remove the backups and the age key too (the encrypted desired state can then never be decrypted again)")
+	cmd.Flags().BoolVar(&f.purge, "purge", false, "remove the age key and the volumes too: the whole state folder (the database, the documents and their backups are gone, and the encrypted desired state can never be decrypted again)")
 	return cmd
 }

@@ -17,15 +17,16 @@ import (
 
 // resetHost is a --root with the appliance's state and a k3s that
 // docs-appliance did not install (no marker in its unit): reset may only
-// remove the state, and keeps the age key and the backups.
+// remove the state, and keeps its marker, the age key and the volumes.
 func resetHost(t *testing.T) (root string, files []string) {
 	t.Helper()
 	root = t.TempDir()
 	files = []string{
 		"var/lib/docs-appliance/appliance.yaml",
 		"var/lib/docs-appliance/secrets.enc.yaml",
+		"var/lib/docs-appliance/.docs-appliance-state",
 		"var/lib/docs-appliance/age.key",
-		"var/lib/docs-appliance/backups/2026-11-25.tar",
+		"var/lib/docs-appliance/volumes/pvc-1/PG_VERSION",
 		"usr/local/bin/k3s",
 		"etc/systemd/system/k3s.service",
 	}
@@ -54,7 +55,7 @@ func missing(root string, files []string) []string {
 // onTerminal runs the binary with stdin and stderr on a pseudo-terminal
 // (stdout stays a pipe, as in `reset -o json | jq`), waits for prompt on
 // the screen and types answer.
-func onTerminal(t *testing.T, prompt, answer string, args ...string) (r run, screen string) {
+func onTerminal(t *testing.T, prompt, answer string, args ...string) (r binRun, screen string) {
 	t.Helper()
 	ptm, pts, err := pty.Open()
 	if err != nil {
@@ -106,7 +107,7 @@ func onTerminal(t *testing.T, prompt, answer string, args ...string) (r run, scr
 		t.Fatalf("no prompt %q on the terminal; it shows:\n%s", prompt, text.String())
 	}
 	err = cmd.Wait()
-	r = run{args: args, stdout: stdout.String()}
+	r = binRun{args: args, stdout: stdout.String()}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
@@ -129,7 +130,7 @@ func TestResetAsksAndRefusalChangesNothing(t *testing.T) {
 			r, screen := onTerminal(t, "Continue? [y/N]", answer, "reset", "--root", root, "--state-dir", "/var/lib/docs-appliance")
 			r.wantCode(t, 1)
 			for _, want := range []string{"remove the appliance state: /var/lib/docs-appliance/appliance.yaml, /var/lib/docs-appliance/secrets.enc.yaml",
-				"keep /var/lib/docs-appliance/age.key, /var/lib/docs-appliance/backups", "leave alone the k3s on this host", "nothing was changed"} {
+				"keep /var/lib/docs-appliance/age.key", "/var/lib/docs-appliance/volumes", "leave alone the k3s on this host", "nothing was changed"} {
 				if !strings.Contains(screen, want) {
 					t.Errorf("the terminal lacks %q:\n%s", want, screen)
 				}
@@ -147,7 +148,7 @@ func TestResetConfirmedRemovesOnlyTheState(t *testing.T) {
 	r.wantCode(t, 0)
 	gone := missing(root, files)
 	if strings.Join(gone, " ") != "var/lib/docs-appliance/appliance.yaml var/lib/docs-appliance/secrets.enc.yaml" {
-		t.Errorf("removed %v, want only the state (not the age key, the backups or the foreign k3s)", gone)
+		t.Errorf("removed %v, want only the state (not its marker, the age key, the volumes or the foreign k3s)", gone)
 	}
 	doc := r.object(t)
 	if doc["changed"] != true || doc["foreignK3s"] != true || len(doc["removedState"].([]any)) != 2 || len(doc["kept"].([]any)) != 2 {

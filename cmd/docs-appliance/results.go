@@ -115,14 +115,21 @@ type resetResult struct {
 	Interfaces []string `json:"interfaces,omitempty"`
 	Rules      int      `json:"iptablesRules,omitempty"`
 	Files      []string `json:"files,omitempty"`
-	Removed    []string `json:"removedState,omitempty"`
-	Kept       []string `json:"kept,omitempty"`
+	// MovedVolumes were in k3s's data folder, now in VolumesTo.
+	MovedVolumes []string `json:"movedVolumes,omitempty"`
+	VolumesTo    string   `json:"volumesTo,omitempty"`
+	Removed      []string `json:"removedState,omitempty"`
+	Kept         []string `json:"kept,omitempty"`
 }
 
 func (a *App) resetResult(p *reset.Plan) error {
 	doc := resetResult{
 		Changed: !p.Empty(), ForeignK3s: p.ForeignK3s, Units: p.Units, Processes: len(p.Processes),
 		Mounts: p.Mounts, Netns: p.Netns, Interfaces: p.Interfaces, Files: p.Files, Removed: p.State, Kept: p.Kept,
+		MovedVolumes: p.MoveVolumes,
+	}
+	if len(p.MoveVolumes) > 0 {
+		doc.VolumesTo = p.VolumesTo
 	}
 	for _, r := range p.Rules {
 		doc.Rules += len(r)

@@ -35,7 +35,14 @@ func (a *App) Status() *status.Status {
 // JSON reports whether the operator asked for machine-readable output.
 func (a *App) JSON() bool { return a.flags.output == "json" }
 
-// newRootCommand builds the command tree.
+// NewRootCommand builds the command tree writing the result to out and
+// everything else to errOut, reading os.Stdin; Execute adds the exit code
+// and the error document.
+func NewRootCommand(out, errOut io.Writer) *cobra.Command {
+	return newRootCommand(&App{Out: out, Err: errOut})
+}
+
+// newRootCommand builds the command tree for app.
 func newRootCommand(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:           "docs-appliance",

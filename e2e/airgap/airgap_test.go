@@ -136,7 +136,7 @@ images:
 
 	// 4. Import on the "site", load the images into the node.
 	state := filepath.Join(work, "state")
-	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: out, StateDir: state, PublicKey: pub, Train: train.Name, Arch: "amd64", Status: status.Discard()})
+	res, err := airgap.Import(ctx, airgap.ImportOptions{Bundle: out, StateDir: state, Trust: airgap.Trust{Key: pub}, Train: train.Name, Arch: "amd64", Status: status.Discard()})
 	if err != nil {
 		t.Fatal(err)
 	}

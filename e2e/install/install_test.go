@@ -127,30 +127,47 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		e.checkConverged(ctx, t, "changed.e2e.test")
 	})
 
-	// Killed installs: SIGKILL at a step, then a rerun finishes the job.
-	for _, kill := range []struct{ at, domain string }{
-		{"cloning the desired-state repository", "killed-early.e2e.test"},
-		{"waiting for Flux to apply", "killed-late.e2e.test"},
-	} {
-		t.Run("an install killed at "+kill.at+" is finished by a rerun", func(t *testing.T) {
-			set := []string{"--set", "domain=" + kill.domain}
-			out := e.installKilledAt(ctx, t, kill.at, set...)
-			t.Logf("killed at %q; its output ended:\n%s", kill.at, tail(out, 6))
+	t.Run("install without --kubeconfig: preflight, k3s's files and service, hand-over, converged", func(t *testing.T) {
+		e.installOnHost(ctx, t, "hostpath.e2e.test")
+	})
+
+	// Killed installs: SIGKILL at every step of the plan, each followed by a rerun that gets
+	// past it. Each round takes another domain, so every step from the commit on has work.
+	t.Run("an install killed at any step is finished by a rerun", func(t *testing.T) {
+		plan := e.planSteps(ctx, t)
+		killed := 0
+		for n, step := range plan {
+			domain := fmt.Sprintf("killed-%d.e2e.test", n)
+			set := []string{"--set", "domain=" + domain}
+			start := time.Now()
+			out, reached := e.installSignalledAtStep(ctx, t, step.Title, os.Kill, set...)
+			if !reached {
+				// The step had nothing to do in this run (its check said so), so it cannot be
+				// killed; the run finished, which is what a rerun must do anyway.
+				t.Logf("step %s had no work in this round (%s)", step.ID, time.Since(start).Round(100*time.Millisecond))
+				e.checkConverged(ctx, t, domain)
+				continue
+			}
+			killed++
+			t.Logf("killed at step %s after %s; output ended:\n%s", step.ID, time.Since(start).Round(100*time.Millisecond), tail(out, 3))
 			rerun := e.mustInstall(ctx, t, set...)
-			if strings.Contains(kill.at, "waiting") && !strings.Contains(rerun, "up to date") {
+			if n > indexOf(plan, "commit") && !strings.Contains(rerun, "up to date") {
 				t.Errorf("the killed run had pushed, so the rerun should find the repository up to date:\n%s", rerun)
 			}
-			e.checkConverged(ctx, t, kill.domain)
+			e.checkConverged(ctx, t, domain)
 			if left, _ := filepath.Glob(filepath.Join(e.state, "work", "repo-*")); len(left) != 0 {
 				t.Errorf("clones left behind: %v", left)
 			}
-		})
-	}
+		}
+		if killed < len(plan)/2 {
+			t.Errorf("only %d of %d steps could be killed", killed, len(plan))
+		}
+	})
 
 	t.Run("Ctrl-C stops an install cleanly and a rerun finishes it", func(t *testing.T) {
 		set := []string{"--set", "domain=interrupted.e2e.test"}
 		start := time.Now()
-		out := e.installSignalledAt(ctx, t, "waiting for Flux to apply", os.Interrupt, set...)
+		out := e.installSignalledAt(ctx, t, "► Waiting for Flux to apply", os.Interrupt, set...)
 		if !strings.Contains(out, "interrupted; Flux goes on applying it") {
 			t.Errorf("the interrupted install does not say it was interrupted:\n%s", tail(out, 6))
 		}
@@ -473,13 +490,76 @@ func (e *env) mustInstall(ctx context.Context, t *testing.T, extra ...string) st
 	return out
 }
 
-// installKilledAt starts an install and SIGKILLs it when a line of its output contains at.
-func (e *env) installKilledAt(ctx context.Context, t *testing.T, at string, extra ...string) string {
-	return e.installSignalledAt(ctx, t, at, os.Kill, extra...)
+// planSteps are the steps `install --dry-run` lists for the test's inputs: the same list the
+// real install runs.
+func (e *env) planSteps(ctx context.Context, t *testing.T) []planStep {
+	t.Helper()
+	args := append(e.args(filepath.Join(t.TempDir(), "dry-state"), "--dry-run", "--out", filepath.Join(t.TempDir(), "out")), "-o", "json")
+	cmd := exec.CommandContext(ctx, e.bin, args...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("install --dry-run: %v\n%s", err, out)
+	}
+	// stdout carries one JSON document, the plan.
+	var plan struct {
+		Steps []planStep `json:"steps"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(out))
+	for dec.More() {
+		var doc struct {
+			Steps []planStep `json:"steps"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			t.Fatalf("reading the plan: %v\n%s", err, out)
+		}
+		if len(doc.Steps) > 0 {
+			plan = doc
+		}
+	}
+	if len(plan.Steps) == 0 {
+		t.Fatalf("the plan lists no steps:\n%s", out)
+	}
+	return plan.Steps
+}
+
+type planStep struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+}
+
+func indexOf(plan []planStep, id string) int {
+	for n, s := range plan {
+		if s.ID == id {
+			return n
+		}
+	}
+	return -1
 }
 
 // installSignalledAt starts an install and sends it sig when a line of its output contains at.
 func (e *env) installSignalledAt(ctx context.Context, t *testing.T, at string, sig os.Signal, extra ...string) string {
+	t.Helper()
+	out, reached := e.signalled(ctx, t, func(line string) bool { return strings.Contains(line, at) }, sig, extra...)
+	if !reached {
+		t.Fatalf("the install ended before reaching %q:\n%s", at, out)
+	}
+	return out
+}
+
+// installSignalledAtStep sends sig when the step whose planned title is title starts (a plain
+// status line "► <title>"; titles that depend on facts keep their first words). It reports
+// whether the step started.
+func (e *env) installSignalledAtStep(ctx context.Context, t *testing.T, title string, sig os.Signal, extra ...string) (string, bool) {
+	t.Helper()
+	words := strings.Fields(title)
+	if len(words) > 4 {
+		words = words[:4]
+	}
+	prefix := "► " + strings.Join(words, " ")
+	return e.signalled(ctx, t, func(line string) bool { return strings.HasPrefix(line, prefix) }, sig, extra...)
+}
+
+func (e *env) signalled(ctx context.Context, t *testing.T, match func(string) bool, sig os.Signal, extra ...string) (string, bool) {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, e.bin, e.args(e.state, extra...)...)
 	pr, pw := io.Pipe()
@@ -495,7 +575,7 @@ func (e *env) installSignalledAt(ctx context.Context, t *testing.T, at string, s
 	for sc.Scan() {
 		line := sc.Text()
 		out.WriteString(line + "\n")
-		if !killed && strings.Contains(line, at) {
+		if !killed && match(line) {
 			// Our own child, by its PID.
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
@@ -504,10 +584,10 @@ func (e *env) installSignalledAt(ctx context.Context, t *testing.T, at string, s
 		}
 	}
 	err := <-done
-	if !killed {
-		t.Fatalf("the install ended (%v) before reaching %q:\n%s", err, at, out.String())
+	if !killed && err != nil {
+		t.Fatalf("the install failed before it could be signalled: %v\n%s", err, out.String())
 	}
-	return out.String()
+	return out.String(), killed
 }
 
 // checkConverged checks every Flux Kustomization Ready at the branch head, Flux and the git

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/equality"
+
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -37,6 +39,9 @@ type ApplyOptions struct {
 	// CRDTimeout bounds the wait for applied CustomResourceDefinitions to be Established before
 	// the objects that may use them are applied. Default one minute.
 	CRDTimeout time.Duration
+	// DryRun asks the API server what the apply would change, changing nothing: an object that
+	// would be stored as it is now is Unchanged. CRDs are not waited for.
+	DryRun bool
 }
 
 // Refs lists the objects of changes, e.g. to wait for them.
@@ -72,13 +77,13 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	}
 	changes := make([]Change, 0, len(objs))
 	for _, o := range crds {
-		ch, err := c.applyOne(ctx, o, opts.DefaultNamespace)
+		ch, err := c.applyOne(ctx, o, opts)
 		if err != nil {
 			return changes, err
 		}
 		changes = append(changes, ch)
 	}
-	if len(crds) > 0 {
+	if len(crds) > 0 && !opts.DryRun {
 		if err := c.Wait(ctx, Refs(changes), WaitOptions{Timeout: opts.CRDTimeout}); err != nil {
 			return changes, fmt.Errorf("waiting for CustomResourceDefinitions to be established: %w", err)
 		}
@@ -86,7 +91,7 @@ func (c *Client) Apply(ctx context.Context, objs []*unstructured.Unstructured, o
 	}
 	for _, group := range [][]*unstructured.Unstructured{namespaces, rest} {
 		for _, o := range group {
-			ch, err := c.applyOne(ctx, o, opts.DefaultNamespace)
+			ch, err := c.applyOne(ctx, o, opts)
 			if err != nil {
 				return changes, err
 			}
@@ -130,9 +135,9 @@ func (c *Client) resourceFor(ref *Ref, defaultNamespace string) (dynamic.Resourc
 	return c.Dynamic.Resource(m.Resource).Namespace(ref.Namespace), nil
 }
 
-func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, defaultNamespace string) (Change, error) {
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, opts ApplyOptions) (Change, error) {
 	ref := RefOf(obj)
-	ri, err := c.resourceFor(&ref, defaultNamespace)
+	ri, err := c.resourceFor(&ref, opts.DefaultNamespace)
 	if err != nil {
 		return Change{Ref: ref}, err
 	}
@@ -162,7 +167,11 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, d
 		labels["kubernetes.io/metadata.name"] = o.GetName()
 		o.SetLabels(labels)
 	}
-	after, err := ri.Apply(ctx, ref.Name, o, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
+	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if opts.DryRun {
+		ao.DryRun = []string{metav1.DryRunAll}
+	}
+	after, err := ri.Apply(ctx, ref.Name, o, ao)
 	if err != nil {
 		return Change{Ref: ref}, fmt.Errorf("applying %s: %w", ref, err)
 	}
@@ -170,8 +179,25 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, d
 	switch {
 	case before == "":
 		ch.Action = Created
-	case after.GetResourceVersion() == before:
+	case opts.DryRun && sameStored(cur, after):
+		ch.Action = Unchanged
+	case !opts.DryRun && after.GetResourceVersion() == before:
 		ch.Action = Unchanged
 	}
 	return ch, nil
+}
+
+// sameStored reports whether a dry-run apply's answer is the object as stored: the server
+// fills managedFields and times afresh in a dry run, so they are not compared.
+func sameStored(cur, after *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		o := u.DeepCopy().Object
+		if md, ok := o["metadata"].(map[string]any); ok {
+			for _, k := range []string{"managedFields", "resourceVersion", "generation"} {
+				delete(md, k)
+			}
+		}
+		return o
+	}
+	return equality.Semantic.DeepEqual(strip(cur), strip(after))
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"time"
 
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
@@ -14,6 +15,9 @@ import (
 
 // FieldManager is the server-side apply field manager of everything the installer applies.
 const FieldManager = "docs-appliance"
+
+// RequestTimeout bounds each API request (rest.Config.Timeout) unless the config sets its own.
+const RequestTimeout = 30 * time.Second
 
 // Client talks to one cluster.
 type Client struct {
@@ -57,6 +61,10 @@ func New(cfg *rest.Config) (*Client, error) {
 	if cfg.QPS == 0 {
 		// Applying a few hundred rendered objects should not crawl at client-go's default 5 QPS.
 		cfg.QPS, cfg.Burst = 50, 100
+	}
+	if cfg.Timeout == 0 {
+		// One request to a hung API server is an error, never a hang; waits poll.
+		cfg.Timeout = RequestTimeout
 	}
 	kube, err := kubernetes.NewForConfig(cfg)
 	if err != nil {

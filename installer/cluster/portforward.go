@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
 )
@@ -48,12 +49,15 @@ func (c *Client) PortForward(ctx context.Context, namespace, target string, port
 		return nil, fmt.Errorf("port-forwarding to %s/%s port %d: %w", namespace, target, port, err)
 	}
 	u := c.Kube.CoreV1().RESTClient().Post().Resource("pods").Namespace(namespace).Name(pod).SubResource("portforward").URL()
-	rt, upgrader, err := spdy.RoundTripperFor(c.Config)
+	// A forward is a long-lived stream: no per-request timeout.
+	stream := rest.CopyConfig(c.Config)
+	stream.Timeout = 0
+	rt, upgrader, err := spdy.RoundTripperFor(stream)
 	if err != nil {
 		return nil, fmt.Errorf("building the SPDY transport: %w", err)
 	}
 	spdyDialer := spdy.NewDialer(upgrader, &http.Client{Transport: rt}, http.MethodPost, u)
-	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, c.Config)
+	wsDialer, err := portforward.NewSPDYOverWebsocketDialer(u, stream)
 	if err != nil {
 		return nil, fmt.Errorf("building the websocket dialer: %w", err)
 	}

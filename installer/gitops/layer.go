@@ -299,3 +299,14 @@ func GitAccounts(pushPassword string) []gitserver.Account {
 		{Name: GitReadUser, Role: gitserver.RoleRead, Password: ReadPassword(pushPassword)},
 	}
 }
+
+// ApplyLayerDryRun says what ApplyLayer would change, changing nothing.
+func ApplyLayerDryRun(ctx context.Context, c *cluster.Client, objs []*unstructured.Unstructured) ([]cluster.Change, error) {
+	var apply []*unstructured.Unstructured
+	for _, o := range objs {
+		if o.GetKind() != "PersistentVolumeClaim" {
+			apply = append(apply, o)
+		}
+	}
+	return c.Apply(ctx, apply, cluster.ApplyOptions{DryRun: true})
+}

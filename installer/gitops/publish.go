@@ -51,6 +51,27 @@ type Published struct {
 // not change keeps its encrypted bytes), records the config, and commits and pushes when
 // something changed, with a message that says what changed and why.
 func Publish(ctx context.Context, repo *Repo, in PublishInput) (*Published, error) {
+	s, err := Stage(repo, in)
+	if err != nil {
+		return nil, err
+	}
+	return s.Commit(ctx)
+}
+
+// Staged is a render written into the working copy, not committed yet.
+type Staged struct {
+	repo          *Repo
+	in            PublishInput
+	prevHead      string
+	subject, body string
+	report        *render.WriteReport
+	// Changed is false when the head already holds this render and config.
+	Changed bool
+}
+
+// Stage writes the render and the config into the working copy and says whether the head
+// already holds them. Nothing leaves the working copy.
+func Stage(repo *Repo, in PublishInput) (*Staged, error) {
 	prevHead, err := repo.Head()
 	if err != nil {
 		return nil, err
@@ -71,18 +92,32 @@ func Publish(ctx context.Context, repo *Repo, in PublishInput) (*Published, erro
 	if err := atomicfile.Write(filepath.Join(repo.Dir(), ConfigFile), cfgYAML, 0o644); err != nil {
 		return nil, fmt.Errorf("recording the config: %w", err)
 	}
+	clean := false
+	if prevHead != "" {
+		if clean, err = repo.Clean(); err != nil {
+			return nil, err
+		}
+	}
 	subject, body := commitMessage(prevHead == "", prevConfig, cfgYAML, in, rep)
-	hash, err := repo.Commit(in.Author, subject+"\n\n"+body)
+	return &Staged{repo: repo, in: in, prevHead: prevHead, subject: subject, body: body, report: rep, Changed: !clean}, nil
+}
+
+// Commit commits and pushes the staged render when it changed anything.
+func (s *Staged) Commit(ctx context.Context) (*Published, error) {
+	if !s.Changed {
+		return &Published{Head: s.prevHead, Report: s.report}, nil
+	}
+	hash, err := s.repo.Commit(s.in.Author, s.subject+"\n\n"+s.body)
 	if errors.Is(err, ErrNothingToCommit) {
-		return &Published{Head: prevHead, Report: rep}, nil
+		return &Published{Head: s.prevHead, Report: s.report}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := repo.Push(ctx); err != nil {
+	if err := s.repo.Push(ctx); err != nil {
 		return nil, err
 	}
-	return &Published{Head: hash, Committed: true, Subject: subject, Report: rep}, nil
+	return &Published{Head: hash, Committed: true, Subject: s.subject, Report: s.report}, nil
 }
 
 // commitMessage says what changed and why: first install, a move to another train, the config

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/suitenumerique/docs-appliance/e2e/envtest"
 	"github.com/suitenumerique/docs-appliance/installer/host"
@@ -64,7 +65,9 @@ func TestProvisionWaitsOnARealAPIServer(t *testing.T) {
 
 func TestWaitReadyNamesWhatIsMissingOnARealAPIServer(t *testing.T) {
 	env := envtest.New(t)
-	client, err := kubernetes.NewForConfig(env.Config)
+	cfg := rest.CopyConfig(env.Config)
+	cfg.QPS, cfg.Burst = 50, 100
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,6 +33,18 @@ const (
 	Marker = "# Managed by docs-appliance: changes are overwritten by the next install or upgrade."
 )
 
+// VolumesDir is where k3s's local-path provisioner keeps the appliance's volumes (the database,
+// the object store holding the database backups and the documents' files, ...): the state
+// folder's volumes/ (host path), rendered as k3s's default-local-storage-path. Outside DataDir,
+// so a reset that removes k3s keeps them; in the state folder, so they follow --state-dir to
+// whichever disk the operator chose for the appliance's data, and `reset --purge` removing that
+// folder removes them with it.
+func VolumesDir(stateDir string) string { return filepath.Join(stateDir, "volumes") }
+
+// LegacyVolumesDir is where k3s keeps local-path volumes when default-local-storage-path is not
+// set, as it was not before the appliance set it: inside DataDir.
+const LegacyVolumesDir = DataDir + "/storage"
+
 // UnitPath is the host path of the k3s systemd unit.
 var UnitPath = host.UnitPath(Unit)
 

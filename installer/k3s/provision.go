@@ -13,9 +13,11 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 // provisioner carries a run: the options with their defaults, the status, and what the steps
@@ -34,20 +36,35 @@ type provisioner struct {
 // step is one thing Provision does. check looks at the host and returns why there is nothing to
 // do, or "" when there is work; it changes nothing, so Plan can run it for a dry run.
 type step struct {
-	name  func(p *provisioner) string
-	check func(ctx context.Context, p *provisioner) (string, error)
-	run   func(ctx context.Context, p *provisioner) error
+	id      string
+	name    func(p *provisioner) string
+	check   func(ctx context.Context, p *provisioner) (string, error)
+	run     func(ctx context.Context, p *provisioner) error
+	timeout func(p *provisioner) time.Duration
 }
 
-func steps() []step {
+// Deadlines of the steps: a download of k3s or its images from a slow mirror gets long, a file
+// write does not; the wait gets Options.Timeout.
+const (
+	downloadDeadline = 20 * time.Minute
+	fileDeadline     = time.Minute
+	startDeadline    = 5 * time.Minute
+)
+
+func fixed(d time.Duration) func(*provisioner) time.Duration {
+	return func(*provisioner) time.Duration { return d }
+}
+
+func stepList() []step {
 	return []step{
-		{name: func(p *provisioner) string { return "Installing k3s " + p.Train.K3s.Version }, check: checkBinary, run: runBinary},
-		{name: func(*provisioner) string { return "Placing images for k3s to import" }, check: checkImages, run: runImages},
-		{name: func(*provisioner) string { return "Writing the k3s configuration" }, check: checkConfig, run: runConfig},
-		{name: func(*provisioner) string { return "Writing the k3s service" }, check: checkService, run: runService},
-		{name: func(p *provisioner) string { return p.start.title() }, check: checkStart, run: runStart},
-		{name: func(*provisioner) string { return "Waiting for the node and core pods to be ready" }, check: nil, run: runWait},
-		{name: func(*provisioner) string { return "Keeping the kubeconfig for the CLI" }, check: checkKeepKubeconfig, run: runKeepKubeconfig},
+		{id: "k3s-binary", name: func(p *provisioner) string { return "Installing k3s " + p.Train.K3s.Version }, check: checkBinary, run: runBinary, timeout: fixed(downloadDeadline)},
+		{id: "k3s-images", name: func(*provisioner) string { return "Placing images for k3s to import" }, check: checkImages, run: runImages, timeout: fixed(downloadDeadline)},
+		{id: "k3s-config", name: func(*provisioner) string { return "Writing the k3s configuration" }, check: checkConfig, run: runConfig, timeout: fixed(fileDeadline)},
+		{id: "k3s-service", name: func(*provisioner) string { return "Writing the k3s service" }, check: checkService, run: runService, timeout: fixed(fileDeadline)},
+		{id: "k3s-start", name: func(p *provisioner) string { return p.start.title() }, check: checkStart, run: runStart, timeout: fixed(startDeadline)},
+		{id: "k3s-ready", name: func(*provisioner) string { return "Waiting for the node and core pods to be ready" }, check: nil, run: runWait,
+			timeout: func(p *provisioner) time.Duration { return p.Timeout + time.Minute }},
+		{id: "k3s-kubeconfig", name: func(*provisioner) string { return "Keeping the kubeconfig for the CLI" }, check: checkKeepKubeconfig, run: runKeepKubeconfig, timeout: fixed(fileDeadline)},
 	}
 }
 
@@ -70,36 +87,78 @@ func newProvisioner(o Options, st *status.Status) (*provisioner, error) {
 	return p, nil
 }
 
+// Steps are Provision's steps on the step engine, for a command that runs them in its own list
+// (install): each checks the host before it acts, so a killed run resumes. Bad options are
+// refused here, before anything changes.
+func Steps(o Options) (*Provisioning, error) {
+	p, err := newProvisioner(o, nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []steps.Step
+	for _, s := range stepList() {
+		s := s
+		f := &steps.Func{
+			Name:      s.id,
+			TitleFunc: func() string { return s.name(p) },
+			RunFunc: func(ctx context.Context, st *status.Status) error {
+				p.st = st
+				return s.run(ctx, p)
+			},
+			Deadline: s.timeout(p),
+		}
+		if s.check != nil {
+			f.CheckFunc = func(ctx context.Context) (string, error) { return s.check(ctx, p) }
+		}
+		if s.id == "k3s-binary" || s.id == "k3s-images" {
+			f.Remote = p.art.binaryURL
+			if p.ArtifactsDir != "" {
+				f.Remote = ""
+			}
+		}
+		out = append(out, f)
+	}
+	return &Provisioning{Steps: out, p: p}, nil
+}
+
+// Provisioning is Provision's steps and what they learn about the host.
+type Provisioning struct {
+	Steps []steps.Step
+	p     *provisioner
+}
+
 // Provision installs or converges k3s on the host, reporting a status line per step: steps with
 // nothing to do say why and are skipped. Bad options are refused before anything changes.
 func Provision(ctx context.Context, o Options, st *status.Status) error {
-	p, err := newProvisioner(o, st)
+	pv, err := Steps(o)
 	if err != nil {
 		return err
 	}
-	ran, skipped := 0, 0
-	for _, s := range steps() {
-		why := ""
-		if s.check != nil {
-			if why, err = s.check(ctx, p); err != nil {
-				return fmt.Errorf("%s: %w", strings.ToLower(s.name(p)[:1])+s.name(p)[1:], err)
-			}
-		}
-		name := s.name(p)
-		if why != "" {
-			p.st.Skip(name, why)
-			skipped++
-			continue
-		}
-		p.st.Start(name)
-		if err := p.st.End(s.run(ctx, p)); err != nil {
-			return err
-		}
-		ran++
+	if st == nil {
+		st = status.Discard()
 	}
-	p.st.Info("k3s %s is ready on node %s (%d step(s) done, %d already in place); the CLI finds its kubeconfig at %s",
-		p.Train.K3s.Version, p.node, ran, skipped, StateKubeconfig(p.StateDir))
+	res, err := steps.Run(ctx, st, pv.Steps)
+	if err != nil {
+		return err
+	}
+	pv.Summarize(st, res)
 	return nil
+}
+
+// Summarize reports what the k3s steps of a run did.
+func (pv *Provisioning) Summarize(st *status.Status, res []steps.Result) {
+	ran, skipped := 0, 0
+	for _, r := range res {
+		switch {
+		case !strings.HasPrefix(r.ID, "k3s-"):
+		case r.Outcome == steps.Ran:
+			ran++
+		case r.Outcome == steps.Skipped:
+			skipped++
+		}
+	}
+	st.Info("k3s %s is ready on node %s (%d step(s) done, %d already in place); the CLI finds its kubeconfig at %s",
+		pv.p.Train.K3s.Version, pv.p.node, ran, skipped, StateKubeconfig(pv.p.StateDir))
 }
 
 // Planned is what Provision would do in one step.
@@ -109,22 +168,20 @@ type Planned struct {
 	Skip string `json:"skip,omitempty"`
 }
 
-// Plan says what Provision would do, without changing the host (install --dry-run). It reads
-// files and asks systemd whether k3s runs; the runner may be a host.Recorder to ask nothing.
+// Plan says what Provision would do, without changing the host. It reads files and asks systemd
+// whether k3s runs; the runner may be a host.Recorder to ask nothing.
 func Plan(ctx context.Context, o Options) ([]Planned, error) {
-	p, err := newProvisioner(o, nil)
+	pv, err := Steps(o)
 	if err != nil {
 		return nil, err
 	}
 	var out []Planned
-	for _, s := range steps() {
-		why := ""
-		if s.check != nil {
-			if why, err = s.check(ctx, p); err != nil {
-				return nil, err
-			}
+	for _, s := range pv.Steps {
+		why, err := s.Check(ctx)
+		if err != nil {
+			return nil, err
 		}
-		out = append(out, Planned{Step: s.name(p), Skip: why})
+		out = append(out, Planned{Step: s.Title(), Skip: why})
 	}
 	return out, nil
 }
@@ -309,6 +366,9 @@ func checkConfig(_ context.Context, p *provisioner) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if st, err := p.Root.Lstat(VolumesDir(p.StateDir)); err != nil || !st.IsDir() {
+		return "", nil
+	}
 	if p.upToDate(files, 0o600) {
 		return "config.yaml and registries.yaml are up to date", nil
 	}
@@ -321,6 +381,10 @@ func runConfig(_ context.Context, p *provisioner) error {
 		return err
 	}
 	if err := p.Root.MkdirAll(ConfigDir, 0o755); err != nil {
+		return err
+	}
+	// k3s's local-path provisioner would make it too, but 0755; the volumes hold the database.
+	if err := p.Root.MkdirAll(VolumesDir(p.StateDir), 0o700); err != nil {
 		return err
 	}
 	for _, path := range []string{ConfigPath, RegistriesPath} {

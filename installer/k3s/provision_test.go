@@ -191,7 +191,8 @@ func TestProvisionFirstRunRerunAndConfigChange(t *testing.T) {
 	if !os.SameFile(a, b) {
 		t.Error("the bundle's image tar was copied instead of hard-linked")
 	}
-	for p, m := range map[string]os.FileMode{ConfigPath: 0o600, RegistriesPath: 0o600, UnitPath: 0o644, EnvPath: 0o600, AppliedPath: 0o600, StateKubeconfig(stateDir): 0o600} {
+	for p, m := range map[string]os.FileMode{ConfigPath: 0o600, RegistriesPath: 0o600, UnitPath: 0o644, EnvPath: 0o600, AppliedPath: 0o600, StateKubeconfig(stateDir): 0o600,
+		VolumesDir(stateDir): 0o700} {
 		if got := mode(t, r, p); got != m {
 			t.Errorf("%s mode %v, want %v", p, got, m)
 		}

@@ -2,6 +2,7 @@ package k3s
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strings"
 
@@ -20,13 +21,18 @@ type serverConfig struct {
 	ClusterCIDR                    string   `json:"cluster-cidr,omitempty"`
 	ServiceCIDR                    string   `json:"service-cidr,omitempty"`
 	NodeName                       string   `json:"node-name,omitempty"`
+	DefaultLocalStoragePath        string   `json:"default-local-storage-path"`
 }
 
 // ConfigYAML renders config.yaml: Traefik off (the appliance runs Envoy Gateway), the embedded
 // registry on (nodes share preloaded images), upstream registries off when air-gapped, secrets
-// encrypted at rest, the public names in the API certificate, a kubeconfig only root reads, and
-// embedded etcd on the first server of an HA profile.
+// encrypted at rest, the public names in the API certificate, a kubeconfig only root reads,
+// embedded etcd on the first server of an HA profile, and the volumes in the state folder
+// (VolumesDir), not in k3s's data folder that a reset removes.
 func ConfigYAML(o Options) ([]byte, error) {
+	if !path.IsAbs(o.StateDir) {
+		return nil, fmt.Errorf("rendering k3s config: the state folder %q must be an absolute path (--state-dir)", o.StateDir)
+	}
 	c := serverConfig{
 		WriteKubeconfigMode:            "0600",
 		TLSSAN:                         o.Domains,
@@ -36,6 +42,7 @@ func ConfigYAML(o Options) ([]byte, error) {
 		SecretsEncryption:              true,
 		ClusterInit:                    o.ClusterInit,
 		NodeName:                       o.NodeName,
+		DefaultLocalStoragePath:        VolumesDir(o.StateDir),
 	}
 	if o.ClusterCIDR != DefaultClusterCIDR {
 		c.ClusterCIDR = o.ClusterCIDR

@@ -23,6 +23,7 @@ func renderOptions() Options {
 		Train:       testTrain("https://x.invalid/k3s", "https://x.invalid/images"),
 		Domains:     []string{"docs.example.org", "collab.example.org"},
 		ClusterCIDR: DefaultClusterCIDR, ServiceCIDR: DefaultServiceCIDR,
+		StateDir: stateDir,
 	}
 }
 
@@ -50,6 +51,8 @@ func TestConfigYAMLGolden(t *testing.T) {
 	for k, v := range map[string]any{
 		"write-kubeconfig-mode": "0600", "embedded-registry": true, "disable-default-registry-endpoint": true,
 		"secrets-encryption": true, "cluster-init": true, "cluster-cidr": "172.30.0.0/16",
+		// The volumes live in the state folder, which a reset keeps, not under DataDir, which it removes.
+		"default-local-storage-path": "/var/lib/docs-appliance/volumes",
 	} {
 		if m[k] != v {
 			t.Errorf("%s = %v, want %v", k, m[k], v)
@@ -60,6 +63,14 @@ func TestConfigYAMLGolden(t *testing.T) {
 	}
 	if bytes.Contains(online, []byte("disable-default-registry-endpoint")) {
 		t.Error("an online site keeps the upstream registries as fallback")
+	}
+	if v := m["default-local-storage-path"].(string); strings.HasPrefix(v, DataDir+"/") {
+		t.Errorf("the volumes are under k3s's data folder, which reset removes: %s", v)
+	}
+
+	o.StateDir = "relative/state"
+	if _, err := ConfigYAML(o); err == nil || !strings.Contains(err.Error(), "--state-dir") {
+		t.Errorf("a relative state folder: %v", err)
 	}
 }
 

@@ -28,8 +28,10 @@ func WaitReady(ctx context.Context, client kubernetes.Interface, node string, in
 	var last []string
 	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
 		res := notReady(ctx, client, node)
-		if ctx.Err() != nil {
-			return false, nil // cut short by the deadline: the previous look says more
+		if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(dl) < interval {
+			// Cut short by the deadline (client-go's rate limiter refuses a request it cannot
+			// send in time before the context ends): the previous look says more.
+			return false, nil
 		}
 		last = res
 		return len(last) == 0, nil
@@ -123,6 +125,8 @@ func runWait(ctx context.Context, p *provisioner) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", KubeconfigPath, err)
 	}
+	// One look is four requests; client-go's default 5 per second would throttle the polling.
+	cfg.QPS, cfg.Burst = 50, 100
 	client, err := p.NewClient(cfg)
 	if err != nil {
 		return fmt.Errorf("building a client from %s: %w", KubeconfigPath, err)

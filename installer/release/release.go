@@ -16,11 +16,14 @@ var (
 
 // Info is what `version` prints.
 type Info struct {
-	Version   string      `json:"version"`
-	Commit    string      `json:"commit"`
-	GoVersion string      `json:"goVersion"`
-	Platform  string      `json:"platform"`
-	Trains    []TrainInfo `json:"trains"`
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	GoVersion string `json:"goVersion"`
+	Platform  string `json:"platform"`
+	// BundleKeyID names the release key bundles are checked against by
+	// default; "" in a development build.
+	BundleKeyID string      `json:"bundleKeyID"`
+	Trains      []TrainInfo `json:"trains"`
 }
 
 // TrainInfo summarises one embedded train.
@@ -44,7 +47,7 @@ func Describe() (*Info, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading embedded trains: %w", err)
 	}
-	info := &Info{Version: Version, Commit: Commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
+	info := &Info{Version: Version, Commit: Commit, GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH, BundleKeyID: bundleKeyID()}
 	store := bundles.EmbeddedStore()
 	for _, name := range cat.Names() {
 		t, _ := cat.Get(name)
@@ -75,6 +78,14 @@ func nonNil(s []string) []string {
 func (i *Info) Text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "docs-appliance %s (commit %s, %s, %s)\n", i.Version, i.Commit, i.GoVersion, i.Platform)
+	switch i.BundleKeyID {
+	case "":
+		b.WriteString("bundle signing key: none built in (development build): bundles need --key/--bundle-key, or --insecure-skip-bundle-verify\n")
+	case "malformed":
+		b.WriteString("bundle signing key: the release key built in is malformed: rebuild with make build BUNDLE_PUBKEY_FILE=<the release's .pub file>\n")
+	default:
+		fmt.Fprintf(&b, "bundle signing key: %s (release key, checked by default)\n", i.BundleKeyID)
+	}
 	b.WriteString(i.TrainsText())
 	return b.String()
 }

@@ -27,6 +27,70 @@ var ownedRoots = []string{"clusters/appliance", "infrastructure", "layers", "app
 // notOwned are paths under owned roots that belong to someone else.
 var notOwned = []string{"clusters/appliance/flux-system"}
 
+// Marker is the file render leaves in a folder it writes on its own (render --out, the dry
+// run's folder): Write prunes the owned roots, so render takes only a folder that holds it, that
+// it made or found empty, or that an earlier render wrote before the marker existed.
+const Marker = ".docs-appliance-render"
+
+// ErrForeignFolder is returned by ClaimDir for a folder render did not write.
+var ErrForeignFolder = errors.New("the folder holds files docs-appliance did not create")
+
+// ClaimDir makes dir ready for Write, refusing a folder render did not write: a missing or
+// empty folder is made and marked; a marked one is taken as is; one an earlier render wrote
+// without the marker (its layout and the .sops.yaml render writes) is marked and taken. Any
+// other is refused before anything in it changes, naming what is in it.
+func ClaimDir(dir string) error {
+	marked, err := CheckDir(dir)
+	if err != nil || marked {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dir, err)
+	}
+	note := "docs-appliance render wrote this folder and rewrites it: do not keep your own files under " + strings.Join(ownedRoots, ", ") + ".\n"
+	if err := atomicfile.Write(filepath.Join(dir, Marker), []byte(note), 0o644); err != nil {
+		return fmt.Errorf("marking %s as render's: %w", dir, err)
+	}
+	return nil
+}
+
+// CheckDir is ClaimDir's check alone, changing nothing, for a caller to refuse the folder before
+// doing anything else; marked says the folder holds Marker already.
+func CheckDir(dir string) (marked bool, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("writing the repository to %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, Marker)); err == nil {
+		return true, nil
+	}
+	if len(entries) > 0 && !renderedBefore(dir) {
+		names := make([]string, 0, 5)
+		for _, e := range entries {
+			if len(names) == cap(names) {
+				names = append(names, fmt.Sprintf("and %d more", len(entries)-len(names)))
+				break
+			}
+			names = append(names, e.Name())
+		}
+		return false, fmt.Errorf("writing the repository to %s: %w (%s), and render removes what it does not write under %s: give a new or empty folder to --out, or the one a previous render wrote",
+			dir, ErrForeignFolder, strings.Join(names, ", "), strings.Join(ownedRoots[:5], "/, ")+"/")
+	}
+	return false, nil
+}
+
+// renderedBefore recognises a folder a render wrote before Marker existed: the .sops.yaml
+// render writes (its first line) and the clusters/appliance folder.
+func renderedBefore(dir string) bool {
+	sops, err := os.ReadFile(filepath.Join(dir, ".sops.yaml"))
+	header, _, _ := bytes.Cut(secrets.SOPSConfig(nil), []byte("\n"))
+	if err != nil || !bytes.HasPrefix(sops, append(header, '\n')) {
+		return false
+	}
+	st, err := os.Stat(filepath.Join(dir, "clusters", "appliance"))
+	return err == nil && st.IsDir()
+}
+
 // WriteReport says what a write changed.
 type WriteReport struct {
 	Written   []string `json:"written"`
@@ -40,7 +104,9 @@ func (w *WriteReport) Changed() bool { return len(w.Written)+len(w.Removed) > 0 
 // Write puts the rendered files under dir, writing only files whose
 // content changed and removing stale ones under the owned roots. A Secret
 // whose existing encrypted file decrypts (with id) to the same object is
-// kept byte for byte; any other Secret is encrypted for recipients.
+// kept byte for byte; any other Secret is encrypted for recipients. A folder
+// that is not the appliance's own (a clone it made) is claimed first with
+// ClaimDir.
 func Write(dir string, res *Result, id *age.X25519Identity, recipients []string) (*WriteReport, error) {
 	rep := &WriteReport{}
 	want := map[string]bool{}

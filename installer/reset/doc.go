@@ -1,7 +1,14 @@
 // Package reset owns `docs-appliance reset`: it stops and removes the k3s this appliance
 // installed and the appliance's state, so the host is as before the install, leaving no process,
-// mount, network interface or iptables rule of k3s behind. Backups and the age key stay unless
-// Purge is set, so a reinstall can restore the data and decrypt the desired state.
+// mount, network interface or iptables rule of k3s behind. The age key and the volumes (the
+// database, and the object store where the database backups go) stay unless Purge is set, so
+// a reinstall can decrypt the desired state and the data can be restored: k3s keeps the volumes
+// in the state folder (k3s.VolumesDir), and volumes an older install left in k3s's data folder
+// are moved there before that folder is removed.
+//
+// Reset empties only the appliance's own state folder: one holding secrets.StateMarker, or
+// nothing but the names the appliance writes there. Any other folder given as --state-dir is
+// refused before anything changes.
 //
 // Reset looks first and acts second: Plan gathers the facts (k3s processes, mounts under k3s's
 // folders from /proc/self/mountinfo, k3s's interfaces and rules, files, state) and says what it

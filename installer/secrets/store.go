@@ -35,11 +35,23 @@ type Store struct {
 	KeyCreated bool
 }
 
+// StateMarker is the file OpenStore leaves in a state folder it makes (or
+// finds empty): `docs-appliance reset` empties only a folder that holds it
+// or nothing but the appliance's own files.
+const StateMarker = ".docs-appliance-state"
+
 // OpenStore opens (creating when absent) the age key and the secret store
 // in dir. The folder is made 0700.
 func OpenStore(dir string) (*Store, error) {
+	entries, err := os.ReadDir(dir)
+	fresh := errors.Is(err, fs.ErrNotExist) || (err == nil && len(entries) == 0)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state folder %s: %w", dir, err)
+	}
+	if fresh {
+		if err := atomicfile.Write(filepath.Join(dir, StateMarker), []byte("docs-appliance made this folder for its state; `docs-appliance reset` empties it.\n"), 0o600); err != nil {
+			return nil, fmt.Errorf("marking the state folder: %w", err)
+		}
 	}
 	id, created, err := LoadOrCreateKey(filepath.Join(dir, KeyFileName))
 	if err != nil {

@@ -1,0 +1,222 @@
+//go:build e2e
+
+package install
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/suitenumerique/docs-appliance/installer"
+	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/host/hosttest"
+	"github.com/suitenumerique/docs-appliance/installer/k3s"
+	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/steps"
+)
+
+// installOnHost is the whole host path of install, without --kubeconfig: preflight on a host
+// tree under a root prefix, the k3s binary and images downloaded and verified, k3s's files and
+// service written, and the service started through the recording runner — where "starting k3s"
+// is what k3s would do on a real host: the real e2e node's kubeconfig appears where k3s writes
+// it (k3s itself cannot run here; the node stands in for it). Then the hand-over and Flux
+// converge on that node, as after any install.
+func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
+	t.Helper()
+	node := nodeName(ctx, t, e)
+
+	// k3s's release files, served on loopback; the train pins their sums.
+	binary, images := []byte("#!/bin/sh\n# k3s stand-in: the e2e node is the cluster\n"), []byte("k3s airgap images stand-in")
+	srv := serveFiles(t, map[string][]byte{"/k3s": binary, "/k3s-airgap-images-amd64.tar.zst": images})
+	train := filepath.Join(t.TempDir(), "train.yaml")
+	data, err := os.ReadFile(e.train)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts := regexp.MustCompile(`(?s)  artifacts:\n    amd64:\n.*?\nkubernetes:`)
+	data = arts.ReplaceAll(data, []byte(fmt.Sprintf("  artifacts:\n    amd64:\n      binaryURL: %s/k3s\n      binarySHA256: %s\n"+
+		"      airgapImagesURL: %s/k3s-airgap-images-amd64.tar.zst\n      airgapImagesSHA256: %s\nkubernetes:", srv, sum(binary), srv, sum(images))))
+	if err := os.WriteFile(train, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// The host: healthy facts, the node's name, and the appliance's state (its age key is the
+	// one the cluster holds) in the default state folder under the root.
+	tr := healthyHost(t, node)
+	stateDir := tr.Root.Path(config.DefaultStateDir())
+	if err := os.CopyFS(stateDir, os.DirFS(e.state)); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"age.key", "secrets.enc.yaml", "appliance.yaml"} {
+		if err := os.Chmod(filepath.Join(stateDir, f), 0o600); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+	}
+	kubeconfig, err := os.ReadFile(e.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &host.Recorder{}
+	active := false
+	rec.On([]string{"systemctl", "is-active", k3s.Unit}, func(c host.Cmd) ([]byte, error) {
+		if active {
+			return []byte("active\n"), nil
+		}
+		return []byte("inactive\n"), &host.CommandError{Argv: c.Argv, Stdout: []byte("inactive\n"), ExitCode: 3, Err: fmt.Errorf("exit status 3")}
+	})
+	start := func(host.Cmd) ([]byte, error) {
+		active = true
+		e.coreDeployments(ctx, t)
+		_, err := tr.Root.WriteFile(k3s.KubeconfigPath, kubeconfig, 0o600)
+		return nil, err
+	}
+	rec.On([]string{"systemctl", "enable", "--now", k3s.Unit}, start)
+	rec.On([]string{"systemctl", "restart", k3s.Unit}, start)
+	rec.Reply([]string{"timedatectl"}, "yes\n", 0)
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	in := &installer.Install{
+		Inputs: installer.InputOptions{ConfigPath: e.config, TrainFile: train, ChartsDir: e.charts, StateDir: stateDir,
+			Sets: []string{"domain=" + domain}},
+		Root: tr.Root, Runner: rec, NonInteractive: true,
+		LookupHost: func(context.Context, string) ([]string, error) { return []string{"127.0.0.1"}, nil },
+		// The build machine's free disk is not this test's subject.
+		PreflightPorts: []int{port}, IgnorePreflight: []string{"disk-k3s"},
+	}
+	var out strings.Builder
+	err = in.Run(ctx, status.New(&out, status.Plain))
+	t.Logf("install on the host tree:\n%s", out.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := map[string]steps.Outcome{}
+	for _, r := range in.Result.Steps {
+		ran[r.ID] = r.Outcome
+	}
+	for _, id := range []string{"preflight", "k3s-binary", "k3s-images", "k3s-config", "k3s-service", "k3s-start", "k3s-ready", "k3s-kubeconfig", "converge"} {
+		if ran[id] != steps.Ran {
+			t.Errorf("step %s: %s, want ran", id, ran[id])
+		}
+	}
+	if got := string(tr.Read(k3s.BinaryPath)); got != string(binary) {
+		t.Errorf("the k3s binary at %s is not the downloaded one", k3s.BinaryPath)
+	}
+	if !strings.Contains(string(tr.Read(k3s.ConfigPath)), "disable:") {
+		t.Errorf("k3s config.yaml:\n%s", tr.Read(k3s.ConfigPath))
+	}
+	e.checkConverged(ctx, t, domain)
+
+	// Run again: every host step finds its work done.
+	again := &installer.Install{Inputs: in.Inputs, Root: tr.Root, Runner: rec, NonInteractive: true, LookupHost: in.LookupHost,
+		PreflightPorts: in.PreflightPorts, IgnorePreflight: in.IgnorePreflight}
+	if err := again.Run(ctx, status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range again.Result.Steps {
+		if strings.HasPrefix(r.ID, "k3s-") && r.ID != "k3s-ready" && r.Outcome != steps.Skipped {
+			t.Errorf("rerun: step %s %s, want skipped", r.ID, r.Outcome)
+		}
+	}
+}
+
+// coreDeployments stand in for the kube-system workloads k3s deploys that the appliance relies
+// on and the e2e node does not run (its CoreDNS is real): what k3s would have started.
+func (e *env) coreDeployments(ctx context.Context, t *testing.T) {
+	for _, name := range k3s.CoreDeployments {
+		_, err := e.c.Kube.AppsV1().Deployments("kube-system").Get(ctx, name, metav1.GetOptions{})
+		if err == nil {
+			continue
+		}
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("reading kube-system/%s: %v", name, err)
+			return
+		}
+		one := int32(1)
+		labels := map[string]string{"app": name}
+		d := &appsv1.Deployment{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "kube-system"},
+			Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
+				Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "standin", Image: e.appImage, ImagePullPolicy: corev1.PullNever}}}}},
+		}
+		if _, err := e.c.Kube.AppsV1().Deployments("kube-system").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+			t.Errorf("creating kube-system/%s: %v", name, err)
+		}
+		t.Cleanup(func() {
+			_ = e.c.Kube.AppsV1().Deployments("kube-system").Delete(context.Background(), name, metav1.DeleteOptions{})
+		})
+	}
+}
+
+func healthyHost(t *testing.T, node string) *hosttest.Tree {
+	cpuinfo := ""
+	for i := 0; i < 8; i++ {
+		cpuinfo += "processor\t: " + strconv.Itoa(i) + "\nmodel name\t: test\n\n"
+	}
+	return hosttest.New(t).
+		Write("/proc/meminfo", "MemTotal:       16303596 kB\nMemFree:        10000000 kB\n").
+		Write("/proc/cpuinfo", cpuinfo).
+		Write("/etc/os-release", "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n").
+		Write("/proc/sys/kernel/osrelease", "6.1.0-26-amd64\n").
+		Write("/proc/sys/kernel/hostname", node+"\n").
+		Write("/proc/net/route", hosttest.RouteTable(
+			hosttest.FixtureRoute{Iface: "eth0", Dest: "0.0.0.0/0", Gateway: "192.168.1.1"},
+			hosttest.FixtureRoute{Iface: "eth0", Dest: "192.168.1.0/24"},
+		)).
+		Write("/proc/self/mountinfo", hosttest.MountInfo(
+			host.Mount{ID: 22, Parent: 1, MountPoint: "/proc", FSType: "proc", Source: "proc"},
+			host.Mount{ID: 30, Parent: 1, MountPoint: "/sys/fs/cgroup", FSType: "cgroup2", Source: "cgroup2"},
+		)).
+		Write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory hugetlb pids rdma misc\n").
+		Write("/proc/filesystems", "nodev\tsysfs\n\text4\nnodev\toverlay\n").
+		Mkdir("/sys/module/br_netfilter").
+		Write("/proc/sys/net/ipv4/ip_forward", "1\n").
+		Write("/proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n").
+		Process(hosttest.Proc{PID: 1, Comm: "systemd", Exe: "/usr/lib/systemd/systemd", Cmdline: []string{"/sbin/init"}}).
+		Mkdir("/etc/systemd/system").
+		Mkdir("/var/lib")
+}
+
+// serveFiles serves files on loopback and returns the base URL.
+func serveFiles(t *testing.T, files map[string][]byte) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	})}
+	go s.Serve(l)
+	t.Cleanup(func() { s.Close() })
+	return "http://" + l.Addr().String()
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
