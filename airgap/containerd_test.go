@@ -22,12 +22,8 @@ import (
 // lives in a temporary folder and is stopped at the end.
 func TestImageArchivesLoadIntoContainerd(t *testing.T) {
 	daemon, ctr, err := findContainerd()
-	if err != nil {
-		kit.Unavailable(t, err)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("skipping: containerd needs root")
-	}
+	kit.Need(t, err)
+	kit.Root(t, "containerd mounts its snapshots")
 	bundle, pub, _ := sharedBundle(t)
 	state := t.TempDir()
 	res, err := Import(context.Background(), ImportOptions{Bundle: bundle, StateDir: state, Trust: Trust{Key: pub}})

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 func TestKeyFiles(t *testing.T) {
@@ -50,10 +52,7 @@ func TestKeyFiles(t *testing.T) {
 // The signature format is documented as checkable with openssl alone, and
 // keys made by openssl sign bundles: prove both ways.
 func TestSignaturesInteroperateWithOpenSSL(t *testing.T) {
-	openssl, err := exec.LookPath("openssl")
-	if err != nil {
-		t.Skip("openssl is not installed")
-	}
+	openssl := kit.Program(t, "openssl", "apt-get install openssl")
 	dir := t.TempDir()
 	run := func(args ...string) {
 		t.Helper()

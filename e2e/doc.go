@@ -4,6 +4,7 @@
 // tests), node (the one-node cluster), images (test images packed without a container engine).
 //
 // Every test file of this package carries `//go:build e2e`; TestMain brings one node up for them
-// all (node.Main). A test reaches the cluster through the package's `testNode`:
+// all (node.Main). A test calls node.Need(t) first (a missing kit fails or skips it there), then
+// reaches the cluster through the package's `testNode`:
 // testNode.Kubeconfig (a file) or testNode.Config (a *rest.Config).
 package e2e

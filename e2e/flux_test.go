@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 )
 
@@ -59,6 +60,7 @@ func decodeFiles(t *testing.T, paths ...string) []*unstructured.Unstructured {
 // under their upstream names, waits until they are Ready, and checks that they reconcile: a
 // GitRepository and a Kustomization get status from their controllers.
 func TestFluxControllersRunFromTheirImages(t *testing.T) {
+	node.Need(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	c, err := cluster.NewFromKubeconfig(testNode.Kubeconfig)

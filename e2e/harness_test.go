@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 )
 
@@ -52,6 +53,7 @@ func decode(t *testing.T, manifests string) []*unstructured.Unstructured {
 // and its Service answers through a port-forward, through its ClusterIP (kube-proxy), and by its
 // cluster DNS name (CoreDNS).
 func TestHarnessRunsARenderedChart(t *testing.T) {
+	node.Need(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	c, err := cluster.NewFromKubeconfig(testNode.Kubeconfig)

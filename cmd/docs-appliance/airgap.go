@@ -69,8 +69,11 @@ func newAirgapBuildCommand(app *App) *cobra.Command {
 					return err
 				}
 			}
-			_, err = airgap.Build(cmd.Context(), opts)
-			return err
+			res, err := airgap.Build(cmd.Context(), opts)
+			if err != nil {
+				return err
+			}
+			return app.builtResult(res)
 		},
 	}
 	fl := cmd.Flags()
@@ -138,8 +141,11 @@ func newAirgapVerifyCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = airgap.Verify(cmd.Context(), airgap.VerifyOptions{Bundle: args[0], Trust: trust, Status: app.Status()})
-			return err
+			res, err := airgap.Verify(cmd.Context(), airgap.VerifyOptions{Bundle: args[0], Trust: trust, Status: app.Status()})
+			if err != nil {
+				return err
+			}
+			return app.verifiedResult(args[0], res)
 		},
 	}
 	f.bind(cmd)
@@ -165,14 +171,17 @@ func newAirgapImportCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_, err = airgap.Import(cmd.Context(), airgap.ImportOptions{
+			res, err := airgap.Import(cmd.Context(), airgap.ImportOptions{
 				Bundle:   args[0],
 				StateDir: host.Root(app.flags.root).Path(stateDir),
 				Trust:    trust,
 				Arch:     runtime.GOARCH,
 				Status:   app.Status(),
 			})
-			return err
+			if err != nil {
+				return err
+			}
+			return app.importedResult(args[0], res)
 		},
 	}
 	f.bind(cmd)
@@ -191,7 +200,7 @@ func newAirgapKeygenCommand(app *App) *cobra.Command {
 				return err
 			}
 			app.Status().Info("key %s: private key %s (keep it off the air-gapped site), public key %s (give it to the sites with the bundles)", id, priv, pub)
-			return nil
+			return app.result(keygenResult{KeyID: id, PrivateKey: priv, PublicKey: pub}, "")
 		},
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/AlecAivazis/survey/v2/terminal"
 	"github.com/spf13/cobra"
 
 	"github.com/suitenumerique/docs-appliance/installer/host"
@@ -28,9 +29,22 @@ func newConfigureCommand(app *App) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c := &wizard.Configure{
 				ConfigPath: f.configPath, StateDir: app.StateDir(), Root: host.Root(app.flags.root),
-				CAFile: f.caFile, ListenAddr: f.listen, NonInteractive: f.nonInteractive,
+				CAFile: f.caFile, ListenAddr: f.listen, NonInteractive: f.nonInteractive, Err: app.Err,
 			}
-			return c.Run(cmd.Context())
+			// The questions go to the terminal on stderr: stdout is for the result.
+			if in, ok := app.In.(terminal.FileReader); ok {
+				c.In = in
+			}
+			if out, ok := app.Err.(terminal.FileWriter); ok {
+				c.Out = out
+			}
+			if err := c.Run(cmd.Context()); err != nil {
+				return err
+			}
+			return app.result(configureResult{
+				ConfigPath: c.ConfigPath, StateDir: c.StateDir, Domain: c.Config.Domain, Profile: c.Config.Profile,
+				Train: c.Config.Train, Checked: f.nonInteractive,
+			}, "")
 		},
 	}
 	cmd.Flags().StringVarP(&f.configPath, "config", "c", "", "answers file to read and save (default STATEDIR/appliance.yaml)")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 )
 
@@ -10,15 +9,4 @@ func (f globalFlags) validate() error {
 		return fmt.Errorf("--output %q: use text or json", f.output)
 	}
 	return nil
-}
-
-// print writes v as indented JSON with --output json, and text otherwise.
-func (a *App) print(v any, text string) error {
-	if a.JSON() {
-		enc := json.NewEncoder(a.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(v)
-	}
-	_, err := fmt.Fprint(a.Out, text)
-	return err
 }

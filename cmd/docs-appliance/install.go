@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -39,24 +38,10 @@ func newInstallCommand(app *App) *cobra.Command {
 				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore, NonInteractive: f.nonInteractive,
 				Timeout: f.timeout,
 			}
-			st := app.Status()
-			if err := in.Run(cmd.Context(), st); err != nil {
+			if err := in.Run(cmd.Context(), app.Status()); err != nil {
 				return err
 			}
-			if in.Result != nil && app.JSON() {
-				enc := json.NewEncoder(app.Out)
-				enc.SetIndent("", "  ")
-				return enc.Encode(in.Result)
-			}
-			if in.Plan != nil {
-				if app.JSON() {
-					enc := json.NewEncoder(app.Out)
-					enc.SetIndent("", "  ")
-					return enc.Encode(in.Plan)
-				}
-				return in.Plan.WriteText(app.Out)
-			}
-			return nil
+			return app.installResult(in)
 		},
 	}
 	f.inputs.bind(cmd.Flags())

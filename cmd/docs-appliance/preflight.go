@@ -24,7 +24,8 @@ func newPreflightCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := rep.Write(app.Out, app.JSON()); err != nil {
+			// The report is the result even when a check failed: the exit code (3) says so.
+			if err := app.result(rep, rep.Text()); err != nil {
 				return err
 			}
 			return rep.Err()

@@ -23,7 +23,10 @@ func newRenderCommand(app *App) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r := &installer.Render{Inputs: f.inputs.options(app), OutDir: f.out, AllowMissingCharts: f.allowMissing}
-			return r.Run(cmd.Context(), app.Status())
+			if err := r.Run(cmd.Context(), app.Status()); err != nil {
+				return err
+			}
+			return app.renderResult(r)
 		},
 	}
 	f.inputs.bind(cmd.Flags())

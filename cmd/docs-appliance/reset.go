@@ -24,11 +24,14 @@ func newResetCommand(app *App) *cobra.Command {
 			if in, ok := cmd.InOrStdin().(*os.File); ok {
 				prompt = reset.TerminalPrompter(in, app.Err)
 			}
-			_, err := reset.Run(cmd.Context(), reset.Options{
+			plan, err := reset.Run(cmd.Context(), reset.Options{
 				Root: host.Root(app.flags.root), Runner: host.ExecRunner{}, StateDir: app.hostStateDir(),
 				Purge: f.purge, Yes: f.yes, Prompt: prompt,
 			}, app.Status())
-			return err
+			if err != nil {
+				return err
+			}
+			return app.resetResult(plan)
 		},
 	}
 	cmd.Flags().BoolVarP(&f.yes, "yes", "y", false, "do not ask for confirmation")

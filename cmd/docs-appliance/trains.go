@@ -25,7 +25,7 @@ func newTrainsLockCommand(app *App) *cobra.Command {
 			for _, p := range res.Pinned {
 				st.Info("pinned %s", p)
 			}
-			return nil
+			return app.result(lockResult{File: args[0], Train: res.Train.Name, Pinned: nonNil(res.Pinned)}, "")
 		},
 	}
 }
@@ -53,6 +53,7 @@ func newTrainsFetchChartsCommand(app *App) *cobra.Command {
 				names = []string{f.train}
 			}
 			st := app.Status()
+			doc := fetchedCharts{Out: f.out}
 			for _, n := range names {
 				t, err := cat.Get(n)
 				if err != nil {
@@ -63,8 +64,9 @@ func newTrainsFetchChartsCommand(app *App) *cobra.Command {
 					return err
 				}
 				st.Info("train %s: %d charts fetched into %s", n, len(written), f.out)
+				doc.Trains = append(doc.Trains, fetchedTrain{Train: n, Charts: nonNil(written)})
 			}
-			return nil
+			return app.result(doc, "")
 		},
 	}
 	cmd.Flags().StringVar(&f.out, "out", "bundles/charts", "folder the charts go to (the release build embeds bundles/charts)")

@@ -16,7 +16,7 @@ func newVersionCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(info, info.Text())
+			return app.result(info, info.Text())
 		},
 	}
 }
@@ -31,7 +31,7 @@ func newTrainsCommand(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return app.print(info.Trains, info.TrainsText())
+			return app.result(info.Trains, info.TrainsText())
 		},
 	}
 	cmd.AddCommand(newTrainsLockCommand(app), newTrainsFetchChartsCommand(app))

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) { os.Exit(node.Main(m, &testNode)) }
 // images into the node's containerd, and runs a pod pinned by digest with
 // imagePullPolicy Never: only the bundle can have provided the image.
 func TestBundleImagesRunWithoutARegistry(t *testing.T) {
+	node.Need(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	work := t.TempDir()

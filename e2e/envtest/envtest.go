@@ -107,13 +107,7 @@ func New(t testing.TB) *Env {
 	t.Helper()
 	start := time.Now()
 	e, err := Start()
-	var missing *kit.MissingError
-	if errors.As(err, &missing) {
-		kit.Unavailable(t, err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
+	kit.Need(t, err)
 	t.Logf("envtest API server up in %s", time.Since(start).Round(time.Millisecond))
 	t.Cleanup(func() {
 		if err := e.Stop(); err != nil {

@@ -115,7 +115,7 @@ func TestPauseMatchesTheKitVersions(t *testing.T) {
 
 func TestGoProgramBuildsTheStandin(t *testing.T) {
 	if testing.Short() {
-		t.Skip("compiles a program")
+		t.Skip("-short: compiles a program")
 	}
 	ctx := context.Background()
 	mod, err := ModuleDir(ctx)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/e2e/images"
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
@@ -56,6 +57,7 @@ type env struct {
 }
 
 func TestInstallHandsOverToGitAndFlux(t *testing.T) {
+	node.Need(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
 	e := setup(ctx, t)
@@ -269,8 +271,10 @@ func setup(ctx context.Context, t *testing.T) *env {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building docs-appliance: %v\n%s", err, out)
 	}
-	if _, err := gitops.FluxManifests("v2.9.5"); err != nil {
-		kit.Unavailable(t, &kit.MissingError{What: "the Flux install manifests the binary embeds", Path: filepath.Join(mod, "installer/gitops/manifests/v2.9.5"), Target: "flux-manifests"})
+	if _, err := gitops.FluxManifests("v2.9.5"); gitops.IsFluxManifestsMissing(err) {
+		kit.Unavailable(t, "the Flux install manifests the binary embeds ("+filepath.Join(mod, "installer/gitops/manifests/v2.9.5")+")", "run `make flux-manifests`")
+	} else if err != nil {
+		t.Fatal(err)
 	}
 
 	// Images: the git server assembled from this machine's Debian git, the stand-in, and the

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 //go:embed versions.env
@@ -18,7 +17,7 @@ var versionsEnv string
 const (
 	// EnvCache overrides the cache root ($HOME/.cache/docs-appliance).
 	EnvCache = "DOCS_APPLIANCE_CACHE"
-	// EnvRequireKit set to 1 turns a missing kit from a skip into a failure.
+	// EnvRequireKit set to 1 turns a missing kit from a skip into a failure (see Unavailable).
 	EnvRequireKit = "DOCS_APPLIANCE_REQUIRE_KIT"
 	// EnvKubeKit points at a folder holding etcd, kube-apiserver, kubectl (and the node binaries),
 	// overriding the folder derived from the versions.
@@ -174,17 +173,4 @@ func CheckFiles(what, target string, paths ...string) error {
 		}
 	}
 	return nil
-}
-
-// Required reports whether a missing kit must fail tests (DOCS_APPLIANCE_REQUIRE_KIT=1).
-func Required() bool { return os.Getenv(EnvRequireKit) == "1" }
-
-// Unavailable ends a test that cannot get its kit: a failure when Required, a skip otherwise, with
-// the same message either way.
-func Unavailable(t testing.TB, err error) {
-	t.Helper()
-	if Required() {
-		t.Fatalf("%v (%s=1: a missing kit is a failure)", err, EnvRequireKit)
-	}
-	t.Skipf("skipping: %v (set %s=1 to make this a failure)", err, EnvRequireKit)
 }

@@ -23,7 +23,7 @@ func embeddedOrSkip(t *testing.T) {
 	t.Helper()
 	if _, err := FluxManifests(fluxVersion); err != nil {
 		if IsFluxManifestsMissing(err) {
-			kit.Unavailable(t, &kit.MissingError{What: "the embedded Flux install manifests", Path: "installer/gitops/manifests/" + fluxVersion, Target: "flux-manifests"})
+			kit.Unavailable(t, "the embedded Flux install manifests (installer/gitops/manifests/"+fluxVersion+")", "run `make flux-manifests`")
 		}
 		t.Fatal(err)
 	}

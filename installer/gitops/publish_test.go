@@ -14,6 +14,7 @@ import (
 	"filippo.io/age"
 	"github.com/fluxcd/pkg/git"
 
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 	"github.com/suitenumerique/docs-appliance/installer/render"
@@ -26,9 +27,7 @@ import (
 func inClusterServer(t *testing.T) (Remote, *gitserver.Server) {
 	t.Helper()
 	for _, p := range []string{gitserver.DefaultGit, gitserver.DefaultHTTPBackend} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("Debian's git is not installed (%s): apt-get install git", p)
-		}
+		kit.File(t, p, "Debian's git", "apt-get install git")
 	}
 	dir := t.TempDir()
 	users, err := gitserver.UsersFile(GitAccounts("push-password-of-the-test"), nil)

@@ -12,14 +12,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 func needGit(t *testing.T) {
 	t.Helper()
 	for _, p := range []string{DefaultGit, DefaultHTTPBackend} {
-		if _, err := os.Stat(p); err != nil {
-			t.Skipf("Debian's git is not installed (%s): apt-get install git", p)
-		}
+		kit.File(t, p, "Debian's git", "apt-get install git")
 	}
 }
 

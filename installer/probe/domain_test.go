@@ -2,13 +2,16 @@ package probe_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/probe"
 	"github.com/suitenumerique/docs-appliance/installer/probe/probetest"
 )
@@ -42,8 +45,11 @@ func TestDomainAgainstRealDNSAndHTTP(t *testing.T) {
 	t.Run("another web server answers the name: not this host", func(t *testing.T) {
 		// A server on 127.0.0.2 that is not ours: it answers every path with a page.
 		ln, err := net.Listen("tcp", "127.0.0.2:0")
+		if errors.Is(err, syscall.EADDRNOTAVAIL) {
+			kit.Unavailable(t, "the loopback address 127.0.0.2", "Linux routes all of 127.0.0.0/8 to lo; elsewhere add it (ifconfig lo0 alias 127.0.0.2)")
+		}
 		if err != nil {
-			t.Skipf("127.0.0.2 is not usable here: %v", err)
+			t.Fatal(err)
 		}
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "welcome to nginx") })}
 		go func() { _ = srv.Serve(ln) }()

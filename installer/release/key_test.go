@@ -79,14 +79,8 @@ func TestBundleKeyDecodesWhatTheMakefileStamps(t *testing.T) {
 // `make build BUNDLE_PUBKEY_FILE=...` as the Makefile spells it (dry run),
 // and a binary linked with exactly those -ldflags reports the key.
 func TestMakeBuildStampsTheReleaseKey(t *testing.T) {
-	makeBin, err := exec.LookPath("make")
-	if err != nil {
-		kit.Unavailable(t, errors.New("make is not installed (apt-get install make)"))
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		kit.Unavailable(t, errors.New("the go command is not on PATH"))
-	}
+	makeBin := kit.Program(t, "make", "apt-get install make")
+	goBin := kit.Program(t, "go", "put the go command on PATH")
 	root, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

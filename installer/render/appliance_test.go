@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 func layerByName(res *Result, name string) (Layer, bool) {
@@ -302,20 +303,18 @@ func TestScriptsParse(t *testing.T) {
 	for _, s := range []struct {
 		file, body string
 		check      []string
+		pkg        string // the Debian package of the interpreter
 	}{
-		{"check.sh", restoreCheckScript, []string{"bash", "-n"}},
-		{"accounts.sh", accountsScript, []string{"sh", "-n"}},
-		{"bucket.py", bucketScript, []string{"python3", "-m", "py_compile"}},
+		{"check.sh", restoreCheckScript, []string{"bash", "-n"}, "bash"},
+		{"accounts.sh", accountsScript, []string{"sh", "-n"}, "dash"},
+		{"bucket.py", bucketScript, []string{"python3", "-m", "py_compile"}, "python3"},
 	} {
-		if _, err := exec.LookPath(s.check[0]); err != nil {
-			t.Logf("skipping %s: no %s here", s.file, s.check[0])
-			continue
-		}
+		interpreter := kit.Program(t, s.check[0], "apt-get install "+s.pkg)
 		p := filepath.Join(dir, s.file)
 		if err := os.WriteFile(p, []byte(s.body), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(s.check[0], append(s.check[1:], p)...).CombinedOutput()
+		out, err := exec.Command(interpreter, append(s.check[1:], p)...).CombinedOutput()
 		if err != nil {
 			t.Errorf("%s does not parse: %v\n%s", s.file, err, out)
 		}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 // fakeDocsBackend answers media-auth as Docs' backend does: it checks the
@@ -85,10 +87,7 @@ func (b *fakeDocsBackend) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // listen ports moved to free loopback ones.
 func nginxServer(t *testing.T, conf string) (media, door string) {
 	t.Helper()
-	bin, err := exec.LookPath("nginx")
-	if err != nil {
-		t.Skip("skipping: nginx is not installed here (apt-get install nginx-core): the proxy's configuration is checked as text only")
-	}
+	bin := kit.Program(t, "nginx", "apt-get install nginx-core")
 	mediaPort, doorPort := freePort(t), freePort(t)
 	conf = strings.Replace(conf, fmt.Sprintf("listen %d;", proxyMediaPort), fmt.Sprintf("listen 127.0.0.1:%d;", mediaPort), 1)
 	conf = strings.Replace(conf, fmt.Sprintf("listen %d;", proxyBackendPort), fmt.Sprintf("listen 127.0.0.1:%d;", doorPort), 1)
@@ -158,7 +157,7 @@ http {
 // backend is not redirected (docs #2541).
 func TestMediaProxyRealServers(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs nginx and a real object store")
+		t.Skip("-short: runs nginx and a real object store")
 	}
 	needPython(t)
 	f := newFixture(t, "single-small")

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,29 +15,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/installer/probe/probetest"
 )
 
-// versitygwVersion is the train's object store; the test runs the same
-// release, built from the Go module proxy.
-const versitygwVersion = "v1.8.0"
-
-// versitygwBinary finds a versitygw of the train's version: $DOCS_APPLIANCE_VERSITYGW,
-// or the kit cache.
+// versitygwBinary finds the versitygw the probe tests run too (the train's
+// object store release): $DOCS_APPLIANCE_VERSITYGW, or the kit cache.
 func versitygwBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("DOCS_APPLIANCE_VERSITYGW"); p != "" {
-		return p
-	}
-	root, err := kit.CacheRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := filepath.Join(root, "versitygw-"+versitygwVersion)
-	if err := kit.CheckBinaries(dir, "versitygw", "", "versitygw"); err != nil {
-		kit.Unavailable(t, fmt.Errorf("versitygw %s is not at %s: build it once from the Go module proxy with `GOBIN=%s CGO_ENABLED=0 go install github.com/versity/versitygw/cmd/versitygw@%s` (about a minute), or set DOCS_APPLIANCE_VERSITYGW",
-			versitygwVersion, dir, dir, versitygwVersion))
-	}
-	return filepath.Join(dir, "versitygw")
+	return probetest.VersitygwPath(t)
 }
 
 func freePort(t *testing.T) int {
@@ -128,8 +114,16 @@ func objectStoreServer(t *testing.T, files map[string]File, root, secret string)
 
 func needPython(t *testing.T) {
 	t.Helper()
-	if out, err := exec.Command("python3", "-c", "import boto3").CombinedOutput(); err != nil {
-		t.Skipf("skipping: python3 with boto3 (what Docs' image carries) is not here: %v %s", err, out)
+	python := kit.Program(t, "python3", "apt-get install python3 python3-boto3")
+	// Exit 3: boto3 is not installed; any other failure is python's, and fails the test.
+	find := "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('boto3') else 3)"
+	out, err := exec.Command(python, "-c", find).CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.ExitCode() == 3 {
+		kit.Unavailable(t, "boto3 (what Docs' image carries)", "apt-get install python3-boto3")
+	}
+	if err != nil {
+		t.Fatalf("looking for boto3: %v\n%s", err, out)
 	}
 }
 
@@ -152,7 +146,7 @@ func runScript(t *testing.T, env map[string]string, name string, args ...string)
 // scripts are idempotent and apply a rotated key.
 func TestObjectStoreRealServer(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs a real object store")
+		t.Skip("-short: runs a real object store")
 	}
 	needPython(t)
 	f := newFixture(t, "single-small")

@@ -125,12 +125,10 @@ func renderedObjects(t *testing.T, res *Result) (crds, objs []*unstructured.Unst
 // forbids fails here, not on a customer's server.
 func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real API server (envtest kit)")
+		t.Skip("-short: starts a real API server (envtest kit)")
 	}
 	dir := crdsDir(t)
-	if _, err := os.Stat(dir); err != nil {
-		kit.Unavailable(t, fmt.Errorf("the upstream CRDs of the train's versions are not at %s: set CRDS_DIR to their folder, or run `make crds` on a connected machine", dir))
-	}
+	kit.File(t, dir, "the upstream CRDs of the train's versions", "set CRDS_DIR to their folder, or run `make crds` on a connected machine")
 	env := envtest.New(t)
 	cfg := rest.CopyConfig(env.Config)
 	warnings := &warningLog{}

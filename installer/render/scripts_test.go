@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 // fakeKubectl stands for kubectl and the cluster behind it (a
@@ -88,9 +90,7 @@ func runRestoreCheck(t *testing.T, scenario string) (result map[string]string, l
 
 func TestRestoreCheckScript(t *testing.T) {
 	for _, tool := range []string{"bash", "jq"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("skipping: %s is not here (the kubectl image carries both)", tool)
-		}
+		kit.Program(t, tool, "apt-get install "+tool+" (the kubectl image carries it)")
 	}
 	t.Run("passes on a sane restore", func(t *testing.T) {
 		res, calls, err := runRestoreCheck(t, "ok")
@@ -145,11 +145,8 @@ func TestRestoreCheckScript(t *testing.T) {
 // stand-in: it waits for cert-manager's Secret, then publishes the
 // certificate (never the key) in every target namespace.
 func TestCAExportScript(t *testing.T) {
-	for _, tool := range []string{"bash", "base64"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("skipping: %s is not here", tool)
-		}
-	}
+	kit.Program(t, "bash", "apt-get install bash")
+	kit.Program(t, "base64", "apt-get install coreutils")
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)

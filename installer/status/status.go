@@ -44,8 +44,9 @@ func New(out io.Writer, mode Mode) *Status {
 	return &Status{out: out, mode: mode, now: time.Now}
 }
 
-// ForWriter picks Terminal when out is a terminal, JSON when asked, and
-// Plain otherwise.
+// ForWriter picks JSON when asked, Terminal when out is a terminal, and
+// Plain otherwise. Commands pass their standard error: standard output
+// carries only the command's result, so `-o json | jq` reads one document.
 func ForWriter(out io.Writer, jsonOutput bool) *Status {
 	if jsonOutput {
 		return New(out, JSON)
@@ -61,9 +62,6 @@ func Discard() *Status { return New(io.Discard, Plain) }
 
 // Mode reports how the status is shown.
 func (s *Status) Mode() Mode { return s.mode }
-
-// Writer is where free-form output (plans, reports) goes.
-func (s *Status) Writer() io.Writer { return s.out }
 
 type event struct {
 	Time     string  `json:"time"`
