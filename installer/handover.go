@@ -274,7 +274,9 @@ func (i *Install) answersGiven() string {
 // askAnswers walks the operator through the wizard. The answers are checked against the real
 // services and saved, so every later run is headless.
 func (i *Install) askAnswers(ctx context.Context) error {
-	c := &wizard.Configure{ConfigPath: SavedConfigPath(i.Inputs.StateDir), StateDir: i.Inputs.StateDir, Root: i.root()}
+	// The questions go to the terminal on stderr: stdout carries the command's result.
+	c := &wizard.Configure{ConfigPath: SavedConfigPath(i.Inputs.StateDir), StateDir: i.Inputs.StateDir, Root: i.root(),
+		Out: os.Stderr, Err: os.Stderr}
 	if err := c.Run(ctx); err != nil {
 		return fmt.Errorf("asking for the appliance's answers (or pass --config FILE, or --non-interactive): %w", err)
 	}

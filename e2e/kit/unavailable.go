@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -89,4 +90,23 @@ func Root(t testing.TB, why string) {
 	if os.Geteuid() != 0 {
 		Unavailable(t, "root ("+why+")", "run the tests as root, as .ci/run does (sudo -E make test)")
 	}
+}
+
+// SOPSVersion is the sops CLI `make sops-cli` builds (the Makefile's SOPS_VERSION).
+const SOPSVersion = "v3.13.3"
+
+// SOPS is the real sops CLI for interop tests: $DOCS_APPLIANCE_SOPS (make test sets it), else
+// the one `make sops-cli` built into the cache; missing, it ends t through Unavailable.
+func SOPS(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("DOCS_APPLIANCE_SOPS"); p != "" {
+		return p
+	}
+	cache, err := CacheRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(cache, "sops-"+SOPSVersion, "sops")
+	File(t, p, "the sops CLI", "run `make sops-cli` (builds getsops/sops "+SOPSVersion+" from the Go module proxy into the cache)")
+	return p
 }

@@ -180,28 +180,10 @@ func keysOfStrings(m map[string]string) []string {
 	return out
 }
 
-// sopsCLI finds the real sops binary (`make sops-cli`): $DOCS_APPLIANCE_SOPS
-// or the kit cache.
-func sopsCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("DOCS_APPLIANCE_SOPS"); p != "" {
-		return p
-	}
-	root, err := kit.CacheRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, "sops-v3.13.3", "sops")
-	if _, err := os.Stat(p); err != nil {
-		kit.Unavailable(t, fmt.Errorf("the sops CLI is not at %s: run `make sops-cli` or set DOCS_APPLIANCE_SOPS", p))
-	}
-	return p
-}
-
 // TestSecretValuesThroughSOPSCLI decrypts what Write encrypted with the
 // real sops CLI, as kustomize-controller's SOPS decryption would.
 func TestSecretValuesThroughSOPSCLI(t *testing.T) {
-	bin := sopsCLI(t)
+	bin := kit.SOPS(t)
 	values := trickyValues(t)
 	f, dir, files := trickySecrets(t, values)
 	keyFile := filepath.Join(t.TempDir(), "keys.txt")

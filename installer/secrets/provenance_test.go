@@ -9,6 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 )
 
@@ -220,7 +221,7 @@ func TestNewStoreStillReadableTheOldWay(t *testing.T) {
 }
 
 func TestStoreFileOpensWithTheSOPSCLI(t *testing.T) {
-	bin := sopsCLI(t)
+	bin := kit.SOPS(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	s := reopen(t, dir)
 	ensure(t, s, modes(t, config.Embedded, config.Embedded))

@@ -199,23 +199,8 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
-// sopsCLI finds the real sops binary built by `make sops-cli`.
-func sopsCLI(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("DOCS_APPLIANCE_SOPS"); p != "" {
-		return p
-	}
-	cache, err := kit.CacheRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(cache, "sops-v3.13.3", "sops")
-	kit.File(t, p, "the sops CLI", "run `make sops-cli` (builds getsops/sops v3.13.3 from the Go module proxy into the cache)")
-	return p
-}
-
 func TestSOPSCLIInterop(t *testing.T) {
-	bin := sopsCLI(t)
+	bin := kit.SOPS(t)
 	id := newID(t)
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "keys.txt")
