@@ -80,7 +80,11 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 		return []byte("inactive\n"), &host.CommandError{Argv: c.Argv, Stdout: []byte("inactive\n"), ExitCode: 3, Err: fmt.Errorf("exit status 3")}
 	})
 	start := func(host.Cmd) ([]byte, error) {
+		// What systemctl enable --now does: the unit enabled, and k3s started.
 		active = true
+		if _, err := tr.Root.Symlink(k3s.UnitPath, host.EnabledLink(k3s.Unit)); err != nil {
+			return nil, err
+		}
 		e.coreDeployments(ctx, t)
 		_, err := tr.Root.WriteFile(k3s.KubeconfigPath, kubeconfig, 0o600)
 		return nil, err
