@@ -119,6 +119,35 @@ func TestApplyAndWaitAgainstARealAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("a dry run says what would change and changes nothing", func(t *testing.T) {
+		changes, err := c.Apply(ctx, objs, cluster.ApplyOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range changes {
+			if ch.Action != cluster.Unchanged {
+				t.Errorf("dry run of the applied objects: %s %s, want unchanged", ch.Ref, ch.Action)
+			}
+		}
+		changed := decode(t, fixture)
+		for _, o := range changed {
+			if o.GetKind() == "ConfigMap" {
+				_ = unstructured.SetNestedField(o.Object, "red", "data", "color")
+			}
+		}
+		changes, err = c.Apply(ctx, changed, cluster.ApplyOptions{DryRun: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := actions(changes)["ConfigMap shop/settings"]; got != cluster.Configured {
+			t.Errorf("dry run of a changed ConfigMap: %s, want configured (%v)", got, actions(changes))
+		}
+		cm, err := c.Kube.CoreV1().ConfigMaps("shop").Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil || cm.Data["color"] != "blue" {
+			t.Errorf("the dry run changed the ConfigMap: %v %v", cm.Data, err)
+		}
+	})
+
 	t.Run("reapply is a no-op", func(t *testing.T) {
 		before, err := c.Kube.CoreV1().ConfigMaps("shop").Get(ctx, "settings", metav1.GetOptions{})
 		if err != nil {
