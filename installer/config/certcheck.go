@@ -271,7 +271,7 @@ func (p *ProvidedCert) checkKey(data []byte) {
 		keyBlock = block
 	}
 	if keyBlock == nil {
-		p.problem(field, "holds no PEM private key", "give the certificate's private key in PEM (-----BEGIN PRIVATE KEY-----)")
+		p.problem(field, "holds no PEM private key", "give the certificate's private key in PEM (a PEM block of type PRIVATE KEY)")
 		return
 	}
 	key, err := parsePrivateKey(keyBlock)

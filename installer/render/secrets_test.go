@@ -212,7 +212,7 @@ func TestSecretValuesThroughSOPSCLI(t *testing.T) {
 // it, and reads the value back from what the server would store.
 func TestSecretValuesServerSideDryRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("needs a real API server (envtest kit)")
+		t.Skip("-short: starts a real API server (envtest kit)")
 	}
 	values := trickyValues(t)
 	f, dir, files := trickySecrets(t, values)
