@@ -1,7 +1,6 @@
 package installer
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -14,43 +13,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/suitenumerique/docs-appliance/airgap/airgaptest"
 
 	"github.com/suitenumerique/docs-appliance/airgap"
 	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
-
-// writeHeadOnlyBundle writes a bundle holding only its leading entries: a
-// manifest naming keyID and, with priv, its signature. The signature
-// decision comes before the manifest is parsed, so that is all these
-// tests need; a bundle that gets past it fails on its manifest instead.
-func writeHeadOnlyBundle(t *testing.T, path string, priv ed25519.PrivateKey, keyID string) {
-	t.Helper()
-	manifest := []byte(`{"formatVersion":1,"train":"2026.11","arch":"amd64","keyID":"` + keyID + `"}` + "\n")
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
-	add := func(name string, data []byte) {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
-	}
-	add(airgap.ManifestName, manifest)
-	if priv != nil {
-		add(airgap.SignatureName, []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(priv, manifest))+"\n"))
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	zw, _ := zstd.NewWriter(&out)
-	zw.Write(raw.Bytes())
-	zw.Close()
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 func stampReleaseKey(t *testing.T, pub ed25519.PublicKey) {
 	t.Helper()
@@ -84,11 +52,11 @@ func TestInstallBundleTrust(t *testing.T) {
 	otherPub, otherPriv := newKey(t)
 	dir := t.TempDir()
 	unsigned := filepath.Join(dir, "unsigned.tar.zst")
-	writeHeadOnlyBundle(t, unsigned, nil, "")
+	airgaptest.HeadOnlyBundle(t, unsigned, nil, "")
 	byRelease := filepath.Join(dir, "release.tar.zst")
-	writeHeadOnlyBundle(t, byRelease, releasePriv, airgap.KeyID(releasePub))
+	airgaptest.HeadOnlyBundle(t, byRelease, releasePriv, airgap.KeyID(releasePub))
 	byOther := filepath.Join(dir, "other.tar.zst")
-	writeHeadOnlyBundle(t, byOther, otherPriv, airgap.KeyID(otherPub))
+	airgaptest.HeadOnlyBundle(t, byOther, otherPriv, airgap.KeyID(otherPub))
 	otherPEM := filepath.Join(dir, "other")
 	if _, err := airgap.GenerateKeyFiles(otherPEM+".key", otherPEM+".pub"); err != nil {
 		t.Fatal(err)

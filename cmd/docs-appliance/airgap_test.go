@@ -1,52 +1,27 @@
 package main
 
 import (
-	"archive/tar"
-	"bytes"
 	"crypto/ed25519"
-	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/suitenumerique/docs-appliance/airgap/airgaptest"
 
 	"github.com/suitenumerique/docs-appliance/airgap"
 	"github.com/suitenumerique/docs-appliance/installer/release"
 )
 
-// headOnlyBundle writes a bundle of just its leading entries, signed with
-// priv when given: enough for the signature decision, which comes before
-// the manifest is parsed; a bundle that gets past it fails on its manifest.
+// headOnlyBundle writes a bundle of just its leading entries, signed with priv when given.
 func headOnlyBundle(t *testing.T, path string, priv ed25519.PrivateKey) {
 	t.Helper()
 	keyID := ""
 	if priv != nil {
 		keyID = airgap.KeyID(priv.Public().(ed25519.PublicKey))
 	}
-	manifest := []byte(`{"formatVersion":1,"train":"2026.11","arch":"amd64","keyID":"` + keyID + `"}` + "\n")
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
-	add := func(name string, data []byte) {
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
-	}
-	add(airgap.ManifestName, manifest)
-	if priv != nil {
-		add(airgap.SignatureName, []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(priv, manifest))+"\n"))
-	}
-	tw.Close()
-	var out bytes.Buffer
-	zw, _ := zstd.NewWriter(&out)
-	zw.Write(raw.Bytes())
-	zw.Close()
-	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	airgaptest.HeadOnlyBundle(t, path, priv, keyID)
 }
 
 // The signature flags of airgap verify, airgap import and install
