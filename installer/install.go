@@ -132,11 +132,11 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	}
 	more, err := steps.Run(ctx, st, steps.WithDeadlines(list, i.Deadlines))
 	i.Result.Steps = append(i.Result.Steps, more...)
-	if r.k3s != nil {
-		r.k3s.Summarize(st, more)
-	}
 	if err != nil {
 		return err
+	}
+	if r.k3s != nil {
+		r.k3s.Summarize(st, more)
 	}
 	in := r.in
 	i.Result.Revision, i.Result.Kustomizations = r.rev, r.states
