@@ -22,3 +22,9 @@ check-real-charts: sops-cli
 	$(MAKE) envtest-kit
 	DOCS_APPLIANCE_CACHE=$(CACHE) $(GO) run ./cmd/check-real-charts -charts '$(CHARTS)' -train '$(GATE_TRAIN)' \
 		-sops '$(SOPS_BIN)' $(if $(GATE_ONLY),-only '$(GATE_ONLY)')
+
+.PHONY: check-release
+## check-release: what a release build runs after `make lock` (connected machine): fetch and verify the
+## charts into bundles/charts, then the gate on them
+check-release: charts
+	$(MAKE) check-real-charts CHARTS=bundles/charts

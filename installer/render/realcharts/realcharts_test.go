@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"sigs.k8s.io/yaml"
 
@@ -21,9 +22,11 @@ import (
 
 // The gate's tests run it on charts they make: one per chart of train
 // 2026.11, same names, versions, appVersions and subcharts, each
-// rendering one ConfigMap; the cert-manager one carries the upstream CRDs
-// of the train's versions (CRDS_DIR, never in the repository) so that the
-// appliance's own custom resources meet their real schemas.
+// rendering one ConfigMap (the Docs chart is the render tests' fixture with
+// the real chart's interface, which render wires into); the cert-manager
+// one carries the upstream CRDs of the train's versions (CRDS_DIR, never in
+// the repository) so that the appliance's own custom resources meet their
+// real schemas.
 
 // testTrain is train 2026.11 renamed, as a file beside the embedded ones.
 func testTrain(t *testing.T, dir string) (*bundles.Train, string) {
@@ -109,6 +112,16 @@ func makeCharts(t *testing.T, tr *bundles.Train, crds []*chart.File, extra map[s
 		ch := &chart.Chart{
 			Metadata:  &chart.Metadata{APIVersion: "v2", Name: c.Name, Version: c.Version, AppVersion: c.AppVersion, Description: "fixture standing for " + c.Name},
 			Templates: []*chart.File{{Name: "templates/fixture.yaml", Data: []byte(fixtureTemplate)}},
+		}
+		if c.Name == "docs" {
+			// Render wires the appliance into the Docs chart's workloads:
+			// the render tests' fixture has that chart's interface.
+			docs, err := loader.LoadDir(filepath.Join("..", "testdata", "charts", "docs"))
+			if err != nil {
+				t.Fatalf("loading the render tests' Docs chart: %v", err)
+			}
+			docs.Metadata.Version, docs.Metadata.AppVersion = c.Version, c.AppVersion
+			ch = docs
 		}
 		if av, ok := appVersion[c.Name]; ok {
 			ch.Metadata.AppVersion = av
