@@ -125,9 +125,10 @@ func newTestEnvSized(t testing.TB, imageBytes int64) *testEnv {
 	}
 
 	// Charts: packaged by helm, indexed by helm, one also pushed to OCI.
-	for _, c := range []struct{ name, version string }{{"docs", "1.2.3"}, {"cert-manager", "v1.21.1"}, {"gateway-helm", "1.9.0"}} {
+	// The docs chart ships the docs images' release (appVersion).
+	for _, c := range []struct{ name, version, appVersion string }{{"docs", "1.2.3", "v1.0.0"}, {"cert-manager", "v1.21.1", ""}, {"gateway-helm", "1.9.0", ""}} {
 		ch := &chart.Chart{
-			Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: c.name, Version: c.version, Type: "application"},
+			Metadata:  &chart.Metadata{APIVersion: chart.APIVersionV2, Name: c.name, Version: c.version, AppVersion: c.appVersion, Type: "application"},
 			Templates: []*chart.File{{Name: "templates/cm.yaml", Data: []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: " + c.name + "\n")}},
 		}
 		p, err := chartutil.Save(ch, chartDir)
@@ -225,19 +226,28 @@ charts:
   - {name: gateway-helm, repository: "oci://{{.Host}}/charts/gateway-helm", version: 1.9.0{{if .Locked}}, sha256: {{index .Charts "gateway-helm"}}{{end}}}
 images:
 {{- range .Images}}
-  - {reference: "{{.Ref}}"{{if $.Locked}}, digest: "{{.Digest}}"{{end}}}
+  - {reference: "{{.Ref}}"{{if .Chart}}, chart: {{.Chart}}{{end}}{{if $.Locked}}, digest: "{{.Digest}}"{{end}}}
 {{- end}}
 `
+
+// imageChart links the docs images to the docs chart, whose appVersion
+// is their release.
+func imageChart(ref string) string {
+	if strings.HasPrefix(ref, "docs/") {
+		return "docs"
+	}
+	return ""
+}
 
 // train returns the test train pointing at the env's servers, locked with
 // the digests the env pushed or unlocked.
 func (e *testEnv) train(t testing.TB, locked bool) *bundles.Train {
 	t.Helper()
-	type img struct{ Ref, Digest string }
+	type img struct{ Ref, Digest, Chart string }
 	var imgs []img
 	for _, ref := range testImages {
 		full := e.host + "/" + ref
-		imgs = append(imgs, img{full, e.digests[full]})
+		imgs = append(imgs, img{full, e.digests[full], imageChart(ref)})
 	}
 	art := map[string]string{}
 	for k, v := range e.artifacts {

@@ -45,6 +45,9 @@ type LockResult struct {
 	Train *bundles.Train
 	// Pinned lists "field = value" for every digest filled by this lock.
 	Pinned []string
+	// Recorded lists "field = value" for every chart fact this lock took
+	// from a chart's archive: its appVersion and subcharts.
+	Recorded []string
 }
 
 // Lock looks up every digest a train leaves empty (`make lock`): each
@@ -52,6 +55,9 @@ type LockResult struct {
 // registry, each chart's sha256 from its repository, each k3s artifact's
 // sha256 by downloading it. Digests already pinned are checked, not
 // changed: a moved tag or a replaced file is an error naming the field.
+// Each chart's appVersion and subcharts are recorded from its archive, and
+// every image linked to a chart must be the release the chart ships or
+// say why not.
 func Lock(ctx context.Context, t *bundles.Train, r RemoteOptions) (*LockResult, error) {
 	if err := t.Validate(); err != nil {
 		return nil, fmt.Errorf("locking train: %w", err)
@@ -65,6 +71,7 @@ func Lock(ctx context.Context, t *bundles.Train, r RemoteOptions) (*LockResult, 
 	b.mt = startMeter(b.st, 0)
 	defer b.mt.stop()
 
+	var recorded []string
 	for i, im := range t.Images {
 		b.st.Start("resolving image " + im.Reference)
 		d, err := imageDigest(ctx, b, im)
@@ -81,7 +88,12 @@ func Lock(ctx context.Context, t *bundles.Train, r RemoteOptions) (*LockResult, 
 	}
 	for i, c := range t.Charts {
 		b.st.Start(fmt.Sprintf("fetching chart %s %s", c.Name, c.Version))
-		_, err := b.fetchChart(ctx, staging, i, c) // pins or checks charts[i].sha256
+		f, err := b.fetchChart(ctx, staging, i, c) // pins or checks charts[i].sha256
+		if err == nil {
+			var rec []string // records or checks charts[i].appVersion and the images linked to it
+			rec, err = b.checkChartMeta(staging, i, f, true)
+			recorded = append(recorded, rec...)
+		}
 		if b.st.End(err) != nil {
 			return nil, fmt.Errorf("locking train: %w", err)
 		}
@@ -120,7 +132,7 @@ func Lock(ctx context.Context, t *bundles.Train, r RemoteOptions) (*LockResult, 
 	if err := locked.Validate(); err != nil {
 		return nil, fmt.Errorf("locking train: the locked train does not validate: %w", err)
 	}
-	return &LockResult{Train: &locked, Pinned: b.pinned}, nil
+	return &LockResult{Train: &locked, Pinned: b.pinned, Recorded: recorded}, nil
 }
 
 // imageDigest asks the registry for the digest a tag points at, without
@@ -195,10 +207,17 @@ func FetchCharts(ctx context.Context, t *bundles.Train, dir string, r RemoteOpti
 	for i, c := range t.Charts {
 		dst := filepath.Join(dir, c.FileName())
 		if existing, err := bundles.DirStore(dir).Open(c); err == nil && existing != nil {
-			continue // already here and verified
+			// Already here and verified; its images are checked all the same.
+			if _, err := b.checkChartData(i, existing, false); err != nil {
+				return written, fmt.Errorf("fetching charts: %w", err)
+			}
+			continue
 		}
 		b.st.Start(fmt.Sprintf("fetching chart %s %s", c.Name, c.Version))
 		f, err := b.fetchChart(ctx, staging, i, c)
+		if err == nil {
+			_, err = b.checkChartMeta(staging, i, f, false)
+		}
 		if b.st.End(err) != nil {
 			return written, fmt.Errorf("fetching charts: %w", err)
 		}

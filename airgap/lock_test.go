@@ -125,10 +125,10 @@ func TestLockFileAndFetchCharts(t *testing.T) {
 	}
 }
 
-func imagesOf(e *testEnv) []struct{ Ref, Digest string } {
-	var out []struct{ Ref, Digest string }
+func imagesOf(e *testEnv) []struct{ Ref, Digest, Chart string } {
+	var out []struct{ Ref, Digest, Chart string }
 	for _, ref := range testImages {
-		out = append(out, struct{ Ref, Digest string }{e.host + "/" + ref, ""})
+		out = append(out, struct{ Ref, Digest, Chart string }{e.host + "/" + ref, "", imageChart(ref)})
 	}
 	return out
 }

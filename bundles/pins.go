@@ -7,9 +7,10 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// WritePins writes the digests of locked into the train file data, keeping
-// its comments and order (make lock edits the file people review). Every
-// other field is left as written.
+// WritePins writes the digests of locked, and the appVersion and
+// subcharts of its charts, into the train file data, keeping its comments
+// and order (make lock edits the file people review). Every other field is
+// left as written.
 func WritePins(data []byte, locked *Train) ([]byte, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -42,6 +43,12 @@ func WritePins(data []byte, locked *Train) ([]byte, error) {
 		if s := locked.Charts[i].SHA256; s != "" {
 			setScalar(item, "sha256", s)
 		}
+		if a := locked.Charts[i].AppVersion; a != "" {
+			setScalar(item, "appVersion", a)
+		}
+		if subs := locked.Charts[i].Subcharts; len(subs) > 0 {
+			setSubcharts(item, subs)
+		}
 	}
 	arts := mapValue(mapValue(root, "k3s"), "artifacts")
 	for arch, a := range locked.K3s.Artifacts {
@@ -73,6 +80,11 @@ func WritePins(data []byte, locked *Train) ([]byte, error) {
 	if len(back.Unlocked()) != len(locked.Unlocked()) {
 		return nil, fmt.Errorf("writing pins: the rewritten file lost pins")
 	}
+	for i := range back.Charts {
+		if back.Charts[i].AppVersion != locked.Charts[i].AppVersion || !sameSubcharts(back.Charts[i].Subcharts, locked.Charts[i].Subcharts) {
+			return nil, fmt.Errorf("writing pins: the rewritten file lost charts[%d]'s appVersion or subcharts", i)
+		}
+	}
 	return out.Bytes(), nil
 }
 
@@ -96,4 +108,29 @@ func setScalar(m *yaml.Node, key, value string) {
 	m.Content = append(m.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
 		&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: value, Style: yaml.DoubleQuotedStyle})
+}
+
+// setSubcharts writes a chart's subcharts as one flow mapping a line:
+// {name: grafana, version: 12.11.1, appVersion: 13.2.0}.
+func setSubcharts(m *yaml.Node, subs []Subchart) {
+	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	for _, s := range subs {
+		item := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
+		for _, kv := range [][2]string{{"name", s.Name}, {"version", s.Version}, {"appVersion", s.AppVersion}} {
+			if kv[1] == "" {
+				continue
+			}
+			item.Content = append(item.Content,
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[0]},
+				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: kv[1], Style: yaml.DoubleQuotedStyle})
+		}
+		seq.Content = append(seq.Content, item)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "subcharts" {
+			m.Content[i+1] = seq
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "subcharts"}, seq)
 }

@@ -42,3 +42,55 @@ func TestWritePinsKeepsCommentsAndFillsDigests(t *testing.T) {
 		t.Fatal("mismatched train accepted")
 	}
 }
+
+// TestWritePinsKeepsTrain202611Reviewable locks the real train file with
+// made-up pins: it still loads, keeps its comments and the reasons it
+// shares between images, and records the charts' facts in place.
+func TestWritePinsKeepsTrain202611Reviewable(t *testing.T) {
+	data, err := embeddedTrains.ReadFile("trains/2026.11.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := ParseTrain(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := *tr
+	locked.Charts = append([]Chart(nil), tr.Charts...)
+	locked.Images = append([]Image(nil), tr.Images...)
+	locked.K3s.Artifacts = map[string]K3sArtifacts{}
+	for a, art := range tr.K3s.Artifacts {
+		art.BinarySHA256, art.AirgapImagesSHA256 = strings.Repeat("c", 64), strings.Repeat("d", 64)
+		locked.K3s.Artifacts[a] = art
+	}
+	for i := range locked.Images {
+		locked.Images[i].Digest = "sha256:" + strings.Repeat("a", 64)
+	}
+	for i := range locked.Charts {
+		locked.Charts[i].SHA256 = strings.Repeat("b", 64)
+	}
+	// make lock records what kyverno's archive holds.
+	k := -1
+	for i, c := range locked.Charts {
+		if c.Name == "kyverno" {
+			k = i
+		}
+	}
+	locked.RecordChartMeta(k, &ChartMeta{Name: "kyverno", Version: "3.9.0", AppVersion: "v1.19.0", Subcharts: []Subchart{{Name: "crds", Version: "3.9.0"}}})
+	out, err := WritePins(data, &locked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ParseTrain(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !back.Locked() || !sameSubcharts(back.Charts[k].Subcharts, locked.Charts[k].Subcharts) {
+		t.Fatalf("not locked as given:\n%s", out)
+	}
+	for _, want := range []string{"# Charts and images agree", "appVersionMismatch: &barman014", "appVersionMismatch: *barman014", `- {name: "crds", version: "3.9.0"}`} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the locked file lacks %q", want)
+		}
+	}
+}

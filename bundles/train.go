@@ -97,6 +97,12 @@ type Chart struct {
 	Manifests []string `json:"manifests,omitempty"`
 	// SHA256 of the packaged .tgz; empty while the train is unlocked.
 	SHA256 string `json:"sha256,omitempty"`
+	// AppVersion is the appVersion of the packaged chart's Chart.yaml and
+	// Subcharts the charts packaged inside it: `make lock` records them
+	// from the archive, and lock, `make charts` and the release gate check
+	// them and every image linked to the chart against the archive.
+	AppVersion string     `json:"appVersion,omitempty"`
+	Subcharts  []Subchart `json:"subcharts,omitempty"`
 }
 
 // Image is one pinned container image.
@@ -105,6 +111,12 @@ type Image struct {
 	Reference string `json:"reference"`
 	// Digest is sha256:<hex>; empty while the train is unlocked.
 	Digest string `json:"digest,omitempty"`
+	// Chart links the image to the chart whose release it is: a chart's
+	// name, or name/subchart (kube-prometheus-stack/grafana). Its tag must
+	// then be that chart's appVersion, unless AppVersionMismatch says why
+	// the train runs another release.
+	Chart              string `json:"chart,omitempty"`
+	AppVersionMismatch string `json:"appVersionMismatch,omitempty"`
 }
 
 // Pinned returns the reference pinned by digest when the digest is known
@@ -370,6 +382,7 @@ func (t *Train) Validate() error {
 			add(p+".digest", fmt.Sprintf("%q is not sha256:<64 hex>", im.Digest), "run make lock on a connected machine")
 		}
 	}
+	t.validateChartLinks(add)
 	for i, f := range t.UpgradesFrom {
 		if !trainNameRe.MatchString(f) {
 			add(fmt.Sprintf("upgradesFrom[%d]", i), fmt.Sprintf("%q is not a train name", f), "use YYYY.MM")

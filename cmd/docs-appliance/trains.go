@@ -11,19 +11,26 @@ import (
 func newTrainsLockCommand(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "lock TRAIN_FILE",
-		Short: "Look up every digest a train file leaves empty and write them into it (connected machine)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Look up every digest a train file leaves empty and write them into it, with each chart's appVersion (connected machine)",
+		Long: "Lock resolves every image's digest, downloads every chart and k3s artifact for its sha256, and records\n" +
+			"each chart's appVersion and subcharts from its archive. An image linked to a chart (chart: NAME or\n" +
+			"NAME/SUBCHART) must be the release the chart ships, or say why in appVersionMismatch; lock refuses\n" +
+			"the train otherwise, naming the image and the fix.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st := app.Status()
 			res, err := airgap.LockFile(cmd.Context(), args[0], airgap.RemoteOptions{Status: st})
 			if err != nil {
 				return err
 			}
-			if len(res.Pinned) == 0 {
-				st.Info("%s was already locked; every pin still matches its server", args[0])
+			if len(res.Pinned) == 0 && len(res.Recorded) == 0 {
+				st.Info("%s was already locked; every pin still matches its server and every chart its images", args[0])
 			}
 			for _, p := range res.Pinned {
 				st.Info("pinned %s", p)
+			}
+			for _, r := range res.Recorded {
+				st.Info("recorded %s", r)
 			}
 			return app.result(lockResult{File: args[0], Train: res.Train.Name, Pinned: nonNil(res.Pinned)}, "")
 		},
