@@ -127,6 +127,10 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		e.checkConverged(ctx, t, "changed.e2e.test")
 	})
 
+	t.Run("tls.mode provided installs the operator's certificate, and a renewal rotates only its Secret", func(t *testing.T) {
+		e.installProvidedTLS(ctx, t)
+	})
+
 	t.Run("install without --kubeconfig: preflight, k3s's files and service, hand-over, converged", func(t *testing.T) {
 		e.installOnHost(ctx, t, "hostpath.e2e.test")
 	})

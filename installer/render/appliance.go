@@ -41,7 +41,8 @@ func (r *renderer) applianceComponents(v *valuesContext) ([]*component, error) {
 		}
 	}
 	when(gateway, func() error { return add(edgeComponent(v)) })
-	when(has("cert-manager"), func() error { return add(r.tlsComponent(v)) })
+	// The operator's own certificate needs no cert-manager: its Secret is rendered either way.
+	when(has("cert-manager") || cfg.TLS.Mode == config.TLSProvided, func() error { return add(r.tlsComponent(v)) })
 	when(has("cloudnative-pg"), func() error { return add(r.databaseComponent(v)) })
 	when(has("redis-operator"), func() error { return add(r.cacheComponent(v)) })
 	when(docs, func() error { return add(r.bucketsComponent(v)) })
