@@ -72,8 +72,10 @@ charts:
 
 ## lock: look up every digest of a train and write it into the train file (connected machine)
 TRAIN ?= 2026.11
+## then fetches the locked charts and runs the release gate on them (check-release, mk/realcharts.mk)
 lock:
 	$(GO) run ./cmd/docs-appliance trains lock bundles/trains/$(TRAIN).yaml
+	$(MAKE) check-release GATE_TRAIN=$(TRAIN)
 
 ## crds: the upstream CRDs of the pinned versions, for the schema tests (connected machine);
 ## then run the tests with CRDS_DIR=$(CACHE)/crds
