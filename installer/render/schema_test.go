@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -131,7 +130,7 @@ func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 	kit.File(t, dir, "the upstream CRDs of the train's versions", "set CRDS_DIR to their folder, or run `make crds` on a connected machine")
 	env := envtest.New(t)
 	cfg := rest.CopyConfig(env.Config)
-	warnings := &warningLog{}
+	warnings := &cluster.WarningLog{}
 	cfg.WarningHandler = warnings
 	c, err := cluster.New(cfg)
 	if err != nil {
@@ -189,7 +188,7 @@ func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 			kinds := map[string]int{}
 			foreign := 0
 			for _, o := range rest {
-				warnings.reset()
+				warnings.Reset()
 				if err := dryRunCreate(ctx, c, o); err != nil {
 					failures = append(failures, err.Error())
 				}
@@ -197,7 +196,7 @@ func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 				// The appliance's own pods meet the restricted level: the
 				// API server's Pod Security check (audit and warn are
 				// restricted everywhere) must have nothing to say.
-				for _, w := range warnings.list {
+				for _, w := range warnings.Texts() {
 					switch {
 					case !strings.Contains(w, "PodSecurity"):
 					case o.GetLabels()["app.kubernetes.io/part-of"] == "docs-appliance":
@@ -220,25 +219,6 @@ func TestRenderedObjectsMatchUpstreamSchemas(t *testing.T) {
 		})
 	}
 	t.Logf("%d objects checked in all", total)
-}
-
-// warningLog keeps the API server's warnings of the last request (the
-// test sends one at a time).
-type warningLog struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warningLog) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = append(w.list, text)
-}
-
-func (w *warningLog) reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = nil
 }
 
 func dryRunCreate(ctx context.Context, c *cluster.Client, o *unstructured.Unstructured) error {

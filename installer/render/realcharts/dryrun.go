@@ -42,7 +42,7 @@ func dryRun(ctx context.Context, crds, objs []object, flux []*unstructured.Unstr
 	}
 	defer env.Stop()
 	cfg := rest.CopyConfig(env.Config)
-	warnings := &warningLog{}
+	warnings := &cluster.WarningLog{}
 	cfg.WarningHandler = warnings
 	c, err := cluster.New(cfg)
 	if err != nil {
@@ -96,12 +96,12 @@ func dryRun(ctx context.Context, crds, objs []object, flux []*unstructured.Unstr
 				continue // a controller's configuration, not an API object
 			}
 		}
-		warnings.reset()
+		warnings.Reset()
 		r.Objects++
 		if err := apply(ctx, c, o, true); err != nil {
 			r.reject("dry-run", o.id(), err.Error())
 		}
-		for _, w := range warnings.texts() {
+		for _, w := range warnings.Texts() {
 			r.warn(o.id(), w)
 		}
 	}
@@ -221,29 +221,4 @@ func oneLine(s string) string {
 		s = s[:600] + "…"
 	}
 	return s
-}
-
-// warningLog counts the API server's warnings (Pod Security, deprecated
-// APIs) of the request in flight: objects are sent one at a time.
-type warningLog struct {
-	mu   sync.Mutex
-	list []string
-}
-
-func (w *warningLog) HandleWarningHeader(_ int, _ string, text string) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = append(w.list, text)
-}
-
-func (w *warningLog) reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.list = nil
-}
-
-func (w *warningLog) texts() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.list...)
 }
