@@ -1,0 +1,3 @@
+package doctor
+
+func hostChecks() []Check { return nil }
