@@ -149,7 +149,7 @@ func (i *Install) bootstrapObjects(ctx context.Context, c *cluster.Client, in *I
 		}
 		o.FluxSecret = gitops.InClusterRemote("", cfg.Branch, password).FluxSecret
 	default:
-		remote, err := i.externalRemote(in)
+		remote, err := externalRemote(in)
 		if err != nil {
 			return nil, err
 		}
@@ -158,7 +158,7 @@ func (i *Install) bootstrapObjects(ctx context.Context, c *cluster.Client, in *I
 	return gitops.BootstrapObjects(o), nil
 }
 
-func (i *Install) externalRemote(in *Inputs) (gitops.Remote, error) {
+func externalRemote(in *Inputs) (gitops.Remote, error) {
 	token, _ := in.Store.Get("git.token")
 	key, _ := in.Store.Get("git.sshKey")
 	return gitops.ExternalRemote(in.Config.Git, token, key)
@@ -167,10 +167,10 @@ func (i *Install) externalRemote(in *Inputs) (gitops.Remote, error) {
 // openRemote says how to reach the repository from here: the operator's remote, or the
 // in-cluster server through a loopback port-forward set up within ctx that lives as long as
 // life (the returned func ends it).
-func (i *Install) openRemote(ctx, life context.Context, c *cluster.Client, in *Inputs) (gitops.Remote, func(), error) {
+func openRemote(ctx, life context.Context, c *cluster.Client, in *Inputs) (gitops.Remote, func(), error) {
 	noop := func() {}
 	if in.Config.Git.Mode != config.GitInCluster {
-		r, err := i.externalRemote(in)
+		r, err := externalRemote(in)
 		return r, noop, err
 	}
 	password, _ := in.Store.Get("git.password")

@@ -26,7 +26,7 @@ func (r *run) clone(ctx context.Context, _ *status.Status) error {
 	if err != nil {
 		return err
 	}
-	remote, closeRemote, err := r.i.openRemote(ctx, r.life, c, r.in)
+	remote, closeRemote, err := openRemote(ctx, r.life, c, r.in)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,8 @@ func newRootCommand(app *App) *cobra.Command {
 		newPreflightCommand(app),
 		newResetCommand(app),
 		newConfigureCommand(app),
+		newDoctorCommand(app),
+		newKeyCommand(app),
 	)
 	return cmd
 }

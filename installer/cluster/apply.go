@@ -42,6 +42,9 @@ type ApplyOptions struct {
 	// DryRun asks the API server what the apply would change, changing nothing: an object that
 	// would be stored as it is now is Unchanged. CRDs are not waited for.
 	DryRun bool
+	// FieldManager applies as another manager than the appliance's (doctor's drift check
+	// dry-runs as Flux's kustomize-controller, to see what Flux would change).
+	FieldManager string
 }
 
 // Refs lists the objects of changes, e.g. to wait for them.
@@ -168,6 +171,9 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, o
 		o.SetLabels(labels)
 	}
 	ao := metav1.ApplyOptions{FieldManager: FieldManager, Force: true}
+	if opts.FieldManager != "" {
+		ao.FieldManager = opts.FieldManager
+	}
 	if opts.DryRun {
 		ao.DryRun = []string{metav1.DryRunAll}
 	}

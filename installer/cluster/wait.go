@@ -197,3 +197,7 @@ func isPodReady(p *corev1.Pod) bool {
 	}
 	return false
 }
+
+// Status computes one object's kstatus now (Current, InProgress, Failed, NotFound...), with the
+// state of a workload's pods in the message when it is not Current.
+func (c *Client) Status(ctx context.Context, r Ref) (NotReady, error) { return c.objectStatus(ctx, r) }

@@ -119,7 +119,7 @@ func (o *Options) defaults() error {
 	}
 	if o.ClockSynced == nil {
 		runner := o.Runner
-		o.ClockSynced = func(ctx context.Context) (bool, string, error) { return systemClockSynced(ctx, runner) }
+		o.ClockSynced = func(ctx context.Context) (bool, string, error) { return ClockSynced(ctx, runner) }
 	}
 	if o.GOOS == "" {
 		o.GOOS = runtime.GOOS
@@ -218,10 +218,10 @@ func systemInterfaceAddrs() (map[string][]netip.Prefix, error) {
 	return out, nil
 }
 
-// systemClockSynced asks systemd-timesyncd/chrony through timedatectl; without systemd (a
+// ClockSynced asks systemd-timesyncd/chrony through timedatectl; without systemd (a
 // container, an init-less VM) it asks the kernel, which knows whether an NTP daemon disciplines
 // the clock.
-func systemClockSynced(ctx context.Context, r host.Runner) (bool, string, error) {
+func ClockSynced(ctx context.Context, r host.Runner) (bool, string, error) {
 	out, err := r.Run(ctx, host.Command("timedatectl", "show", "--property=NTPSynchronized", "--value"))
 	if err == nil {
 		v := strings.TrimSpace(string(out))

@@ -1,0 +1,190 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	gogit "github.com/go-git/go-git/v5"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/suitenumerique/docs-appliance/installer/cluster"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/k3s"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
+	"github.com/suitenumerique/docs-appliance/installer/status"
+)
+
+// Doctor checks the appliance installed from this state folder.
+type Doctor struct {
+	// StateDir is the appliance's state folder (host path).
+	StateDir string
+	// TrainFile is a train given as a file (the one a test installed with).
+	TrainFile string
+	// Kubeconfig: the appliance runs on this existing cluster; the host
+	// checks skip. Empty: k3s on this host.
+	Kubeconfig string
+	Root       host.Root
+	Runner     host.Runner
+	// Checks and Groups select what runs (all when both are empty).
+	Checks, Groups []string
+	// Nameserver is the DNS server the user-path checks ask ("host:port"),
+	// the system's resolver when empty: ask the one your users ask.
+	Nameserver string
+	// Report is filled by Run.
+	Report *doctor.Report
+}
+
+// NoApplianceError: the state folder holds no installed appliance.
+type NoApplianceError struct{ StateDir string }
+
+func (e *NoApplianceError) Error() string {
+	return fmt.Sprintf("no appliance is installed from %s (it has no saved config): run doctor on the appliance's server, with --state-dir if install used one", e.StateDir)
+}
+
+// Run gathers the facts and runs the checks. An error means doctor itself
+// could not run (exit 1); the findings are in Report (Report.Err carries
+// exit 3 or 4).
+func (d *Doctor) Run(ctx context.Context, st *status.Status) error {
+	checks, err := doctor.Select(doctor.All(), d.Checks, d.Groups)
+	if err != nil {
+		return err
+	}
+	env, cleanup, err := d.env(ctx, st)
+	defer cleanup()
+	if err != nil {
+		return err
+	}
+	st.Start(fmt.Sprintf("Running %d checks", len(checks)))
+	d.Report = doctor.Run(ctx, env, checks)
+	return st.End(nil)
+}
+
+func (d *Doctor) root() host.Root {
+	if d.Root == "" {
+		return "/"
+	}
+	return d.Root
+}
+
+// env opens every fact source; one that cannot be opened is recorded for
+// the checks that need it, and only a missing appliance stops doctor.
+func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(), error) {
+	cleanup := func() {}
+	if _, err := os.Stat(SavedConfigPath(d.StateDir)); err != nil {
+		return nil, cleanup, &NoApplianceError{StateDir: d.StateDir}
+	}
+	in, err := LoadInputs(InputOptions{StateDir: d.StateDir, TrainFile: d.TrainFile, ReadOnly: true})
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("reading the appliance's saved config: %w", err)
+	}
+	e := &doctor.Env{Config: in.Config, Train: in.Train, StateDir: d.StateDir, Secrets: map[string]string{}}
+	for _, n := range in.Store.Names() {
+		e.Secrets[n], _ = in.Store.Get(n)
+	}
+	e.AgeKey, e.AgeKeyErr = secrets.LoadKey(filepath.Join(d.StateDir, secrets.KeyFileName))
+	if d.Nameserver != "" {
+		e.UserPath.Resolver = resolverAt(d.Nameserver)
+	}
+	kubeconfig := d.Kubeconfig
+	if kubeconfig == "" {
+		r := d.root()
+		e.Host = &doctor.HostFacts{Root: r, Runner: d.runner(), DataDir: k3s.DataDir, VolumesDir: k3s.VolumesDir(d.StateDir), Service: k3s.Unit}
+		if kubeconfig, err = k3s.FindKubeconfig(r, r.HostPath(d.StateDir)); err != nil {
+			e.KubeErr = err
+			return e, cleanup, nil
+		}
+	}
+	st.Start("Connecting to the cluster")
+	c, err := reachCluster(ctx, kubeconfig)
+	_ = st.End(nil)
+	if err != nil {
+		e.KubeErr = err
+		st.Warn("the cluster does not answer: %v", err)
+		return e, cleanup, nil
+	}
+	e.Kube = c
+	st.Start("Reading the desired-state repository")
+	repo, closeRepo, err := d.checkout(ctx, c, in)
+	_ = st.End(nil)
+	cleanup = closeRepo
+	if err != nil {
+		e.RepoErr = err
+		st.Warn("the repository could not be read: %v", err)
+	}
+	e.Repo = repo
+	return e, cleanup, nil
+}
+
+func (d *Doctor) runner() host.Runner {
+	if d.Runner != nil {
+		return d.Runner
+	}
+	return host.ExecRunner{}
+}
+
+// reachCluster builds a client and asks the API server one question with a
+// short deadline, so a cluster that is down is one finding, not every
+// check waiting its own timeout.
+func reachCluster(ctx context.Context, kubeconfig string) (*cluster.Client, error) {
+	c, err := cluster.NewFromKubeconfig(kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.Kube.CoreV1().Namespaces().Get(pctx, "kube-system", metav1.GetOptions{}); err != nil {
+		return nil, fmt.Errorf("asking the API server: %w", err)
+	}
+	return c, nil
+}
+
+// checkout clones the desired-state repository into a temporary folder
+// (removed by the returned func).
+func (d *Doctor) checkout(ctx context.Context, c *cluster.Client, in *Inputs) (*doctor.Repository, func(), error) {
+	dir, err := os.MkdirTemp("", "docs-appliance-doctor-")
+	if err != nil {
+		return nil, func() {}, fmt.Errorf("making a folder for the checkout: %w", err)
+	}
+	life, stop := context.WithCancel(context.Background())
+	cleanup := func() { stop(); _ = os.RemoveAll(dir) }
+	cctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	remote, closeRemote, err := openRemote(cctx, life, c, in)
+	if err != nil {
+		return nil, cleanup, fmt.Errorf("reaching the repository: %w", err)
+	}
+	defer closeRemote()
+	repo, err := gitops.Clone(cctx, filepath.Join(dir, "repo"), remote)
+	if err != nil {
+		return nil, cleanup, err
+	}
+	defer repo.Client().Close()
+	head, err := repo.Head()
+	if err != nil {
+		return nil, cleanup, err
+	}
+	out := &doctor.Repository{Dir: repo.Dir(), Head: head, Revision: repo.Revision(head)}
+	if g, err := gogit.PlainOpen(repo.Dir()); err == nil {
+		if ref, err := g.Head(); err == nil {
+			if cm, err := g.CommitObject(ref.Hash()); err == nil {
+				out.Author = fmt.Sprintf("%s <%s>", cm.Author.Name, cm.Author.Email)
+				out.When, out.Message = cm.Author.When, cm.Message
+			}
+		}
+	}
+	return out, cleanup, nil
+}
+
+// resolverAt asks one DNS server instead of the system's.
+func resolverAt(addr string) *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var dl net.Dialer
+		return dl.DialContext(ctx, network, addr)
+	}}
+}
