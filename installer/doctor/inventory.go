@@ -128,4 +128,5 @@ func workloads(ctx context.Context, e *Env, layers []string, only func(*unstruct
 	}
 	return good, bad, nil
 }
+
 var getOptions = metav1.GetOptions{}

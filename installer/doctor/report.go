@@ -111,7 +111,9 @@ func (e *FindingsError) Error() string {
 func (e *FindingsError) ExitCode() int { return e.Code }
 
 // FailedIDs lets the command's JSON error name the checks (as preflight's does).
-func (e *FindingsError) FailedIDs() []string { return append(append([]string(nil), e.Failed...), e.Warned...) }
+func (e *FindingsError) FailedIDs() []string {
+	return append(append([]string(nil), e.Failed...), e.Warned...)
+}
 
 var symbols = map[Outcome]string{Passed: "✔", Warned: "⚠", Failed: "✗", Skipped: "–"}
 
