@@ -39,11 +39,16 @@ func Build(repoDir, path string) ([]*unstructured.Unstructured, error) {
 	}
 	var out []*unstructured.Unstructured
 	for _, r := range rm.Resources() {
-		m, err := r.Map()
+		// Through JSON: kyaml's maps hold Go ints, which unstructured's deep copy refuses.
+		data, err := r.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("building %s: %w", path, err)
 		}
-		out = append(out, &unstructured.Unstructured{Object: m})
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(data); err != nil {
+			return nil, fmt.Errorf("building %s: %w", path, err)
+		}
+		out = append(out, u)
 	}
 	return out, nil
 }

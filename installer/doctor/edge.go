@@ -46,7 +46,7 @@ func checkGateway(ctx context.Context, e *Env) Finding {
 			continue
 		}
 		if s, reason, msg, _ := condition(u, "Programmed"); s != "True" {
-			bad = append(bad, fmt.Sprintf("%s: %s", r.Name, orText(strings.TrimSpace(reason+" "+msg), "not programmed")))
+			bad = append(bad, fmt.Sprintf("%s: not programmed (%s)", r.Name, orText(strings.TrimSpace(reason+": "+msg), "no status")))
 			continue
 		}
 		good = append(good, r.Name)
