@@ -164,7 +164,7 @@ func (d *Doctor) checkout(ctx context.Context, c *cluster.Client, in *Inputs) (*
 	if err != nil {
 		return nil, cleanup, err
 	}
-	defer repo.Client().Close()
+	defer repo.Close()
 	head, err := repo.Head()
 	if err != nil {
 		return nil, cleanup, err

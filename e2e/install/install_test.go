@@ -127,6 +127,10 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		e.checkConverged(ctx, t, "changed.e2e.test")
 	})
 
+	t.Run("doctor: a healthy install passes, each fault is named with its fix and clears when repaired", func(t *testing.T) {
+		e.doctorFaults(ctx, t)
+	})
+
 	t.Run("tls.mode provided installs the operator's certificate, and a renewal rotates only its Secret", func(t *testing.T) {
 		e.installProvidedTLS(ctx, t)
 	})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -58,4 +59,19 @@ func (e *env) checkTLSSecret(ctx context.Context, t *testing.T, want *certtest.I
 		!bytes.Equal(bytes.TrimSpace(s.Data["tls.key"]), bytes.TrimSpace(want.KeyPEM(t))) {
 		t.Errorf("edge/docs-tls (type %s) does not hold the certificate chain and key the test made", s.Type)
 	}
+}
+
+// installTLSFor installs a provided certificate valid for d, and returns how to install a
+// renewal valid for another duration (same hosts, same chain).
+func (e *env) installTLSFor(ctx context.Context, t *testing.T, d time.Duration) func(time.Duration) {
+	t.Helper()
+	dir := t.TempDir()
+	inter := certtest.NewRoot(t, "e2e doctor Root").Intermediate(t, "e2e doctor Intermediate")
+	install := func(d time.Duration) {
+		leaf := inter.Issue(t, certtest.Leaf{Hosts: []string{"docs.e2e.test"}, NotAfter: time.Now().Add(d)})
+		certFile, keyFile := leaf.Write(t, dir)
+		e.mustInstall(ctx, t, "--set", "tls.mode=provided", "--set", "tls.certFile="+certFile, "--set", "tls.keyFile="+keyFile)
+	}
+	install(d)
+	return install
 }
