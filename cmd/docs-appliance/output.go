@@ -19,7 +19,7 @@ const (
 	exitError = 1
 	// exitPreflightFailed: the checks ran and one failed.
 	exitPreflightFailed = preflight.ExitFailed
-	// 4 is kept for doctor: every check ran and some only warned.
+	// 4 is doctor's (doctor.ExitWarnings): every check ran and some only warned.
 )
 
 // exitCoder is what an error implements to choose the process exit code.
