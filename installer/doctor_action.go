@@ -109,6 +109,9 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 		return e, cleanup, nil
 	}
 	e.Kube = c
+	if !needsRepo(d.Checks, d.Groups) {
+		return e, cleanup, nil
+	}
 	st.Start("Reading the desired-state repository")
 	repo, closeRepo, err := d.checkout(ctx, c, in)
 	_ = st.End(nil)
@@ -187,4 +190,21 @@ func resolverAt(addr string) *net.Resolver {
 		var dl net.Dialer
 		return dl.DialContext(ctx, network, addr)
 	}}
+}
+
+// needsRepo: only the gitops and secrets checks read the repository; a
+// run of other groups (install's user-path step) need not clone it.
+func needsRepo(ids, groups []string) bool {
+	if len(ids) > 0 {
+		return true
+	}
+	if len(groups) == 0 {
+		return true
+	}
+	for _, g := range groups {
+		if g == "gitops" || g == "secrets" {
+			return true
+		}
+	}
+	return false
 }

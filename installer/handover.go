@@ -17,6 +17,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
@@ -40,6 +41,8 @@ type InstallResult struct {
 	TookSeconds      float64 `json:"tookSeconds"`
 	// Steps are what each step did: ran, or skipped with why.
 	Steps []steps.Result `json:"steps"`
+	// UserPath is what the last step found on the way a browser goes.
+	UserPath *doctor.Report `json:"userPath,omitempty"`
 }
 
 // workDirName holds the private clones of the desired-state repository.

@@ -50,6 +50,9 @@ type Install struct {
 	Timeout, BootstrapTimeout time.Duration
 	// Deadlines override the deadlines of the named steps (by step ID).
 	Deadlines map[string]time.Duration
+	// Nameserver is the DNS server the user-path step asks (host:port), the
+	// system's when empty.
+	Nameserver string
 	// HTTPClient downloads k3s when no bundle carries it; http.DefaultClient when nil.
 	HTTPClient *http.Client
 
@@ -143,6 +146,7 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	if r.pub != nil {
 		i.Result.Committed, i.Result.Subject = r.pub.Committed, r.pub.Subject
 	}
+	i.Result.UserPath = r.userPathReport
 	i.Result.ConvergedSeconds, i.Result.TookSeconds = r.converged.Seconds(), time.Since(start).Seconds()
 	st.Info("Docs %s (train %s) runs from %s: %d Flux Kustomizations ready, in %s",
 		in.Train.Docs.Version, in.Train.Name, r.rev, len(r.states), time.Since(start).Round(time.Second))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/render"
@@ -26,6 +27,7 @@ const (
 	bootstrapDeadline = 10 * time.Minute // includes the first pull of the git server's image
 	gitDeadline       = 5 * time.Minute  // a clone or a push
 	saveDeadline      = time.Minute
+	userPathDeadline  = 2 * time.Minute
 )
 
 // run is what install's steps share: each step reads what the steps before it learned.
@@ -52,6 +54,8 @@ type run struct {
 	layers     []string
 	states     []gitops.KustomizationState
 	converged  time.Duration
+	// userPathReport is what the user-path step found.
+	userPathReport *doctor.Report
 }
 
 func (r *run) close() {
@@ -142,6 +146,11 @@ func (r *run) main() ([]steps.Step, error) {
 		&steps.Func{
 			Name: "converge", TitleFunc: r.convergeTitle,
 			CheckFunc: r.convergeDone, RunFunc: r.converge, Deadline: orDefault(i.Timeout, 30*time.Minute) + time.Minute, Remote: "Flux",
+		},
+		&steps.Func{
+			// No facts check: it only reads, so it runs on every install.
+			Name: "user-path", Describe: "Checking the user path as a browser goes: DNS, TLS, the API, OIDC, media auth, websocket, S3",
+			RunFunc: r.userPath, Deadline: userPathDeadline, Remote: "the appliance's domains",
 		},
 	), nil
 }

@@ -23,6 +23,7 @@ type installFlags struct {
 	ignore         []string
 	nonInteractive bool
 	timeout        time.Duration
+	nameserver     string
 }
 
 func newInstallCommand(app *App) *cobra.Command {
@@ -36,7 +37,7 @@ func newInstallCommand(app *App) *cobra.Command {
 				Inputs: f.inputs.options(app), DryRun: f.dryRun, OutDir: f.out, Kubeconfig: f.kubeconfig,
 				Bundle: f.bundle, BundleKey: f.bundleKey, BundleInsecureSkipVerify: f.skipBundleSig,
 				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore, NonInteractive: f.nonInteractive,
-				Timeout: f.timeout,
+				Timeout: f.timeout, Nameserver: f.nameserver,
 			}
 			if err := in.Run(cmd.Context(), app.Status()); err != nil {
 				return err
@@ -45,6 +46,7 @@ func newInstallCommand(app *App) *cobra.Command {
 		},
 	}
 	f.inputs.bind(cmd.Flags())
+	cmd.Flags().StringVar(&f.nameserver, "nameserver", "", "the DNS server (host:port) the last step asks for the domains, instead of the system's: the one your users ask")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "render the repository into --out and print the plan; change nothing on the host")
 	cmd.Flags().StringVarP(&f.out, "out", "O", "docs-appliance-rendered", "folder for the dry run's rendered repository")
 	cmd.Flags().StringSliceVar(&f.ignore, "ignore-preflight", nil, "skip these host checks, knowingly (the summary names them): "+strings.Join(preflight.IDs(preflight.HostChecks()), ", "))
