@@ -370,7 +370,7 @@ func TestSystemClockAsksTimedatectlThenTheKernel(t *testing.T) {
 	ctx := context.Background()
 	var r host.Recorder
 	r.Reply([]string{"timedatectl"}, "no\n", 0)
-	synced, how, err := systemClockSynced(ctx, &r)
+	synced, how, err := ClockSynced(ctx, &r)
 	if err != nil || synced || how != "timedatectl says NTPSynchronized=no" {
 		t.Errorf("got %v %q %v", synced, how, err)
 	}
@@ -380,7 +380,7 @@ func TestSystemClockAsksTimedatectlThenTheKernel(t *testing.T) {
 	// Without systemd the kernel answers (adjtimex only reads with zero modes).
 	var none host.Recorder
 	none.Reply([]string{"timedatectl"}, "System has not been booted with systemd", 1)
-	_, how, err = systemClockSynced(ctx, &none)
+	_, how, err = ClockSynced(ctx, &none)
 	if err != nil || !strings.Contains(how, "adjtimex") {
 		t.Errorf("got %q %v", how, err)
 	}
