@@ -35,7 +35,7 @@ import (
 const head = "0123456789abcdef0123456789abcdef01234567"
 
 type fixture struct {
-	t   *testing.T
+	t   testing.TB
 	ctx context.Context
 	c   *cluster.Client
 	e   *Env
@@ -102,7 +102,7 @@ func (f *fixture) expect(id string, outcome Outcome, want ...string) Result {
 	return res
 }
 
-func upstreamCRDs(t *testing.T, files ...string) []*unstructured.Unstructured {
+func upstreamCRDs(t testing.TB, files ...string) []*unstructured.Unstructured {
 	t.Helper()
 	dir := os.Getenv("CRDS_DIR")
 	if dir == "" {
@@ -478,7 +478,7 @@ func gitopsLive(name, path string) gitops.LiveKustomization {
 }
 
 // writeRepo writes the desired state of the test's "apps" Kustomization.
-func writeRepo(t *testing.T, dir string) {
+func writeRepo(t testing.TB, dir string) {
 	t.Helper()
 	files := map[string]string{
 		"apps/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [settings.yaml, backend.yaml, worker.yaml]\n",
