@@ -77,9 +77,10 @@ func checkLogin(ctx context.Context, e *Env) Finding {
 		if nr != nil {
 			return *nr
 		}
-		refused := fmt.Sprintf("%s for client %q and redirect URI %s", e.identityFix(), e.Config.Identity.ClientID, redirect)
+		refused := fmt.Sprintf("the embedded login service's docs realm must hold the client %q allowing the redirect URI %s: see the platform checks above (identity realm and client), and run docs-appliance install again to restore them",
+			e.Config.Identity.ClientID, redirect)
 		if e.Config.Identity.Mode == config.External {
-			refused = fmt.Sprintf("at the provider, allow the redirect URI %s for the client %q", redirect, e.Config.Identity.ClientID)
+			refused = fmt.Sprintf("at the provider, check that the client %q exists and allows the redirect URI %s", e.Config.Identity.ClientID, redirect)
 		}
 		switch s := resp.StatusCode; {
 		case s >= 300 && s < 400:
