@@ -64,4 +64,11 @@ func TestS3RoundTrip(t *testing.T) {
 		u.env.UserPath.S3.SecretKey = ""
 		want(t, u.run(t, doctor.UserPathS3), doctor.Failed, "no storage.accessKeyID or storage.secretAccessKey")
 	})
+	t.Run("the embedded store in clear, through a port-forward", func(t *testing.T) {
+		t.Cleanup(reset)
+		plain := probetest.StartS3(t, nil, true)
+		plain.CreateBucket(t, "docs-media", true)
+		u.env.UserPath.S3 = doctor.S3Target{Endpoint: plain.Endpoint, Region: plain.Region, Bucket: "docs-media", AccessKey: plain.AccessKey, SecretKey: plain.SecretKey}
+		want(t, u.run(t, doctor.UserPathS3), doctor.Passed, "at http://127.0.0.1:")
+	})
 }
