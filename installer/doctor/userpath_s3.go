@@ -17,7 +17,7 @@ func checkS3(ctx context.Context, e *Env) Finding {
 	if e.Config == nil {
 		return noConfig()
 	}
-	t := e.UserPath.S3
+	t := e.s3Target()
 	embedded := e.Config.Storage.Mode != config.External
 	credsFix := "the secret store's storage.accessKeyID and storage.secretAccessKey must be the keys of the bucket " + t.Bucket + "; give them again with docs-appliance configure, then run docs-appliance install"
 	if embedded {
@@ -56,3 +56,32 @@ func checkS3(ctx context.Context, e *Env) Finding {
 	}
 	return Pass("bucket %s at %s: wrote, read back and deleted a probe object (versioning %s)", t.Bucket, t.Endpoint, rep.Versioning)
 }
+
+// s3Target is UserPath.S3 with its blanks filled: the bucket, region and
+// (external storage) endpoint from the config, the keys from the secret
+// store. The embedded store's endpoint is only known to whoever reaches
+// into the cluster (a port-forward), so it has no default.
+func (e *Env) s3Target() S3Target {
+	t := e.UserPath.S3
+	st := e.Config.Storage
+	if t.Endpoint == "" && st.Mode == config.External {
+		t.Endpoint = st.Endpoint
+	}
+	if t.Bucket == "" {
+		t.Bucket = st.Bucket
+	}
+	if t.Region == "" {
+		t.Region = st.Region
+	}
+	if t.AccessKey == "" && t.SecretKey == "" {
+		t.AccessKey, t.SecretKey = e.Secrets[SecretS3AccessKey], e.Secrets[SecretS3SecretKey]
+	}
+	return t
+}
+
+// The secret store's names of Docs' storage keys (installer/config's
+// RequiredSecrets).
+const (
+	SecretS3AccessKey = "storage.accessKeyID"
+	SecretS3SecretKey = "storage.secretAccessKey"
+)

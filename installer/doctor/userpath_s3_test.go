@@ -71,4 +71,26 @@ func TestS3RoundTrip(t *testing.T) {
 		u.env.UserPath.S3 = doctor.S3Target{Endpoint: plain.Endpoint, Region: plain.Region, Bucket: "docs-media", AccessKey: plain.AccessKey, SecretKey: plain.SecretKey}
 		want(t, u.run(t, doctor.UserPathS3), doctor.Passed, "at http://127.0.0.1:")
 	})
+	t.Run("keys from the secret store, bucket from the config", func(t *testing.T) {
+		t.Cleanup(reset)
+		t.Cleanup(func() { u.env.Secrets = nil })
+		u.env.UserPath.S3 = doctor.S3Target{Endpoint: gw.Endpoint, Region: gw.Region, Roots: ca.Pool}
+		u.env.Secrets = map[string]string{"storage.accessKeyID": gw.AccessKey, "storage.secretAccessKey": gw.SecretKey}
+		want(t, u.run(t, doctor.UserPathS3), doctor.Passed, "bucket docs-media at "+gw.Endpoint)
+	})
+}
+
+// The check reads Docs' keys under the names the config asks the secret
+// store for, in both storage modes.
+func TestS3SecretNamesAreTheStores(t *testing.T) {
+	for _, mode := range []string{config.Embedded, config.External} {
+		c := &config.Config{Storage: config.Storage{Mode: mode, Bucket: "b"}, Identity: config.Identity{Mode: config.Embedded}, Git: config.Git{Mode: config.GitInCluster}}
+		names := map[string]bool{}
+		for _, s := range c.RequiredSecrets() {
+			names[s.Name] = true
+		}
+		if !names[doctor.SecretS3AccessKey] || !names[doctor.SecretS3SecretKey] {
+			t.Errorf("storage mode %s: the config's secrets %v lack %s or %s", mode, names, doctor.SecretS3AccessKey, doctor.SecretS3SecretKey)
+		}
+	}
 }
