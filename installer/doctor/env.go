@@ -94,7 +94,11 @@ type UserPath struct {
 	S3 S3Target
 }
 
-// S3Target is the object store and the application's credentials.
+// S3Target is the object store and the application's credentials. Blank
+// fields are filled from Config.Storage (bucket, region, an external
+// endpoint) and Secrets (storage.accessKeyID, storage.secretAccessKey);
+// the embedded store's endpoint (http://, through a port-forward) must be
+// given. The endpoint is dialed directly, not through UserPath.Dial.
 type S3Target struct {
 	Endpoint, Region, Bucket string
 	AccessKey, SecretKey     string

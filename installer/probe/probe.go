@@ -32,6 +32,17 @@ type Live struct {
 	Timeout time.Duration
 	// Now is the local clock the S3 clock skew is measured against; nil is time.Now.
 	Now func() time.Time
+	// Roots, when set, are trusted instead of the system's authorities
+	// (CABundle still adds to them): doctor passes what a user's browser
+	// trusts for the appliance.
+	Roots *x509.CertPool
+	// Dial connects to an address the resolver returned; nil is a
+	// net.Dialer (doctor's e2e reaches port 443 through a port-forward).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// PlainHTTP lets the S3 check use an http:// endpoint: doctor reaches
+	// the embedded store through a port-forward, in clear as Docs does
+	// inside the cluster. The operator's answers are always https.
+	PlainHTTP bool
 }
 
 func (l *Live) resolver() Resolver {
@@ -57,8 +68,12 @@ func (l *Live) now() time.Time {
 
 // rootCAs is the system pool plus CABundle.
 func (l *Live) rootCAs() (*x509.CertPool, error) {
-	pool, err := x509.SystemCertPool()
-	if err != nil || pool == nil {
+	var pool *x509.CertPool
+	if l.Roots != nil {
+		pool = l.Roots.Clone()
+	} else if sys, err := x509.SystemCertPool(); err == nil && sys != nil {
+		pool = sys
+	} else {
 		pool = x509.NewCertPool()
 	}
 	if len(l.CABundle) > 0 && !pool.AppendCertsFromPEM(l.CABundle) {
@@ -75,16 +90,20 @@ func (l *Live) tlsConfig(serverName string) (*tls.Config, error) {
 	return &tls.Config{RootCAs: pool, ServerName: serverName, MinVersion: tls.VersionTLS12}, nil
 }
 
-// dialContext dials host:port, resolving the host with l's resolver (so
-// every check sees the same DNS answers the domain check saw).
-func (l *Live) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+// DialContext dials host:port, resolving the host with l's resolver (so
+// every check sees the same DNS answers the domain check saw) and
+// connecting with l's Dial.
+func (l *Live) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
 		return nil, err
 	}
-	d := &net.Dialer{Timeout: 10 * time.Second}
+	dial := (&net.Dialer{Timeout: 10 * time.Second}).DialContext
+	if l.Dial != nil {
+		dial = l.Dial
+	}
 	if net.ParseIP(host) != nil {
-		return d.DialContext(ctx, network, addr)
+		return dial(ctx, network, addr)
 	}
 	ips, err := l.resolver().LookupIPAddr(ctx, host)
 	if err != nil {
@@ -92,7 +111,7 @@ func (l *Live) dialContext(ctx context.Context, network, addr string) (net.Conn,
 	}
 	var firstErr error
 	for _, ip := range ips {
-		c, err := d.DialContext(ctx, network, net.JoinHostPort(ip.IP.String(), port))
+		c, err := dial(ctx, network, net.JoinHostPort(ip.IP.String(), port))
 		if err == nil {
 			return c, nil
 		}
@@ -106,6 +125,12 @@ func (l *Live) dialContext(ctx context.Context, network, addr string) (net.Conn,
 	return nil, firstErr
 }
 
+// HTTPClient is the client every check uses: it trusts the system's (or
+// Roots) and CABundle's authorities, resolves with l's resolver and dials
+// with l's Dial. It follows redirects (set CheckRedirect to stop that);
+// close its idle connections when done.
+func (l *Live) HTTPClient() (*http.Client, error) { return l.httpClient() }
+
 // httpClient is a client that trusts the system's and CABundle's
 // authorities, resolves with l's resolver and never follows a redirect
 // silently to another scheme.
@@ -115,7 +140,7 @@ func (l *Live) httpClient() (*http.Client, error) {
 		return nil, err
 	}
 	tr := &http.Transport{
-		DialContext:           l.dialContext,
+		DialContext:           l.DialContext,
 		TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 20 * time.Second,

@@ -62,7 +62,7 @@ const MaxClockSkew = time.Minute
 func (l *Live) S3(ctx context.Context, st config.Storage, accessKeyID, secretAccessKey string, consent S3Consent) (*S3Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout())
 	defer cancel()
-	if u, err := url.Parse(st.Endpoint); err != nil || u.Host == "" || u.Scheme != "https" {
+	if u, err := url.Parse(st.Endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && !(l.PlainHTTP && u.Scheme == "http")) {
 		return nil, fmt.Errorf("%q is not an https endpoint URL; give it as https://host[:port]", st.Endpoint)
 	}
 	if accessKeyID == "" || secretAccessKey == "" {

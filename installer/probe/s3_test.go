@@ -127,4 +127,17 @@ func TestS3AgainstARealServer(t *testing.T) {
 			t.Errorf("got %v", err)
 		}
 	})
+
+	t.Run("plain http is allowed when asked: doctor's port-forward to the embedded store", func(t *testing.T) {
+		plain := probetest.StartS3(t, nil, true)
+		plain.CreateBucket(t, "docs-inside", true)
+		st := storage(plain, "docs-inside")
+		if _, err := live.S3(ctx, st, plain.AccessKey, plain.SecretKey, probe.S3Consent{}); err == nil || !strings.Contains(err.Error(), "https") {
+			t.Fatalf("without PlainHTTP: got %v, want the endpoint refused", err)
+		}
+		rep, err := (&probe.Live{PlainHTTP: true}).S3(ctx, st, plain.AccessKey, plain.SecretKey, probe.S3Consent{})
+		if err != nil || !rep.RoundTrip {
+			t.Fatalf("with PlainHTTP: %+v, %v", rep, err)
+		}
+	})
 }

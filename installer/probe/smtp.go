@@ -42,7 +42,7 @@ func (l *Live) SMTP(ctx context.Context, s config.SMTP, password, sendTo string)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := l.dialContext(ctx, "tcp", addr)
+	conn, err := l.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the relay %s: %w", addr, err)
 	}

@@ -194,7 +194,7 @@ func docsEnv(cfg *config.Config) map[string]any {
 		// connections; convert content) stay inside the cluster; browsers
 		// get the public websocket URL.
 		"COLLABORATION_API_URL":   yProviderURL("/collaboration/api/"),
-		"COLLABORATION_WS_URL":    "wss://" + cfg.Domain + "/collaboration/ws/",
+		"COLLABORATION_WS_URL":    "wss://" + cfg.Domain + CollaborationWSPath,
 		"Y_PROVIDER_API_BASE_URL": yProviderURL("/api/"),
 	}
 	// A provider without end_session_endpoint: Docs then ends only its own
@@ -391,7 +391,7 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 	)
 	collab := httpRoute(docsNamespace, "docs-collaboration", "docs", cfg.Hosts(),
 		// A websocket lives for hours: no request timeout.
-		routeRule(pathPrefix("/collaboration/ws/"), backend(ySvc, yProviderServicePort), 0),
+		routeRule(pathPrefix(CollaborationWSPath), backend(ySvc, yProviderServicePort), 0),
 		routeRule(pathPrefix("/collaboration/api/"), backend(ySvc, yProviderServicePort), 60),
 	)
 	// A document's state lives in one y-provider pod's memory: every

@@ -215,7 +215,7 @@ func realmImport(v *valuesContext, ns string, placeholders map[string]string) (O
 	cfg := v.Config
 	var redirects, logouts, origins []string
 	for _, h := range cfg.Hosts() {
-		redirects = append(redirects, "https://"+h+"/api/v1.0/callback/")
+		redirects = append(redirects, "https://"+h+DocsCallbackPath)
 		logouts = append(logouts, "https://"+h+"/api/v1.0/logout-callback/")
 		origins = append(origins, "https://"+h)
 	}

@@ -6,11 +6,18 @@
 //	GET /healthz  "ok" (liveness and readiness)
 //	GET /resolve?host=NAME  the addresses NAME resolves to, one a line (proves cluster DNS)
 //
-// It listens on :$PORT (8080 by default) and stops on SIGTERM.
+// and Docs' user path (userpath.go): the config API, media refused, the
+// collaboration websocket, and the embedded realm's discovery and login.
+//
+// It listens on :$PORT (8080 by default) in plain HTTP and, when
+// TLS_CERT_FILE and TLS_KEY_FILE name a certificate and its key (a mounted
+// TLS Secret's tls.crt and tls.key), on :$TLS_PORT (8443) over TLS, reading
+// the files again when they change. It stops on SIGTERM.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log"
@@ -30,25 +37,74 @@ func main() {
 }
 
 func run() error {
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "8080"
-	}
-	srv := &http.Server{Addr: ":" + port, Handler: handler(), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Printf("standin listening on :%s", port)
+	o := options{Addr: ":" + envOr("PORT", "8080"), CertFile: os.Getenv("TLS_CERT_FILE"), KeyFile: os.Getenv("TLS_KEY_FILE")}
+	if o.CertFile != "" {
+		o.TLSAddr = ":" + envOr("TLS_PORT", "8443")
+	}
+	return serve(ctx, o, func(plain, tls net.Addr) {
+		log.Printf("standin listening on %s (http)", plain)
+		if tls != nil {
+			log.Printf("standin listening on %s (https, %s)", tls, o.CertFile)
+		}
+	})
+}
+
+// options say where the stand-in listens: Addr in plain HTTP, and TLSAddr
+// over TLS with the certificate in CertFile and KeyFile when set.
+type options struct {
+	Addr, TLSAddr     string
+	CertFile, KeyFile string
+}
+
+// serve answers until ctx ends; ready is told the addresses listened on.
+func serve(ctx context.Context, o options, ready func(plain, tls net.Addr)) error {
+	h := handler()
+	servers := []*http.Server{{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	listeners := []net.Listener{nil}
+	var tlsAddr net.Addr
+	if o.TLSAddr != "" {
+		if o.CertFile == "" || o.KeyFile == "" {
+			return fmt.Errorf("serving TLS on %s: TLS_CERT_FILE and TLS_KEY_FILE are both needed", o.TLSAddr)
+		}
+		certs := &certReloader{certFile: o.CertFile, keyFile: o.KeyFile}
+		if _, err := certs.get(nil); err != nil {
+			return err
+		}
+		tlsLn, err := net.Listen("tcp", o.TLSAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", o.TLSAddr, err)
+		}
+		tlsAddr = tlsLn.Addr()
+		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
+			TLSConfig: &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12}})
+		listeners = append(listeners, tls.NewListener(tlsLn, servers[1].TLSConfig))
+	}
+	plainLn, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		for _, ln := range listeners[1:] {
+			ln.Close()
+		}
+		return fmt.Errorf("listening on %s: %w", o.Addr, err)
+	}
+	listeners[0] = plainLn
+	errc := make(chan error, len(servers))
+	for i, srv := range servers {
+		go func() { errc <- srv.Serve(listeners[i]) }()
+	}
+	ready(plainLn.Addr(), tlsAddr)
 	select {
 	case err := <-errc:
-		return fmt.Errorf("serving on :%s: %w", port, err)
+		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutting down: %w", err)
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("shutting down: %w", err)
+		}
 	}
 	return nil
 }
@@ -71,6 +127,7 @@ func handler() http.Handler {
 			fmt.Fprintln(w, a)
 		}
 	})
+	userPathRoutes(mux)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		msg := os.Getenv("MESSAGE")

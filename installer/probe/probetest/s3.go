@@ -32,6 +32,7 @@ type S3 struct {
 
 // StartS3 runs versitygw's posix backend; with versioning it gets
 // --versioning-dir (without it, the gateway cannot keep versions at all).
+// A nil ca serves plain HTTP (as the embedded store does inside the cluster).
 func StartS3(t testing.TB, ca *CA, versioning bool) *S3 {
 	t.Helper()
 	bin := VersitygwPath(t)
@@ -43,8 +44,16 @@ func StartS3(t testing.TB, ca *CA, versioning bool) *S3 {
 		}
 	}
 	port := freePort(t)
-	s := &S3{Endpoint: "https://127.0.0.1:" + port, AccessKey: "AKIADOCSAPPLIANCE01", SecretKey: "probetest-secret-key-0123456789", Region: "us-east-1", Versioning: versioning}
-	args := []string{"--port", "127.0.0.1:" + port, "--cert", ca.CertFile, "--key", ca.KeyFile, "--quiet", "--region", s.Region, "posix"}
+	scheme := "https"
+	if ca == nil {
+		scheme = "http"
+	}
+	s := &S3{Endpoint: scheme + "://127.0.0.1:" + port, AccessKey: "AKIADOCSAPPLIANCE01", SecretKey: "probetest-secret-key-0123456789", Region: "us-east-1", Versioning: versioning}
+	args := []string{"--port", "127.0.0.1:" + port}
+	if ca != nil {
+		args = append(args, "--cert", ca.CertFile, "--key", ca.KeyFile)
+	}
+	args = append(args, "--quiet", "--region", s.Region, "posix")
 	if versioning {
 		args = append(args, "--versioning-dir", verDir)
 	}
@@ -70,7 +79,13 @@ func StartS3(t testing.TB, ca *CA, versioning bool) *S3 {
 	})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		c, err := tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: ca.Pool})
+		var c net.Conn
+		var err error
+		if ca != nil {
+			c, err = tls.Dial("tcp", "127.0.0.1:"+port, &tls.Config{RootCAs: ca.Pool})
+		} else {
+			c, err = net.Dial("tcp", "127.0.0.1:"+port)
+		}
 		if err == nil {
 			c.Close()
 			break
@@ -85,10 +100,14 @@ func StartS3(t testing.TB, ca *CA, versioning bool) *S3 {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	tr := &http.Transport{}
+	if ca != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool}
+	}
 	s.admin = s3.New(s3.Options{
 		Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
-		HTTPClient:  &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool}}},
+		HTTPClient:  &http.Client{Transport: tr},
 	})
 	return s
 }
