@@ -36,6 +36,12 @@ type Doctor struct {
 	// Nameserver is the DNS server the user-path checks ask ("host:port"),
 	// the system's resolver when empty: ask the one your users ask.
 	Nameserver string
+	// CAFiles are certificate authorities users' browsers trust for the
+	// appliance beyond the system's (a private PKI).
+	CAFiles []string
+	// ServerAddresses are public addresses of this server (behind NAT) the
+	// domains may resolve to.
+	ServerAddresses []string
 	// Report is filled by Run.
 	Report *doctor.Report
 }
@@ -91,6 +97,9 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 	if d.Nameserver != "" {
 		e.UserPath.Resolver = resolverAt(d.Nameserver)
 	}
+	if err := d.userPathFlags(e); err != nil {
+		return nil, cleanup, err
+	}
 	kubeconfig := d.Kubeconfig
 	if kubeconfig == "" {
 		r := d.root()
@@ -109,13 +118,16 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 		return e, cleanup, nil
 	}
 	e.Kube = c
+	life, stop := context.WithCancel(context.Background())
+	cleanup = stop
+	d.userPathCluster(ctx, life, e, c, st)
 	if !needsRepo(d.Checks, d.Groups) {
 		return e, cleanup, nil
 	}
 	st.Start("Reading the desired-state repository")
 	repo, closeRepo, err := d.checkout(ctx, c, in)
 	_ = st.End(nil)
-	cleanup = closeRepo
+	cleanup = func() { closeRepo(); stop() }
 	if err != nil {
 		e.RepoErr = err
 		st.Warn("the repository could not be read: %v", err)

@@ -53,6 +53,9 @@ type Install struct {
 	// Nameserver is the DNS server the user-path step asks (host:port), the
 	// system's when empty.
 	Nameserver string
+	// CAFiles are CAs users' browsers trust for the appliance (the
+	// user-path step's TLS check), beyond the system's.
+	CAFiles []string
 	// HTTPClient downloads k3s when no bundle carries it; http.DefaultClient when nil.
 	HTTPClient *http.Client
 

@@ -16,7 +16,7 @@ import (
 // fix, or doctor, checks again.
 func (r *run) userPath(ctx context.Context, st *status.Status) error {
 	d := &Doctor{StateDir: r.i.Inputs.StateDir, TrainFile: r.i.Inputs.TrainFile, Kubeconfig: r.kubeconfig,
-		Root: r.i.root(), Runner: r.i.runner(), Groups: []string{"user-path"}, Nameserver: r.i.Nameserver}
+		Root: r.i.root(), Runner: r.i.runner(), Groups: []string{"user-path"}, Nameserver: r.i.Nameserver, CAFiles: r.i.CAFiles}
 	if err := d.Run(ctx, st); err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ func newDoctorCommand(app *App) *cobra.Command {
 	fs.StringSliceVar(&d.Groups, "group", nil, "run only these groups ("+strings.Join(doctor.Groups, ", ")+")")
 	fs.StringVar(&d.Kubeconfig, "kubeconfig", "", "the appliance runs on this existing cluster (as install --kubeconfig)")
 	fs.StringVar(&d.TrainFile, "train-file", "", "the release train the appliance was installed with, when it is not one of this binary's")
+	fs.StringArrayVar(&d.CAFiles, "ca-file", nil, "a CA certificate (PEM) your users' browsers trust for the appliance, beyond this host's system CAs (repeatable)")
+	fs.StringArrayVar(&d.ServerAddresses, "server-address", nil, "a public address of this server (behind NAT) the domains may resolve to (repeatable)")
 	fs.StringVar(&d.Nameserver, "nameserver", "", "ask this DNS server (host:port) for the domains instead of the system's: the one your users ask")
 	return cmd
 }

@@ -24,6 +24,7 @@ type installFlags struct {
 	nonInteractive bool
 	timeout        time.Duration
 	nameserver     string
+	caFiles        []string
 }
 
 func newInstallCommand(app *App) *cobra.Command {
@@ -37,7 +38,7 @@ func newInstallCommand(app *App) *cobra.Command {
 				Inputs: f.inputs.options(app), DryRun: f.dryRun, OutDir: f.out, Kubeconfig: f.kubeconfig,
 				Bundle: f.bundle, BundleKey: f.bundleKey, BundleInsecureSkipVerify: f.skipBundleSig,
 				Root: host.Root(app.flags.root), IgnorePreflight: f.ignore, NonInteractive: f.nonInteractive,
-				Timeout: f.timeout, Nameserver: f.nameserver,
+				Timeout: f.timeout, Nameserver: f.nameserver, CAFiles: f.caFiles,
 			}
 			if err := in.Run(cmd.Context(), app.Status()); err != nil {
 				return err
@@ -46,6 +47,7 @@ func newInstallCommand(app *App) *cobra.Command {
 		},
 	}
 	f.inputs.bind(cmd.Flags())
+	cmd.Flags().StringArrayVar(&f.caFiles, "ca-file", nil, "a CA certificate (PEM) your users' browsers trust for the appliance, for the last step's TLS check (repeatable)")
 	cmd.Flags().StringVar(&f.nameserver, "nameserver", "", "the DNS server (host:port) the last step asks for the domains, instead of the system's: the one your users ask")
 	cmd.Flags().BoolVar(&f.dryRun, "dry-run", false, "render the repository into --out and print the plan; change nothing on the host")
 	cmd.Flags().StringVarP(&f.out, "out", "O", "docs-appliance-rendered", "folder for the dry run's rendered repository")

@@ -19,3 +19,13 @@ func PublicOIDC(cfg *config.Config) (issuer, authorization string) {
 	o := docsOIDC(cfg)
 	return o.Issuer, o.Authorization
 }
+
+// ObjectStoreService is the embedded object store's Service (namespace,
+// name, S3 port): doctor reaches it through a port-forward.
+func ObjectStoreService() (namespace, name string, port int) {
+	return nsObjectStore, objectStoreName, objectStorePort
+}
+
+// ApplianceCA is where the appliance CA's certificate is published
+// (tls.mode appliance-ca): a ConfigMap, key ca.crt.
+func ApplianceCA() (namespace, name string) { return caExportNamespace, caExport }
