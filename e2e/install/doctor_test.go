@@ -23,15 +23,19 @@ import (
 )
 
 // The groups the stand-in train can pass: it has no k3s on this host
-// (host skips), no database, gateway or identity of its own (those checks
-// skip, saying so; their faults are proven against a real API server in
-// installer/doctor).
-var doctorGroups = "cluster,gitops,secrets,platform,edge,app"
+// (host skips: install --kubeconfig), no database, gateway or identity of
+// its own (those checks skip, saying so; their faults are proven against
+// a real API server in installer/doctor). The user path is real: see
+// userPath.
+var doctorGroups = "cluster,gitops,secrets,platform,edge,app,user-path"
 
 // runDoctor runs the real binary and returns its one JSON document and exit code.
 func (e *env) runDoctor(ctx context.Context, t *testing.T, extra ...string) (*doctor.Report, int) {
 	t.Helper()
 	args := append([]string{"--state-dir", e.state, "doctor", "--kubeconfig", e.kubeconfig, "--train-file", e.train, "-o", "json"}, extra...)
+	if e.users != nil {
+		args = append(args, e.users.doctorArgs()...)
+	}
 	cmd := exec.CommandContext(ctx, e.bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
@@ -89,7 +93,6 @@ func (e *env) expectHealthy(ctx context.Context, t *testing.T) *doctor.Report {
 		if time.Now().After(deadline) {
 			t.Fatalf("doctor on a healthy install exits %d:\n%s", code, rep.Text())
 		}
-		e.reconcile(ctx, t)
 		time.Sleep(3 * time.Second)
 	}
 }
@@ -112,10 +115,17 @@ func (e *env) reconcile(ctx context.Context, t *testing.T) {
 }
 
 func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
+	e.users = e.setUpUserPath(ctx, t)
+	defer func() { e.users = nil }()
+	out := e.mustInstall(ctx, t, e.users.installArgs...)
+	if strings.Contains(out, "users cannot reach") || strings.Contains(out, "user-path-") {
+		t.Errorf("install's user-path step did not pass:\n%s", tail(out, 20))
+	}
 	start := time.Now()
 	rep := e.expectHealthy(ctx, t)
 	t.Logf("doctor on the healthy install: %d passed, %d skipped in %s (wall time of the whole command)", rep.Summary.Passed, rep.Summary.Skipped, time.Since(start).Round(time.Millisecond))
-	for _, id := range []string{"cluster-nodes", "gitops-source", "gitops-kustomizations", "gitops-drift", "secrets-decrypt", "secrets-cluster-key", "app-workloads"} {
+	for _, id := range []string{"cluster-nodes", "gitops-source", "gitops-kustomizations", "gitops-drift", "secrets-decrypt", "secrets-cluster-key", "app-workloads",
+		"user-path-dns", "user-path-tls", "user-path-config-api", "user-path-oidc", "user-path-login", "user-path-media-auth", "user-path-websocket", "user-path-s3"} {
 		if r, _ := rep.Get(id); r.Outcome != doctor.Passed {
 			t.Errorf("%s on a healthy install: %s %s", id, r.Outcome, r.Detail)
 		}
@@ -155,12 +165,13 @@ func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
 		if !strings.Contains(res.Fix, "docs-appliance install") {
 			t.Errorf("the fix does not say how to restore the git server: %s", res.Fix)
 		}
-		e.mustInstall(ctx, t)
+		e.mustInstall(ctx, t, e.users.installArgs...)
 		e.expectFinding(ctx, t, "gitops-repository", doctor.Passed, "HEAD")
 	})
 	t.Run("a certificate about to expire", func(t *testing.T) {
-		renew := e.installTLSFor(ctx, t, 4*24*time.Hour+12*time.Hour)
+		renew := e.installTLSFor(ctx, t, 4*24*time.Hour+12*time.Hour, e.users.installArgs)
 		e.expectFinding(ctx, t, "edge-certificates", doctor.Warned, "expires in 4 day(s)")
+		e.expectFinding(ctx, t, "user-path-tls", doctor.Warned, "4 day")
 		renew(90 * 24 * time.Hour)
 		e.expectFinding(ctx, t, "edge-certificates", doctor.Passed, "expires in 89 day(s)")
 	})

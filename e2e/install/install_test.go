@@ -54,6 +54,8 @@ type env struct {
 	// token is the value of the stand-in's Secret, drawn at random: the app must show it.
 	token string
 	c     *cluster.Client
+	// users is the real user path while the doctor test runs (doctor and install get its flags).
+	users *userPath
 }
 
 func TestInstallHandsOverToGitAndFlux(t *testing.T) {

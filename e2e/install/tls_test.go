@@ -61,16 +61,17 @@ func (e *env) checkTLSSecret(ctx context.Context, t *testing.T, want *certtest.I
 	}
 }
 
-// installTLSFor installs a provided certificate valid for d, and returns how to install a
-// renewal valid for another duration (same hosts, same chain).
-func (e *env) installTLSFor(ctx context.Context, t *testing.T, d time.Duration) func(time.Duration) {
+// installTLSFor installs a provided certificate valid for d from the users' CA (args are the
+// user path's install flags), and returns how to install a renewal valid for another duration.
+func (e *env) installTLSFor(ctx context.Context, t *testing.T, d time.Duration, args []string) func(time.Duration) {
 	t.Helper()
 	dir := t.TempDir()
-	inter := certtest.NewRoot(t, "e2e doctor Root").Intermediate(t, "e2e doctor Intermediate")
+	inter := e.users.ca
 	install := func(d time.Duration) {
 		leaf := inter.Issue(t, certtest.Leaf{Hosts: []string{"docs.e2e.test"}, NotAfter: time.Now().Add(d)})
 		certFile, keyFile := leaf.Write(t, dir)
-		e.mustInstall(ctx, t, "--set", "tls.mode=provided", "--set", "tls.certFile="+certFile, "--set", "tls.keyFile="+keyFile)
+		// Later --set win: the new certificate replaces the user path's.
+		e.mustInstall(ctx, t, append(append([]string(nil), args...), "--set", "tls.certFile="+certFile, "--set", "tls.keyFile="+keyFile)...)
 	}
 	install(d)
 	return install

@@ -31,7 +31,7 @@ func BenchmarkRunHealthy(b *testing.B) {
 	repoDir := b.TempDir()
 	f := &fixture{t: b, ctx: ctx, c: c, e: &Env{Kube: c, Config: &config.Config{Git: config.Git{Mode: config.GitInCluster}},
 		Train: &bundles.Train{Name: "t", Kubernetes: bundles.KubernetesRange{MinVersion: "1.20", MaxVersion: "1.99"}},
-		Repo: &Repository{Dir: repoDir, Head: head, Revision: "main@sha1:" + head}}}
+		Repo:  &Repository{Dir: repoDir, Head: head, Revision: "main@sha1:" + head}}}
 	for _, ns := range []string{"flux-system", "docs"} {
 		f.apply(obj("apiVersion: v1\nkind: Namespace\nmetadata: {name: " + ns + "}"))
 	}

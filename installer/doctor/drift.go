@@ -9,8 +9,8 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	fluxkustomize "github.com/fluxcd/pkg/kustomize"
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
@@ -28,12 +28,19 @@ const (
 	ssaAnnotation       = "kustomize.toolkit.fluxcd.io/ssa"
 )
 
-// Build runs kustomize on one folder of a checkout, as Flux's
-// kustomize-controller does (no plugins, load restricted to the repository).
-func Build(repoDir, path string) ([]*unstructured.Unstructured, error) {
+// Build is what Flux's kustomize-controller builds for one Kustomization
+// from a checkout: its generator (a kustomization.yaml made when the folder
+// has none, and the Kustomization's own patches, images, prefix and target
+// namespace) then its secure build (no plugins, nothing outside the
+// repository), both from fluxcd/pkg/kustomize, the library the controller
+// uses. The generator writes into the folder: give it a checkout to spare.
+func Build(repoDir string, k *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	path, _, _ := unstructured.NestedString(k.Object, "spec", "path")
 	dir := filepath.Join(repoDir, filepath.FromSlash(strings.TrimPrefix(path, "./")))
-	opts := krusty.MakeDefaultOptions()
-	rm, err := krusty.MakeKustomizer(opts).Run(filesys.MakeFsOnDisk(), dir)
+	if _, err := fluxkustomize.NewGenerator(repoDir, *k).WriteFile(dir); err != nil {
+		return nil, fmt.Errorf("building %s: %w", path, err)
+	}
+	rm, err := fluxkustomize.SecureBuild(repoDir, dir, false)
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", path, err)
 	}
@@ -57,7 +64,7 @@ func Build(repoDir, path string) ([]*unstructured.Unstructured, error) {
 // labels it adds, minus what it does not re-apply. Secrets are left out:
 // in Git they are encrypted (secrets-decrypt checks them).
 func desiredObjects(repoDir string, k gitops.LiveKustomization) ([]*unstructured.Unstructured, error) {
-	objs, err := Build(repoDir, k.Path)
+	objs, err := Build(repoDir, k.Object)
 	if err != nil {
 		return nil, err
 	}
@@ -92,7 +99,7 @@ func checkDrift(ctx context.Context, e *Env) Finding {
 	}
 	var objs []*unstructured.Unstructured
 	for _, k := range ks {
-		if k.Path == "" {
+		if k.Path == "" || k.Object == nil {
 			continue
 		}
 		d, err := desiredObjects(e.Repo.Dir, k)

@@ -474,7 +474,8 @@ spec: {parentRefs: [{name: docs}], rules: [{backendRefs: [{name: docs-backend, p
 }
 
 func gitopsLive(name, path string) gitops.LiveKustomization {
-	return gitops.LiveKustomization{Name: name, Path: path}
+	k := obj("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: " + name + ", namespace: flux-system}\nspec: {path: " + path + "}")
+	return gitops.LiveKustomization{Name: name, Path: path, Object: k}
 }
 
 // writeRepo writes the desired state of the test's "apps" Kustomization.

@@ -16,12 +16,13 @@ type LiveKustomization struct {
 	Name, Path string
 	Suspended  bool
 	// Ready is Ready=True for the current generation.
-	Ready                  bool
-	Reason, Message        string
-	Applied, Attempted     string
-	DependsOn              []string
-	Inventory              []cluster.Ref
-	LastHandledReconcileAt string
+	Ready              bool
+	Reason, Message    string
+	Applied, Attempted string
+	DependsOn          []string
+	Inventory          []cluster.Ref
+	// Object is the Kustomization as read.
+	Object *unstructured.Unstructured
 }
 
 // ListKustomizations reads every Kustomization of the flux-system namespace.
@@ -38,7 +39,7 @@ func ListKustomizations(ctx context.Context, c *cluster.Client) ([]LiveKustomiza
 }
 
 func liveKustomization(u *unstructured.Unstructured) LiveKustomization {
-	k := LiveKustomization{Name: u.GetName()}
+	k := LiveKustomization{Name: u.GetName(), Object: u}
 	k.Path, _, _ = unstructured.NestedString(u.Object, "spec", "path")
 	k.Suspended, _, _ = unstructured.NestedBool(u.Object, "spec", "suspend")
 	k.Applied, _, _ = unstructured.NestedString(u.Object, "status", "lastAppliedRevision")

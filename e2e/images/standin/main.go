@@ -12,7 +12,9 @@
 // It listens on :$PORT (8080 by default) in plain HTTP and, when
 // TLS_CERT_FILE and TLS_KEY_FILE name a certificate and its key (a mounted
 // TLS Secret's tls.crt and tls.key), on :$TLS_PORT (8443) over TLS, reading
-// the files again when they change. It stops on SIGTERM.
+// the files again when they change; on :$REDIRECT_PORT, when set, it
+// redirects every request to https as a gateway's port 80 does. It stops
+// on SIGTERM.
 package main
 
 import (
@@ -43,6 +45,9 @@ func run() error {
 	if o.CertFile != "" {
 		o.TLSAddr = ":" + envOr("TLS_PORT", "8443")
 	}
+	if p := os.Getenv("REDIRECT_PORT"); p != "" {
+		o.RedirectAddr = ":" + p
+	}
 	return serve(ctx, o, func(plain, tls net.Addr) {
 		log.Printf("standin listening on %s (http)", plain)
 		if tls != nil {
@@ -56,6 +61,15 @@ func run() error {
 type options struct {
 	Addr, TLSAddr     string
 	CertFile, KeyFile string
+	// RedirectAddr answers every request with a redirect to https (the gateway's port 80).
+	RedirectAddr string
+}
+
+// redirectToHTTPS is what a gateway's plain HTTP listener does.
+func redirectToHTTPS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://"+r.Host+r.URL.RequestURI(), http.StatusMovedPermanently)
+	})
 }
 
 // serve answers until ctx ends; ready is told the addresses listened on.
@@ -68,9 +82,11 @@ func serve(ctx context.Context, o options, ready func(plain, tls net.Addr)) erro
 		if o.CertFile == "" || o.KeyFile == "" {
 			return fmt.Errorf("serving TLS on %s: TLS_CERT_FILE and TLS_KEY_FILE are both needed", o.TLSAddr)
 		}
+		// Read at each handshake: a certificate that is not there yet (an optional Secret)
+		// fails handshakes, not the stand-in, and one that appears later is served.
 		certs := &certReloader{certFile: o.CertFile, keyFile: o.KeyFile}
 		if _, err := certs.get(nil); err != nil {
-			return err
+			log.Printf("no certificate yet: %v", err)
 		}
 		tlsLn, err := net.Listen("tcp", o.TLSAddr)
 		if err != nil {
@@ -80,6 +96,14 @@ func serve(ctx context.Context, o options, ready func(plain, tls net.Addr)) erro
 		servers = append(servers, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 			TLSConfig: &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12}})
 		listeners = append(listeners, tls.NewListener(tlsLn, servers[1].TLSConfig))
+	}
+	if o.RedirectAddr != "" {
+		ln, err := net.Listen("tcp", o.RedirectAddr)
+		if err != nil {
+			return fmt.Errorf("listening on %s: %w", o.RedirectAddr, err)
+		}
+		servers = append(servers, &http.Server{Handler: redirectToHTTPS(), ReadHeaderTimeout: 10 * time.Second})
+		listeners = append(listeners, ln)
 	}
 	plainLn, err := net.Listen("tcp", o.Addr)
 	if err != nil {
