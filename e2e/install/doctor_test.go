@@ -125,7 +125,7 @@ func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
 	rep := e.expectHealthy(ctx, t)
 	t.Logf("doctor on the healthy install: %d passed, %d skipped in %s (wall time of the whole command)", rep.Summary.Passed, rep.Summary.Skipped, time.Since(start).Round(time.Millisecond))
 	for _, id := range []string{"cluster-nodes", "gitops-source", "gitops-kustomizations", "gitops-drift", "secrets-decrypt", "secrets-cluster-key", "app-workloads",
-		"user-path-dns", "user-path-tls", "user-path-config-api", "user-path-oidc", "user-path-login", "user-path-media-auth", "user-path-websocket", "user-path-s3"} {
+		"user-path-dns", "user-path-tls", "user-path-config-api", "user-path-oidc", "user-path-login", "user-path-media-auth", "user-path-websocket", "user-path-s3", "edge-redirect"} {
 		if r, _ := rep.Get(id); r.Outcome != doctor.Passed {
 			t.Errorf("%s on a healthy install: %s %s", id, r.Outcome, r.Detail)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -64,17 +65,19 @@ func (e *env) setUpUserPath(ctx context.Context, t *testing.T) *userPath {
 		"--set", "storage.mode=external", "--set", "storage.endpoint=" + s3.Endpoint, "--set", "storage.region=" + s3.Region, "--set", "storage.bucket=docs-media",
 		"--secret", "storage.accessKeyID=" + write("s3-key", []byte(s3.AccessKey)), "--secret", "storage.secretAccessKey=" + write("s3-secret", []byte(s3.SecretKey))},
 		u.doctorArgs()...)
-	e.forward443(ctx, t)
+	e.forwardPort(ctx, t, 443)
+	e.forwardPort(ctx, t, 80)
 	return u
 }
 
-// forward443 carries 127.0.0.1:443 to the stand-in edge's Service through port-forwards opened
-// on demand (the Service appears with the install; a pod replaced by a rollout needs a new one).
-func (e *env) forward443(ctx context.Context, t *testing.T) {
+// forwardPort carries 127.0.0.1:port to the same port of the stand-in edge's Service through
+// port-forwards opened on demand (the Service appears with the install; a pod replaced by a
+// rollout needs a new one).
+func (e *env) forwardPort(ctx context.Context, t *testing.T, port int) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:443")
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
-		t.Fatalf("listening on 127.0.0.1:443 for the user path (is something else on port 443?): %v", err)
+		t.Fatalf("listening on 127.0.0.1:%d for the user path (is something else on that port?): %v", port, err)
 	}
 	var mu sync.Mutex
 	var fwd *cluster.Forward
@@ -83,7 +86,7 @@ func (e *env) forward443(ctx context.Context, t *testing.T) {
 		defer mu.Unlock()
 		for attempt := 0; ; attempt++ {
 			if fwd == nil {
-				f, err := e.c.PortForward(ctx, "edge", "service/"+appName+"-edge", 443)
+				f, err := e.c.PortForward(ctx, "edge", "service/"+appName+"-edge", port)
 				if err != nil {
 					return nil, err
 				}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,17 +14,12 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// certWarn is when a serving certificate's expiry becomes a warning:
-// cert-manager renews at two thirds of a certificate's life (30 days
-// before for the usual 90), so a certificate this close has failed to
-// renew, or is the operator's own and needs replacing.
-const certWarn = 14 * 24 * time.Hour
-
 func edgeChecks() []Check {
 	return []Check{
 		{ID: "edge-gateway", Group: "edge", Title: "the gateway programmed", Run: checkGateway},
 		{ID: "edge-routes", Group: "edge", Title: "every route accepted", Run: checkRoutes},
 		{ID: "edge-certificates", Group: "edge", Title: "certificates ready and not about to expire", Run: checkCertificates},
+		{ID: "edge-redirect", Group: "edge", Title: "plain HTTP redirected to HTTPS", Run: checkRedirect},
 	}
 }
 
@@ -148,13 +144,13 @@ func checkCertificates(ctx context.Context, e *Env) Finding {
 		switch {
 		case left <= 0:
 			bad = append(bad, fmt.Sprintf("%s (%s) expired on %s", strings.Join(leaf.DNSNames, ","), key, leaf.NotAfter.Format("2006-01-02")))
-		case left < certWarn:
+		case left < CertWarnDays*24*time.Hour:
 			warn = append(warn, line)
 		default:
 			good = append(good, line)
 		}
 	}
-	fix := certFix(e)
+	fix := e.certFix()
 	switch {
 	case len(bad) > 0:
 		return Fail(fix, "%s", strings.Join(append(bad, warn...), "; "))
@@ -164,13 +160,6 @@ func checkCertificates(ctx context.Context, e *Env) Finding {
 		return Skip("no serving certificate in the desired state")
 	}
 	return Pass("%s", strings.Join(good, "; "))
-}
-
-func certFix(e *Env) string {
-	if e.Config != nil && e.Config.TLS.Mode == "provided" {
-		return "put the renewed certificate and key in place and apply them: docs-appliance install --secret tls.certificate=FILE --secret tls.privateKey=FILE --non-interactive"
-	}
-	return "cert-manager renews certificates itself: a certificate that does not renew says why in its log (support bundle); for ACME, ports 80/443 must be reachable from the internet"
 }
 
 func firstCertificate(pemData []byte) (*x509.Certificate, error) {
@@ -183,4 +172,39 @@ func firstCertificate(pemData []byte) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("reading the certificate: %w", err)
 	}
 	return c, nil
+}
+
+// checkRedirect asks each domain over plain HTTP, as a browser does when a
+// user types the name: the answer must send it to the same page over HTTPS.
+func checkRedirect(ctx context.Context, e *Env) Finding {
+	return eachDomain(ctx, e, func(ctx context.Context, domain string) Finding {
+		if _, nr := e.reach(ctx, domain); nr != nil {
+			return *nr
+		}
+		client, err := e.client()
+		if err != nil {
+			return Unreachable("preparing the requests", err, "install the ca-certificates package")
+		}
+		defer client.CloseIdleConnections()
+		u := "http://" + domain + "/docs/?from=doctor"
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return Fail("check the domain's spelling in the config", "requesting %s: %v", u, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return unreached(domain, "requesting "+u, err)
+		}
+		resp.Body.Close()
+		want := "https://" + domain + "/docs/?from=doctor"
+		loc := resp.Header.Get("Location")
+		fix := "the gateway's HTTP listener must redirect to HTTPS: run docs-appliance install --non-interactive to restore the rendered routes"
+		switch {
+		case resp.StatusCode < 300 || resp.StatusCode > 308 || resp.StatusCode == 304:
+			return Fail(fix, "http://%s/ answers %s instead of a redirect to HTTPS: users who type the name get no TLS", domain, resp.Status)
+		case loc != want:
+			return Fail(fix, "http://%s/ redirects to %q, not to %s", domain, loc, want)
+		}
+		return Pass("http://%s/ redirects to HTTPS (%d)", domain, resp.StatusCode)
+	})
 }
