@@ -28,6 +28,8 @@ type pattern struct {
 	// pre is a cheap test of the bytes at a candidate start: false skips
 	// the expression (most "api" and "://" in logs are no credential).
 	pre func(b []byte) bool
+	// plain says a found value is no secret (a number, true, null).
+	plain func(v []byte) bool
 }
 
 // maxPattern bounds a match found by shape: the stream keeps this much
@@ -53,7 +55,7 @@ var patterns = []pattern{
 	// Credential fields in YAML, JSON, env files and flags: kubeconfig's
 	// client-key-data and token, password=, secret_key: ...
 	{label: "credential-field", re: anchored(`(?i)(?:client-key-data|client-certificate-data|token|password|passwd|secret|secret[_-]?key|secret[_-]?access[_-]?key|access[_-]?key(?:[_-]?id)?|api[_-]?key|private[_-]?key)["']?\s*[:=]\s*["']?([^\s"',;}\]]+)`),
-		group: 1, anchors: []string{"client-", "token", "passw", "secret", "access", "api", "private"}, boundary: true, pre: isAssignment},
+		group: 1, anchors: []string{"client-", "token", "passw", "secret", "access", "api", "private"}, boundary: true, pre: isAssignment, plain: isLiteral},
 }
 
 // find appends the spans of every match in b; lower is b in ASCII lower case.
@@ -81,7 +83,11 @@ func (p *pattern) find(b, lower []byte, out []span) []span {
 			if loc == nil || loc[2*p.group] < 0 || loc[2*p.group] == loc[2*p.group+1] {
 				continue
 			}
-			out = append(out, span{start + loc[2*p.group], start + loc[2*p.group+1], p.label})
+			s, e := start+loc[2*p.group], start+loc[2*p.group+1]
+			if p.plain != nil && p.plain(b[s:e]) {
+				continue
+			}
+			out = append(out, span{s, e, p.label})
 		}
 	}
 	return out
@@ -128,4 +134,19 @@ func isAssignment(b []byte) bool {
 		i++
 	}
 	return i < len(b) && (b[i] == ':' || b[i] == '=')
+}
+
+// isLiteral: a number, a boolean or null — a field's value no one keeps
+// secret, left so JSON stays JSON ("expiresIn": 3600).
+func isLiteral(v []byte) bool {
+	switch string(v) {
+	case "true", "false", "null", "~":
+		return true
+	}
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
