@@ -101,12 +101,17 @@ func TestSupportBundle(t *testing.T) {
 	ctr := func(name string, env ...corev1.EnvVar) corev1.Container {
 		return corev1.Container{Name: name, Image: logSecretsImage, ImagePullPolicy: corev1.PullNever, Env: env}
 	}
+	// The crasher crashes once, then runs: its previous log is kept while
+	// it runs (the kubelet removes older dead instances).
+	crasher := ctr("crasher", lit("S3_SECRET", storeOnly), lit("PRINT", "S3_SECRET"), lit("EXIT", "1"), lit("ONCE", "/once/crashed"))
+	crasher.VolumeMounts = []corev1.VolumeMount{{Name: "once", MountPath: "/once"}}
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "leaky"}, Spec: corev1.PodSpec{
-		InitContainers: []corev1.Container{ctr("init", fromSecret("INIT_TOKEN"), lit("PRINT", "INIT_TOKEN"))},
+		Volumes:        []corev1.Volume{{Name: "once", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+		InitContainers: []corev1.Container{ctr("init", fromSecret("INIT_TOKEN"), lit("PRINT", "INIT_TOKEN"), lit("EXIT", "0"))},
 		Containers: []corev1.Container{
 			ctr("talker", fromSecret("DB_PASSWORD"), lit("DATABASE_URL", "postgresql://docs:"+urlPass+"@docs-db-rw.database:5432/docs"),
 				lit("ID_TOKEN", jwt), lit("PRINT", "DB_PASSWORD,DATABASE_URL,ID_TOKEN")),
-			ctr("crasher", lit("S3_SECRET", storeOnly), lit("PRINT", "S3_SECRET"), lit("EXIT", "1")),
+			crasher,
 			ctr("big", fromSecret("DB_PASSWORD"), lit("S3_SECRET", storeOnly), lit("PRINT", "DB_PASSWORD,S3_SECRET"), lit("FILL", fmt.Sprint(3<<20))),
 		},
 	}}
@@ -128,7 +133,7 @@ func TestSupportBundle(t *testing.T) {
 				running++
 			}
 		}
-		if !restarted || running < 2 {
+		if !restarted || running < 3 {
 			return false, nil
 		}
 		logs, err := kc.Pods(bundleNamespace).GetLogs("leaky", &corev1.PodLogOptions{Container: "big", TailLines: ptrTo(int64(3))}).DoRaw(ctx)
@@ -173,7 +178,7 @@ func TestSupportBundle(t *testing.T) {
 		logs + "init.log": {"logsecrets starting", "INIT_TOKEN is [redacted: secret sb-docs/app-secrets INIT_TOKEN]"},
 		logs + "talker.log": {"DB_PASSWORD is [redacted: secret sb-docs/app-secrets DB_PASSWORD]", "postgresql://docs:[redacted: url-password]@docs-db-rw.database:5432/docs",
 			"ID_TOKEN is [redacted: jwt]", "logsecrets ready"},
-		logs + "crasher.log":          {"S3_SECRET is [redacted: secret-store s3.secretKey]", "exiting on purpose"},
+		logs + "crasher.log":          {"S3_SECRET is [redacted: secret-store s3.secretKey]", "logsecrets ready"},
 		logs + "crasher.previous.log": {"S3_SECRET is [redacted: secret-store s3.secretKey]", "exiting on purpose"},
 		logs + "big.log": {"[support bundle: log cut, only the last 2097152 bytes kept]\n", "filler line",
 			"S3_SECRET is [redacted: secret-store s3.secretKey]\nEND OF LOG\nlogsecrets ready\n"},
@@ -187,7 +192,8 @@ func TestSupportBundle(t *testing.T) {
 		}
 		for _, w := range wants {
 			if !strings.Contains(string(got), w) {
-				t.Errorf("%s lacks %q", file, w)
+				// What the bundle holds is redacted: it may be shown.
+				t.Errorf("%s lacks %q; it holds:\n%s", file, w, tail(string(got), 600))
 			}
 		}
 	}

@@ -3,8 +3,10 @@
 // value" for each variable named in $PRINT (comma-separated), each value
 // split across two writes a moment apart; then, when $FILL is a number of
 // bytes, that much filler followed by the values again and "END OF LOG";
-// then it exits 1 when $EXIT is set (its restarts give a previous log) or
-// sleeps until stopped.
+// then it exits with $EXIT when set (an init container's 0; 1 to crash,
+// whose restart gives a previous log) or sleeps until stopped. With
+// $ONCE, a file that survives restarts (an emptyDir), it exits only when
+// the file is absent and makes it: it crashes once, then runs.
 package main
 
 import (
@@ -39,9 +41,17 @@ func main() {
 		say()
 		fmt.Println("END OF LOG")
 	}
-	if os.Getenv("EXIT") != "" {
+	code, err := strconv.Atoi(os.Getenv("EXIT"))
+	if once := os.Getenv("ONCE"); err == nil && once != "" {
+		if _, statErr := os.Stat(once); statErr == nil {
+			err = os.ErrExist // crashed already: run this time
+		} else if werr := os.WriteFile(once, nil, 0o600); werr != nil {
+			fmt.Println("writing", once, werr)
+		}
+	}
+	if err == nil {
 		fmt.Println("exiting on purpose")
-		os.Exit(1)
+		os.Exit(code)
 	}
 	fmt.Println("logsecrets ready")
 	sig := make(chan os.Signal, 1)
