@@ -151,7 +151,9 @@ func Collect(ctx context.Context, opts Options) error {
 		b.fail("the cluster", orUnknown(opts.KubeErr))
 	} else {
 		kc = &kubeCollector{b: b, c: opts.Kube, limit: opts.LogLimit}
-		kc.learn(ctx, opts.Namespaces)
+		if !kc.learn(ctx, opts.Namespaces) {
+			kc = nil
+		}
 	}
 	b.man.Redaction.Markers = map[string]int{}
 	b.man.Redaction.NotSearched = b.r.Skipped()

@@ -26,16 +26,31 @@ type kubeCollector struct {
 	limit int64
 	// namespaces whose Secrets were read: only those are collected, since
 	// a namespace whose Secrets are unknown could leak them in its logs.
-	namespaces []string
+	namespaces    []string
+	defaultEvents bool
 }
 
 // learn finds the appliance's namespaces and registers every value of
 // every Secret in them, recording their names and keys (never values).
-func (k *kubeCollector) learn(ctx context.Context, extra []string) {
+// It returns false when the cluster did not answer: nothing more is asked
+// of it then (each request would wait out its own timeout).
+func (k *kubeCollector) learn(ctx context.Context, extra []string) bool {
 	want, err := k.findNamespaces(ctx, extra)
 	if err != nil {
-		k.b.fail("the appliance's namespaces", err)
-		return
+		k.b.fail("the cluster", err)
+		return false
+	}
+	// "default" holds the nodes' events: its Secrets are learned too, and
+	// only its events collected.
+	if list, err := k.c.Kube.CoreV1().Secrets("default").List(ctx, metav1.ListOptions{}); err == nil {
+		k.defaultEvents = true
+		for _, s := range list.Items {
+			for key, v := range s.Data {
+				k.b.r.AddField(fmt.Sprintf("secret default/%s %s", s.Name, key), v)
+			}
+		}
+	} else {
+		k.b.fail("the events of default", fmt.Errorf("listing its Secrets, to hide their values: %w", err))
 	}
 	for _, ns := range want {
 		list, err := k.c.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
@@ -59,6 +74,7 @@ func (k *kubeCollector) learn(ctx context.Context, extra []string) {
 		k.b.pending = append(k.b.pending, pendingFile{"namespaces/" + ns + "/secrets.txt", "the names and keys of the namespace's Secrets (values never)", index.String()})
 	}
 	k.b.man.Namespaces = k.namespaces
+	return true
 }
 
 func (k *kubeCollector) findNamespaces(ctx context.Context, extra []string) ([]string, error) {
@@ -98,7 +114,9 @@ func (k *kubeCollector) collect(ctx context.Context) {
 		k.b.add(p.path, p.what, []byte(p.text), "")
 	}
 	// Node events land in "default".
-	k.collectEvents(ctx, "default")
+	if k.defaultEvents {
+		k.collectEvents(ctx, "default")
+	}
 	var pods []corev1.Pod
 	for _, ns := range k.namespaces {
 		k.collectObjects(ctx, ns)

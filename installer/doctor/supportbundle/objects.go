@@ -62,7 +62,7 @@ func (k *kubeCollector) collectObjects(ctx context.Context, ns string) {
 				if o.GetName() == "kube-root-ca.crt" {
 					continue
 				}
-				capValues(o)
+				capValues(o, k.b.r)
 			}
 			if doc, err := objectYAML(o); err == nil {
 				docs = append(docs, doc)
@@ -72,12 +72,19 @@ func (k *kubeCollector) collectObjects(ctx context.Context, ns string) {
 	k.b.add("namespaces/"+ns+"/objects.yaml", "the namespace's workloads, services, volumes claims and ConfigMaps", []byte(strings.Join(docs, "---\n")), "")
 }
 
-// capValues shortens a ConfigMap's long values, saying so in place.
-func capValues(o *unstructured.Unstructured) {
+// capValues shortens a ConfigMap's long values, saying so in place. A
+// value is redacted before it is cut, so a cut never splits a secret the
+// redactor would then not recognise.
+func capValues(o *unstructured.Unstructured, r *Redactor) {
 	data, _, _ := unstructured.NestedStringMap(o.Object, "data")
 	for key, v := range data {
 		if len(v) > maxConfigValue {
-			data[key] = v[:maxConfigValue] + fmt.Sprintf("\n[support bundle: cut, %d of %d bytes kept]\n", maxConfigValue, len(v))
+			red := string(r.Bytes([]byte(v)))
+			if len(red) > maxConfigValue {
+				data[key] = red[:maxConfigValue] + fmt.Sprintf("\n[support bundle: cut, %d of %d bytes kept]\n", maxConfigValue, len(red))
+			} else {
+				data[key] = red
+			}
 		}
 	}
 	if data != nil {

@@ -25,7 +25,7 @@ func (b *bundle) learnLocal(opts Options) error {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		b.r.AddSecret("secret "+n, opts.Secrets[n])
+		b.r.AddSecret("secret-store "+n, opts.Secrets[n])
 		b.man.Redaction.SearchedNames++
 	}
 	if opts.Kube != nil {
