@@ -92,7 +92,7 @@ func TestBundleOfARealAPIServerHidesEveryPlantedValue(t *testing.T) {
 	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 	objs := append(crds, ns("docs", true), ns(gitops.GitNamespace, false), ns("unrelated", false),
 		obj(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "docs-backend", "namespace": "docs"},
-			"stringData": map[string]any{"DB_PASSWORD": dbPassword, "DJANGO_SECRET_KEY": djangoKey, "username": "docs"}}),
+			"stringData": map[string]any{"DB_PASSWORD": dbPassword, "DJANGO_SECRET_KEY": djangoKey, "username": "docs", "host": "docs-db-rw.database", "user": "postgres"}}),
 		obj(map[string]any{"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "git-server-users", "namespace": gitops.GitNamespace},
 			"stringData": map[string]any{"users": "flux:" + djangoKey + "\n"}}),
 		obj(map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "docs-settings", "namespace": "docs",
@@ -168,8 +168,10 @@ func TestBundleOfARealAPIServerHidesEveryPlantedValue(t *testing.T) {
 	if want := []string{"docs", gitops.GitNamespace, "flux-system"}; !sameSet(m.Namespaces, want) {
 		t.Errorf("namespaces %v, want %v (unrelated is not the appliance's)", m.Namespaces, want)
 	}
-	if !slices.Contains(m.Redaction.NotSearched, "secret docs/docs-backend username (4 bytes)") {
-		t.Errorf("the manifest does not name the short Secret value left alone: %v", m.Redaction.NotSearched)
+	for _, want := range []string{"secret docs/docs-backend username (an identifier, 4 bytes)", "secret docs/docs-backend host (an identifier, 19 bytes)", "secret docs/docs-backend user (an identifier, 8 bytes)"} {
+		if !slices.Contains(m.Redaction.NotSearched, want) {
+			t.Errorf("the manifest does not name %q, left alone: %v", want, m.Redaction.NotSearched)
+		}
 	}
 	// envtest has no kubelet: the pods' logs are proven on the e2e node
 	// (e2e/install TestSupportBundle).
@@ -180,7 +182,7 @@ func TestBundleOfARealAPIServerHidesEveryPlantedValue(t *testing.T) {
 			"smtp password [redacted: secret-store smtp.password] for docs", "checksum/secret: [redacted: credential-field, secret-store s3.secretKey]",
 			"DJANGO_SECRET_KEY=[redacted: credential-field, secret docs/docs-backend DJANGO_SECRET_KEY]"},
 		"namespaces/docs/events.txt":  {"PlantedReason\tPod/web", "connecting with [redacted: secret-store s3.secretKey]", "password [redacted: secret-store smtp.password] refused"},
-		"namespaces/docs/secrets.txt": {"docs-backend\ttype Opaque\tkeys: DB_PASSWORD (32 bytes), DJANGO_SECRET_KEY (50 bytes), username (4 bytes)"},
+		"namespaces/docs/secrets.txt": {"docs-backend\ttype Opaque\tkeys: DB_PASSWORD (32 bytes), DJANGO_SECRET_KEY (50 bytes), host (19 bytes), user (8 bytes), username (4 bytes)"},
 		"flux/kustomizations.yaml":    {"name: apps", "path: ./apps"},
 		"flux/conditions.txt":         {"Kustomization flux-system/apps\tReady=False\tReconciliationFailed", "value [redacted: secret docs/docs-backend DB_PASSWORD] invalid"},
 		"flux/gitrepositories.yaml":   {"git-server.docs-appliance-system:8080/appliance.git"},

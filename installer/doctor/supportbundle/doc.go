@@ -26,6 +26,9 @@
 // replaced by a marker naming what it was: "[redacted: secret-store
 // tls.privateKey]". Redaction streams, holding back a look-ahead so a
 // value split across read chunks is still caught. Values shorter than
-// MinLen are handled by where they come from (see MinLen). Secrets are
-// never put in, nor the age key file or the secret store file.
+// MinLen are handled by where they come from (see MinLen); a Secret's
+// identifier keys holding a plain name (username, host, port, dbname:
+// identifierKeys) are not searched for. The manifest names every value
+// left alone, never the value. Secrets are never put in, nor the age key
+// file or the secret store file.
 package supportbundle

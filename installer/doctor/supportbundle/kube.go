@@ -64,7 +64,12 @@ func (k *kubeCollector) learn(ctx context.Context, extra []string) bool {
 		for _, s := range list.Items {
 			keys := make([]string, 0, len(s.Data)+len(s.StringData))
 			for key, v := range s.Data {
-				k.b.r.AddField(fmt.Sprintf("secret %s/%s %s", ns, s.Name, key), v)
+				label := fmt.Sprintf("secret %s/%s %s", ns, s.Name, key)
+				if isIdentifier(key, v) {
+					k.b.r.skip(fmt.Sprintf("%s (an identifier, %d bytes)", label, len(v)))
+				} else {
+					k.b.r.AddField(label, v)
+				}
 				keys = append(keys, fmt.Sprintf("%s (%d bytes)", key, len(v)))
 			}
 			sort.Strings(keys)
@@ -74,6 +79,27 @@ func (k *kubeCollector) learn(ctx context.Context, extra []string) bool {
 		k.b.pending = append(k.b.pending, pendingFile{"namespaces/" + ns + "/secrets.txt", "the names and keys of the namespace's Secrets (values never)", index.String()})
 	}
 	k.b.man.Namespaces = k.namespaces
+	return true
+}
+
+// identifierKeys hold names, not secrets, in the Secrets operators and
+// charts write (CloudNativePG's app Secret: username, host, port, dbname).
+// Searching for their values would erase "postgres" or a Service's name
+// from every log; the manifest names each one left alone.
+var identifierKeys = map[string]bool{"username": true, "user": true, "host": true, "port": true, "dbname": true, "database": true, "namespace": true}
+
+// isIdentifier: an identifier key holding a plain name (letters, digits,
+// ".", "-", "_", up to a DNS label's 63 bytes) — never a password, which
+// these keys do not hold.
+func isIdentifier(key string, v []byte) bool {
+	if !identifierKeys[strings.ToLower(key)] || len(v) > 63 {
+		return false
+	}
+	for _, c := range v {
+		if !isWordByte(c) && c != '.' && c != '-' && c != '_' {
+			return false
+		}
+	}
 	return true
 }
 

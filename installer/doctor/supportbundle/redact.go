@@ -80,6 +80,9 @@ func (r *Redactor) AddSecret(label, value string) { r.addValue(label, []byte(val
 // searched for (see MinLen) and are listed by Skipped.
 func (r *Redactor) AddField(label string, value []byte) { r.addValue(label, value, shortSkip) }
 
+// skip records a value deliberately not searched for (label says why).
+func (r *Redactor) skip(label string) { r.skipped = append(r.skipped, label) }
+
 // Skipped names the values not searched for, with their lengths.
 func (r *Redactor) Skipped() []string { return append([]string(nil), r.skipped...) }
 
