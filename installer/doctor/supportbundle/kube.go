@@ -3,6 +3,7 @@ package supportbundle
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -55,15 +56,16 @@ func (k *kubeCollector) learn(ctx context.Context, extra []string) bool {
 	for _, ns := range want {
 		list, err := k.c.Kube.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
-			k.b.fail("namespace "+ns, fmt.Errorf("listing its Secrets, to hide their values, did not work, so nothing of the namespace is collected: %w", err))
+			k.b.fail("namespace "+ns, fmt.Errorf("listing its Secrets to hide their values (so nothing of the namespace is collected): %w", err))
 			continue
 		}
 		k.namespaces = append(k.namespaces, ns)
 		var index strings.Builder
 		sort.Slice(list.Items, func(i, j int) bool { return list.Items[i].Name < list.Items[j].Name })
 		for _, s := range list.Items {
-			keys := make([]string, 0, len(s.Data)+len(s.StringData))
-			for key, v := range s.Data {
+			keys := make([]string, 0, len(s.Data))
+			for _, key := range slices.Sorted(maps.Keys(s.Data)) {
+				v := s.Data[key]
 				label := fmt.Sprintf("secret %s/%s %s", ns, s.Name, key)
 				if isIdentifier(key, v) {
 					k.b.r.skip(fmt.Sprintf("%s (an identifier, %d bytes)", label, len(v)))
@@ -72,7 +74,6 @@ func (k *kubeCollector) learn(ctx context.Context, extra []string) bool {
 				}
 				keys = append(keys, fmt.Sprintf("%s (%d bytes)", key, len(v)))
 			}
-			sort.Strings(keys)
 			k.b.man.Redaction.SearchedNames += len(s.Data)
 			fmt.Fprintf(&index, "%s\ttype %s\tkeys: %s\n", s.Name, s.Type, strings.Join(keys, ", "))
 		}
