@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -13,9 +14,11 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
+	"github.com/suitenumerique/docs-appliance/installer/doctor/supportbundle"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
+	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
@@ -42,6 +45,16 @@ type Doctor struct {
 	// ServerAddresses are public addresses of this server (behind NAT) the
 	// domains may resolve to.
 	ServerAddresses []string
+	// SupportBundle, when set, is where doctor writes the support bundle
+	// (a tar.gz: its report, node facts, Flux objects, events and logs,
+	// every secret redacted) after the checks.
+	SupportBundle string
+	// WithoutSecretStore writes the bundle even when the secret store
+	// cannot be opened (its values are then hidden only where the
+	// cluster's Secrets hold them).
+	WithoutSecretStore bool
+	// BundleWritten says what the bundle holds, once written.
+	BundleWritten string
 	// Report is filled by Run.
 	Report *doctor.Report
 }
@@ -68,7 +81,13 @@ func (d *Doctor) Run(ctx context.Context, st *status.Status) error {
 	}
 	st.Start(fmt.Sprintf("Running %d checks", len(checks)))
 	d.Report = doctor.Run(ctx, env, checks)
-	return st.End(nil)
+	if err := st.End(nil); err != nil {
+		return err
+	}
+	if d.SupportBundle != "" {
+		return d.writeBundle(ctx, env, st)
+	}
+	return nil
 }
 
 func (d *Doctor) root() host.Root {
@@ -219,4 +238,26 @@ func needsRepo(ids, groups []string) bool {
 		}
 	}
 	return false
+}
+
+// writeBundle collects the support bundle after the checks, from the same
+// facts they read.
+func (d *Doctor) writeBundle(ctx context.Context, e *doctor.Env, st *status.Status) error {
+	report, err := json.MarshalIndent(d.Report, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the report for the support bundle: %w", err)
+	}
+	o := supportbundle.Options{Path: d.SupportBundle, DoctorJSON: report, StateDir: d.root().Path(d.StateDir),
+		WithoutSecretStore: d.WithoutSecretStore, Kube: e.Kube, KubeErr: e.KubeErr, Secrets: e.Secrets, Version: release.Version}
+	if h := e.Host; h != nil {
+		o.Host = &supportbundle.Host{Root: h.Root, Runner: h.Runner, DataDir: h.DataDir, VolumesDir: h.VolumesDir, Service: h.Service}
+	}
+	st.Start("Writing the support bundle " + d.SupportBundle)
+	err = supportbundle.Collect(ctx, o)
+	if err := st.End(err); err != nil {
+		return fmt.Errorf("writing the support bundle: %w", err)
+	}
+	st.Info("support bundle %s written: every value of the secret store, every age key and token redacted; read it before you send it", d.SupportBundle)
+	d.BundleWritten = d.SupportBundle
+	return nil
 }

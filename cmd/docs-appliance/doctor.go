@@ -40,6 +40,8 @@ func newDoctorCommand(app *App) *cobra.Command {
 	fs.StringVar(&d.TrainFile, "train-file", "", "the release train the appliance was installed with, when it is not one of this binary's")
 	fs.StringArrayVar(&d.CAFiles, "ca-file", nil, "a CA certificate (PEM) your users' browsers trust for the appliance, beyond this host's system CAs (repeatable)")
 	fs.StringArrayVar(&d.ServerAddresses, "server-address", nil, "a public address of this server (behind NAT) the domains may resolve to (repeatable)")
+	fs.StringVar(&d.SupportBundle, "support-bundle", "", "also write FILE (tar.gz) to send to whoever supports the appliance: the report, node facts, Flux objects, events and logs, with every secret redacted")
+	fs.BoolVar(&d.WithoutSecretStore, "support-bundle-without-secret-store", false, "write the support bundle even when the secret store cannot be opened (its values are then hidden only where the cluster's Secrets hold them)")
 	fs.StringVar(&d.Nameserver, "nameserver", "", "ask this DNS server (host:port) for the domains instead of the system's: the one your users ask")
 	return cmd
 }
