@@ -442,3 +442,31 @@ func TestRenderRefusesUnreadBranding(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestBrandingChangeWritesOnlyItsFiles: in the repository, a new colour
+// rewrites the two ConfigMaps and the three workloads that read them.
+func TestBrandingChangeWritesOnlyItsFiles(t *testing.T) {
+	f := newFixture(t, "single-small", exampleBranding...)
+	dir := t.TempDir()
+	if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
+		t.Fatal(err)
+	}
+	cfg := *f.opts.Config
+	if err := cfg.Resolve([]string{"branding.primaryColor=#123456"}); err != nil {
+		t.Fatal(err)
+	}
+	brand, problems := cfg.CheckBranding()
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	f.opts.Config, f.opts.Branding = &cfg, brand
+	rep, err := Write(dir, f.render(t), f.id, f.opts.Recipients)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "apps/docs/configmap-docs-branding.yaml,apps/docs/deployment-docs-backend.yaml,apps/docs/deployment-docs-frontend.yaml," +
+		"infrastructure/identity/configmap-keycloak-login-theme.yaml,infrastructure/identity/keycloak-keycloak.yaml"
+	if got := strings.Join(rep.Written, ","); got != want || len(rep.Removed) != 0 {
+		t.Fatalf("written %s removed %v, want %s", got, rep.Removed, want)
+	}
+}
