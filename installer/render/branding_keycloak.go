@@ -20,7 +20,8 @@ import (
 //   - messages/messages_en.properties: loginTitleHtml (the header above the
 //     form, template.ftl), loginTitle (the page title), loginAccountTitle
 //     (the form's heading, login.ftl), doLogIn (the button);
-//   - resources/css and resources/img: the colours and the logo.
+//   - resources/css and resources/img: the colours, the logo, and Docs'
+//     favicon as the page's img/favicon.ico.
 //
 // File names of resources carry a hash of their content: Keycloak serves
 // theme resources with a long cache lifetime under a URL that only its
@@ -68,6 +69,11 @@ func buildKeycloakTheme(a *config.BrandAssets) *keycloakTheme {
 		// Above the header's text, whatever the template puts in it.
 		fmt.Fprintf(&css, "#kc-header-wrapper::before {\n  content: \"\";\n  display: block;\n  width: min(300px, 80vw);\n  height: 64px;\n"+
 			"  margin: 0 auto 12px;\n  background: url(\"../img/%s\") no-repeat center / contain;\n}\n", img)
+	}
+	if a.Favicon != nil {
+		// template.ftl links ${url.resourcesPath}/img/favicon.ico, whatever
+		// the file is: browsers tell a PNG or an SVG icon by its content.
+		t.files["login/resources/img/favicon.ico"] = a.Favicon.Data
 	}
 	cssName := hashedName("branding", "css", []byte(css.String()))
 	t.files["login/resources/css/"+cssName] = []byte(css.String())

@@ -294,6 +294,9 @@ func TestKeycloakLoginTheme(t *testing.T) {
 			t.Errorf("the stylesheet's %s is not the login logo", p)
 		}
 	}
+	if !bytes.Equal(theme["login/resources/img/favicon.ico"], f.opts.Branding.Favicon.Data) {
+		t.Error("the login page's favicon is not Docs' favicon")
+	}
 	for _, want := range []string{"--pf-v5-global--primary-color--100: #0b6e4f;", "background: #eef5f1 !important;"} {
 		if !strings.Contains(string(css), want) {
 			t.Errorf("stylesheet lacks %q:\n%s", want, css)
