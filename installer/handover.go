@@ -67,6 +67,7 @@ func (i *Install) checkInputs(ctx context.Context, in *Inputs, existing bool) er
 	}
 	if _, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store, Recipients: in.Recipients(),
+		Branding: in.Branding,
 	}); err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ type Inputs struct {
 	// Warnings are findings about the inputs that do not block: the
 	// install shows them (a provided certificate expiring soon, say).
 	Warnings []string
+	// Branding is the config's branding files and values as checked, nil
+	// without branding.
+	Branding *config.BrandAssets
 }
 
 // Recipients are the age keys the repository's secrets are encrypted for:
@@ -127,6 +130,11 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Read again after Validate: what is rendered is what was checked.
+	brand, brandErrs := cfg.CheckBranding()
+	if len(brandErrs) > 0 {
+		return nil, &bundles.ValidationError{Subject: "config", Fields: brandErrs}
+	}
 	train, _ := cat.Get(cfg.Train)
 	profile, err := profiles.Get(cfg.Profile)
 	if err != nil {
@@ -164,7 +172,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	stores = append(stores, bundles.EmbeddedStore())
 	return &Inputs{
 		Catalog: cat, Config: cfg, Train: train, Profile: profile, Store: store,
-		Charts: bundles.Chain(stores...), Generated: generated, Warnings: tlsIn.warnings(),
+		Charts: bundles.Chain(stores...), Generated: generated, Warnings: tlsIn.warnings(), Branding: brand,
 	}, nil
 }
 

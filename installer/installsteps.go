@@ -207,7 +207,7 @@ func (r *run) render(ctx context.Context, _ *status.Status) error {
 	in := r.in
 	res, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store,
-		Recipients: in.Recipients(),
+		Recipients: in.Recipients(), Branding: in.Branding,
 	})
 	if err != nil {
 		return err

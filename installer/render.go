@@ -60,6 +60,7 @@ func (r *Render) Run(ctx context.Context, st *status.Status) error {
 	res, err := render.Render(ctx, render.Options{
 		Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store,
 		Recipients: in.Recipients(), AllowMissingCharts: r.AllowMissingCharts, CollectUnpinned: r.CollectUnpinned,
+		Branding: in.Branding,
 	})
 	if st.End(err) != nil {
 		return err

@@ -62,6 +62,8 @@ type Config struct {
 	Git       Git      `json:"git"`
 	SMTP      SMTP     `json:"smtp,omitempty"`
 	Backup    Backup   `json:"backup,omitempty"`
+	// Branding is optional: Docs' and the login page's name, logo and colours.
+	Branding Branding `json:"branding,omitzero"`
 
 	// defaulted records the fields ApplyDefaults filled (see Defaulted);
 	// never saved.

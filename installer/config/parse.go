@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -58,6 +59,9 @@ func Load(path string) (*Config, error) {
 	c, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("loading config %s: %w", path, err)
+	}
+	if abs, err := filepath.Abs(filepath.Dir(path)); err == nil {
+		c.Branding.absolutePaths(abs)
 	}
 	return c, nil
 }

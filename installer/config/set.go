@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -106,6 +107,10 @@ func tags(v reflect.Value) []string {
 func (c *Config) Resolve(sets []string) error {
 	if err := c.SetAll(sets); err != nil {
 		return err
+	}
+	// Paths a --set gave are relative to where the command runs.
+	if wd, err := os.Getwd(); err == nil {
+		c.Branding.absolutePaths(wd)
 	}
 	c.ApplyDefaults()
 	return nil

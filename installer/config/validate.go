@@ -318,6 +318,9 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOri
 		add("backup.restoreCheckSchedule", err.Error(), `use five fields, e.g. "30 4 * * *" for 04:30 every day, after the backup`)
 	}
 
+	_, brandErrs := c.CheckBranding()
+	errs = append(errs, brandErrs...)
+
 	if have != nil {
 		for _, s := range c.RequiredSecrets() {
 			if s.Generated {

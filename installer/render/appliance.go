@@ -47,6 +47,7 @@ func (r *renderer) applianceComponents(v *valuesContext) ([]*component, error) {
 	when(has("redis-operator"), func() error { return add(r.cacheComponent(v)) })
 	when(docs, func() error { return add(r.bucketsComponent(v)) })
 	when(docs && gateway, func() error { return add(docsEdgeComponent(v)) })
+	when(docs && v.Branding.DocsEnabled(), func() error { return add(docsBrandingComponent(v)) })
 	when(docs && cfg.Storage.Mode == config.Embedded, func() error { return add(r.objectStoreComponent(v)) })
 	when(cfg.Identity.Mode == config.Embedded && has("keycloak-operator-crds"), func() error { return add(keycloakOperatorComponent(v)) })
 	when(cfg.Identity.Mode == config.Embedded && has("keycloak-operator-crds"), func() error { return add(r.identityComponent(v)) })

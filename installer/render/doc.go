@@ -14,8 +14,9 @@
 // room stickiness (docs.go), the media proxy (docsproxy.go), what the
 // chart cannot say — the first admin's password for its Job alone, server
 // processes sized by the profile (docs_workloads.go) and trust of the
-// appliance CA (trust.go) —, monitoring (observability.go, dashboards.go)
-// and policies (policy.go).
+// appliance CA (trust.go) —, monitoring (observability.go, dashboards.go),
+// policies (policy.go), and the optional branding of Docs and of the
+// Keycloak login page (branding*.go).
 //
 // Every image a rendered object names, wherever it hides, must be one
 // the train pins (images.go, unpinned.go): an air-gapped node can pull

@@ -80,6 +80,9 @@ func docsPostRender(v *valuesContext, objs []Object) error {
 		}
 		return o, nil
 	}
+	if err := brandDocsWorkloads(v, find); err != nil {
+		return err
+	}
 	job, err := find("Job", docsFullname+"-backend-createsuperuser")
 	if err != nil {
 		return err

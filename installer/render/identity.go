@@ -191,6 +191,10 @@ func (r *renderer) identityComponent(v *valuesContext) (*component, error) {
 	if err != nil {
 		return nil, err
 	}
+	branded, err := brandKeycloak(v, ns, kc, realm)
+	if err != nil {
+		return nil, err
+	}
 	route := httpRoute(ns, "keycloak", "identity", cfg.Hosts(),
 		// Only the docs realm and the theme resources are public; the
 		// master realm and the admin console stay inside.
@@ -202,7 +206,7 @@ func (r *renderer) identityComponent(v *valuesContext) (*component, error) {
 	return &component{
 		Component: Component{Name: "identity", Layer: "platform", Namespace: ns},
 		dir:       "infrastructure/identity",
-		objects:   []Object{kc, realm, route},
+		objects:   append([]Object{kc, realm, route}, branded...),
 		health:    []ref{refOf(kc), refOf(realm)},
 	}, nil
 }

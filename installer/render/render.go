@@ -36,6 +36,9 @@ type Options struct {
 	// them as a blocker). Without it such a use is an
 	// *UnpinnedImagesError.
 	CollectUnpinned bool
+	// Branding is the config's branding as config.CheckBranding read and
+	// checked it (nil without branding): render reads no file itself.
+	Branding *config.BrandAssets
 }
 
 // File is one file of the desired-state repository.
@@ -111,6 +114,9 @@ func Render(ctx context.Context, o Options) (*Result, error) {
 	}
 	if len(o.Recipients) == 0 {
 		return nil, errors.New("rendering: no age recipient to encrypt secrets for")
+	}
+	if o.Config.Branding.Enabled() && o.Branding == nil {
+		return nil, errors.New("rendering: the config has branding but its files were not read (config.CheckBranding)")
 	}
 	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}, objectFiles: map[string]string{}}
 	if err := r.run(ctx); err != nil {

@@ -137,10 +137,15 @@ func newFixture(t testing.TB, profile string, sets ...string) *fixture {
 	}
 	tr := testTrain(t)
 	charts := packageCharts(t, tr)
+	// As LoadInputs does: the branding files are read and checked once.
+	brand, problems := cfg.CheckBranding()
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
 	return &fixture{id: id, chartDir: charts, opts: Options{
 		Config: cfg, Train: tr, Profile: p,
 		Charts: bundles.DirStore(charts), Secrets: secretsFor(cfg),
-		Recipients: []string{id.Recipient().String()},
+		Recipients: []string{id.Recipient().String()}, Branding: brand,
 	}}
 }
 
@@ -169,11 +174,12 @@ var combos = []combo{
 		"storage.mode=external", "storage.endpoint=https://s3.example.org", "storage.region=eu-west-3", "storage.bucket=acme-docs",
 		"smtp.host=smtp.example.org", "smtp.username=docs", "smtp.from=docs@example.org",
 	}},
-	// Three servers, the operator's own certificate for two names.
-	{"ha-provided-embedded", "ha", []string{
+	// Three servers, the operator's own certificate for two names, and
+	// the branding of examples/branding (paths relative to this folder).
+	{"ha-provided-embedded", "ha", append([]string{
 		"tls.mode=provided", "tls.certFile=/etc/docs/tls.crt", "tls.keyFile=/etc/docs/tls.key",
 		"extraDomains=docs.example.com",
-	}},
+	}, exampleBranding...)},
 }
 
 func comboFixture(t testing.TB, c combo) *fixture {
@@ -581,4 +587,12 @@ func snapshot(t *testing.T, dir string) map[string][]byte {
 		return nil
 	})
 	return m
+}
+
+// exampleBranding is examples/branding/appliance.yaml's branding as --set
+// overrides, relative to this folder.
+var exampleBranding = []string{
+	"branding.productName=Acme Docs", "branding.logo=../../examples/branding/logo.svg",
+	"branding.favicon=../../examples/branding/favicon.png", "branding.primaryColor=#0b6e4f",
+	"branding.login.backgroundColor=#eef5f1", "branding.login.title=Sign in to Acme Docs", "branding.login.signInButton=Continue",
 }

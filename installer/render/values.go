@@ -21,10 +21,12 @@ type valuesContext struct {
 	// carrying it rolls the pods when one is rotated, before the old value
 	// stops working (a rotated database password, say).
 	secretsHash map[string]string
+	// Branding is the checked branding, nil without.
+	Branding *config.BrandAssets
 }
 
 func (r *renderer) valuesContext() *valuesContext {
-	v := &valuesContext{Config: r.opts.Config, Train: r.opts.Train, Profile: r.opts.Profile, secretsHash: map[string]string{}}
+	v := &valuesContext{Config: r.opts.Config, Train: r.opts.Train, Profile: r.opts.Profile, secretsHash: map[string]string{}, Branding: r.opts.Branding}
 	backend := []string{"redis.password", "smtp.password"}
 	for _, name := range docsBackendSecretKeys {
 		backend = append(backend, name)

@@ -135,6 +135,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		res, err := render.Render(ctx, render.Options{
 			Config: in.Config, Train: in.Train, Profile: in.Profile, Charts: in.Charts, Secrets: in.Store, Recipients: in.Recipients(),
+			Branding: in.Branding,
 			// Every unpinned image is a rejection of its own; the other checks still run.
 			CollectUnpinned: true,
 		})
