@@ -46,7 +46,9 @@ func TestRedirect(t *testing.T) {
 	want(t, run(), doctor.Passed, "redirects to HTTPS (308)")
 	handler = func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("<html>Docs</html>")) }
 	want(t, run(), doctor.Failed, "answers 200 OK instead of a redirect")
-	handler = func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "https://"+r.Host+"/", http.StatusFound) }
+	handler = func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "https://"+r.Host+"/", http.StatusFound)
+	}
 	want(t, run(), doctor.Failed, "redirects to \"https://docs.test/\"")
 	u.dns.Set(domain)
 	want(t, run(), doctor.Failed, "did not resolve")
