@@ -20,6 +20,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
 // The groups the stand-in train can pass: it has no k3s on this host
@@ -176,6 +177,37 @@ func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
 		e.expectFinding(ctx, t, "edge-certificates", doctor.Passed, "expires in 89 day(s)")
 	})
 	e.expectHealthy(ctx, t)
+
+	t.Run("the support bundle of the installed appliance holds no secret", func(t *testing.T) {
+		bundle := filepath.Join(t.TempDir(), "support.tar.gz")
+		start := time.Now()
+		rep, code := e.runDoctor(ctx, t, "--group", doctorGroups, "--support-bundle", bundle)
+		t.Logf("doctor with the support bundle: %s, exit %d", time.Since(start).Round(time.Millisecond), code)
+		info, err := os.Stat(bundle)
+		if err != nil || info.Mode().Perm() != 0o600 {
+			t.Fatalf("support bundle: %v (mode %v)", err, info.Mode())
+		}
+		files := readBundle(t, bundle)
+		if files["doctor.json"] == nil || files["manifest.json"] == nil || rep == nil {
+			t.Fatalf("the bundle lacks doctor.json or manifest.json: %d files", len(files))
+		}
+		store, err := secrets.OpenStoreReadOnly(e.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		values := map[string]string{"the stand-in's token": e.token, "the age key": store.Identity().String()}
+		for _, n := range store.Names() {
+			values[n], _ = store.Get(n)
+		}
+		for name, data := range files {
+			for what, v := range values {
+				if len(v) >= 8 && strings.Contains(string(data), v) {
+					t.Errorf("%s in the bundle holds %s", name, what)
+				}
+			}
+		}
+		t.Logf("support bundle: %d files, %d bytes", len(files), info.Size())
+	})
 }
 
 func (e *env) patch(ctx context.Context, t *testing.T, group, version, resource, ns, name, patch string) {
