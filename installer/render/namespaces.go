@@ -1,5 +1,9 @@
 package render
 
+// systemNamespaces exist on every cluster (or are Flux's, made by its
+// bootstrap): the appliance never renders them.
+var systemNamespaces = map[string]bool{"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true, "flux-system": true}
+
 // privilegedNamespaces run workloads that need host access (node-exporter
 // reads the host's /proc and /sys).
 var privilegedNamespaces = map[string]bool{nsMonitoring: true}

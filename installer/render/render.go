@@ -315,6 +315,13 @@ func (r *renderer) finish(comp *component) error {
 			r.namespaces[o.Name()] = labelsOf(o)
 			continue
 		}
+		if ns := o.Namespace(); ns != "" && !r.scopes.clusterScoped(o) && !systemNamespaces[ns] {
+			// A chart may place an object in another namespace than its own: that
+			// namespace is the appliance's to make too, or the apply fails.
+			if _, ok := r.namespaces[ns]; !ok {
+				r.namespaces[ns] = namespaceLabels(ns)
+			}
+		}
 		markForFlux(o)
 		if uses := imageUses(o); len(uses) > 0 {
 			for _, u := range uses {
