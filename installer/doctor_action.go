@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
+	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/doctor/supportbundle"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
@@ -125,6 +126,7 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 		e.Host = &doctor.HostFacts{Root: r, Runner: d.runner(), DataDir: k3s.DataDir, VolumesDir: k3s.VolumesDir(d.StateDir), Service: k3s.Unit}
 		if kubeconfig, err = k3s.FindKubeconfig(r, r.HostPath(d.StateDir)); err != nil {
 			e.KubeErr = err
+			e.RepoErr = fmt.Errorf("the cluster's kubeconfig was not found: %w", err)
 			return e, cleanup, nil
 		}
 	}
@@ -134,6 +136,14 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 	if err != nil {
 		e.KubeErr = err
 		st.Warn("the cluster does not answer: %v", err)
+		if in.Config.Git.Mode == config.GitInCluster {
+			e.RepoErr = fmt.Errorf("the in-cluster git server cannot be reached while the cluster does not answer: %w", err)
+			return e, cleanup, nil
+		}
+		// An external repository is read without the cluster.
+		if needsRepo(d.Checks, d.Groups) {
+			e.Repo, cleanup, e.RepoErr = d.checkout(ctx, nil, in)
+		}
 		return e, cleanup, nil
 	}
 	e.Kube = c
