@@ -27,7 +27,7 @@ const (
 	bootstrapDeadline = 10 * time.Minute // includes the first pull of the git server's image
 	gitDeadline       = 5 * time.Minute  // a clone or a push
 	saveDeadline      = time.Minute
-	userPathDeadline  = 2 * time.Minute
+	userPathDeadline  = 3 * time.Minute // the checks, and the edge settling after convergence
 )
 
 // run is what install's steps share: each step reads what the steps before it learned.

@@ -237,7 +237,10 @@ func checkIdentity(ctx context.Context, e *Env) Finding {
 		return apiError("reading the platform's layer", err)
 	}
 	if len(refs) == 0 {
-		return Skip("identity is the operator's own issuer (user-path checks its discovery)")
+		if e.Config != nil && e.Config.Identity.Mode == "external" {
+			return Skip("identity is the operator's own issuer (user-path checks its discovery)")
+		}
+		return Skip("this appliance's train has no identity server of its own (user-path checks the issuer's discovery)")
 	}
 	var good, bad []string
 	for _, r := range refs {
