@@ -70,6 +70,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newPreflightCommand(app),
 		newResetCommand(app),
 		newConfigureCommand(app),
+		newValidateCommand(app),
 	)
 	return cmd
 }
