@@ -62,3 +62,9 @@ func guardrailsReadme(train string) string {
 		"  prints the findings. A push can skip it only knowingly, and the server logs who and why:\n" +
 		"  `git push -o docs-appliance.skip-validation=\"REASON\"`.\n"
 }
+
+// IsManifest reports whether a rendered file holds Kubernetes objects: YAML beside kustomize's
+// own files and the tools' configuration (.sops.yaml, .pre-commit-config.yaml).
+func IsManifest(p string) bool {
+	return strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, "kustomization.yaml") && p != ".sops.yaml" && p != preCommitFile
+}
