@@ -12,6 +12,7 @@ import (
 	"github.com/go-git/go-git/v5/plumbing"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/installer/validate"
 )
@@ -69,7 +70,11 @@ func (v *Validate) Run(ctx context.Context) error {
 		}
 		dir = tmp
 	}
-	rep, err := validate.Run(ctx, dir, validate.Options{Train: v.Train, AgeKeys: keys})
+	o := validate.Options{Train: v.Train, FluxManifests: gitops.FluxManifests, FluxVersions: fluxVersions()}
+	if len(keys) > 0 {
+		o.Decrypt = AgeDecrypter(keys...)
+	}
+	rep, err := validate.Run(ctx, dir, o)
 	if err != nil {
 		return err
 	}
@@ -78,6 +83,35 @@ func (v *Validate) Run(ctx context.Context) error {
 	}
 	v.Report = rep
 	return nil
+}
+
+// AgeDecrypter is validate's Decrypt with age keys (SOPS, as Flux decrypts).
+func AgeDecrypter(ids ...*age.X25519Identity) func([]byte) ([]byte, error) {
+	return func(data []byte) ([]byte, error) {
+		plain, err := secrets.Decrypt(data, ids...)
+		if errors.Is(err, secrets.ErrNotDecryptable) {
+			return nil, fmt.Errorf("%w: %w", validate.ErrWrongKey, err)
+		}
+		return plain, err
+	}
+}
+
+// fluxVersions are the Flux releases of the embedded trains, whose CRDs are known when no train
+// is given.
+func fluxVersions() []string {
+	cat, err := bundles.LoadEmbedded()
+	if err != nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, n := range cat.Names() {
+		if t, err := cat.Get(n); err == nil && !seen[t.Flux.Version] {
+			seen[t.Flux.Version] = true
+			out = append(out, t.Flux.Version)
+		}
+	}
+	return out
 }
 
 // redact drops credentials from a URL for messages.

@@ -18,15 +18,19 @@
 //     decoding into the k8s.io/api types the binary is built with (unknown and duplicate fields,
 //     wrong types); custom resources by the apiextensions-apiserver validation code (the
 //     OpenAPI schema of the CRD's version, and its structural pruning for unknown fields), with
-//     the CRDs the repository's own builds carry, those of the train's Flux (embedded in the
-//     binary) and any the caller adds. kubeconform's library would need JSON schemas fetched
+//     the CRDs the repository's own builds carry, those of the train's Flux (Options.
+//     FluxManifests: the installer passes the manifests it embeds; the git server's hook does
+//     not, a bootstrapped repository carries them in flux-system/gotk-components.yaml, and its
+//     image stays free of the installer) and any the caller adds. kubeconform's library would need JSON schemas fetched
 //     from the network or embedded by the megabyte; the API types and apiextensions are already
 //     in the binary (the installer applies objects with them), work offline and are the code an
 //     API server runs. Their version is the client libraries' (a newer minor than the train's
 //     Kubernetes at most): a field added after the train's version is not caught.
 //   - secrets: every kind: Secret, in a file of the tree or built by kustomize (a
-//     secretGenerator), is SOPS-encrypted; with age keys, every SOPS-encrypted file decrypts,
-//     and no value of a decrypted Secret appears in a plain file.
+//     secretGenerator), is SOPS-encrypted; with Options.Decrypt (the caller's age keys), every
+//     SOPS-encrypted file decrypts, and no value of a decrypted Secret appears in a plain file
+//     (values of 8 characters or more that are not plain identifiers: a user or host name a
+//     Secret holds beside its password is configuration, not a leak).
 //   - job-force: every batch Job carries kustomize.toolkit.fluxcd.io/force: enabled (or its
 //     Kustomization has spec.force): a Job's template is immutable, so a changed Job must be
 //     replaced, not patched.
@@ -44,6 +48,11 @@
 //     older validationFailureAction, or a failureActionOverrides entry); Audit rules are left to
 //     the cluster's policy reports. A rule using what this evaluator does not know (other
 //     anchors, operators, CEL, deny conditions) is listed in Report.NotEvaluated.
+//
+// Speed: the rendered example repository (97 objects, every layer built, every Secret
+// decrypted) in 0.5 s (1.1 s when the shared 2-core machine is busy) (BenchmarkValidateRenderedRepository);
+// most of it is kustomize's own YAML handling. A repository carrying every upstream CRD of the
+// train (19 MB, 182 objects) takes about 7 s of CPU and 300 MB of live heap.
 //
 // Nothing is printed or logged of a secret value; findings name the Secret and the file only.
 package validate

@@ -8,10 +8,6 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-
-	"filippo.io/age"
-
-	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
 // minSecretValue is the shortest decrypted value searched for in plain files: shorter ones
@@ -25,7 +21,7 @@ var identifier = regexp.MustCompile(`^[a-z][a-z0-9._-]*$`)
 
 // checkSecretFiles: a Secret in a file is encrypted; with keys, every encrypted file decrypts
 // and no decrypted Secret value appears in a plain file.
-func (t *tree) checkSecretFiles(keys []*age.X25519Identity, rep *Report) {
+func (t *tree) checkSecretFiles(decrypt func([]byte) ([]byte, error), rep *Report) {
 	type leak struct{ secret, file string }
 	values := map[string][]string{} // value → the Secrets holding it
 	for _, f := range t.files {
@@ -37,13 +33,13 @@ func (t *tree) checkSecretFiles(keys []*age.X25519Identity, rep *Report) {
 			}
 			continue
 		}
-		if len(keys) == 0 {
+		if decrypt == nil {
 			continue
 		}
-		plain, err := secrets.Decrypt(f.data, keys...)
+		plain, err := decrypt(f.data)
 		if err != nil {
 			fix := "restore the file from Git history, or encrypt it again with `sops --encrypt --in-place` (the repository's .sops.yaml names the recipients)"
-			if errors.Is(err, secrets.ErrNotDecryptable) {
+			if errors.Is(err, ErrWrongKey) {
 				fix = "encrypt it for the appliance's key too (`sops updatekeys` with the repository's .sops.yaml), or pass the key it was encrypted for with --age-key"
 			}
 			rep.add(Finding{File: f.path, Rule: RuleSecretDecrypt, Message: err.Error(), Fix: fix})

@@ -75,17 +75,10 @@ func loadTree(root string, rep *Report) (*tree, error) {
 		if err != nil {
 			rep.add(Finding{File: rel, Rule: RuleYAML, Message: "the file does not parse: " + err.Error(), Fix: "correct its YAML syntax"})
 		}
-		f.docs = docs
 		for _, d := range docs {
 			if _, ok := d["sops"].(map[string]any); ok {
 				f.encrypted = true
 			}
-		}
-		t.files = append(t.files, f)
-		if !f.encrypted {
-			t.plain = append(t.plain, f)
-		}
-		for _, d := range docs {
 			k := keyOf(d)
 			if k.kind == "" {
 				continue
@@ -95,6 +88,15 @@ func loadTree(root string, rep *Report) (*tree, error) {
 					t.byObject[id] = rel
 				}
 			}
+			// Only what the tree's own checks read is kept: the objects come from the builds, and
+			// a repository's CRDs run to megabytes.
+			if k.group == fluxKustomizeGroup && k.kind == "Kustomization" || k.group == "" && k.kind == "Secret" {
+				f.docs = append(f.docs, d)
+			}
+		}
+		t.files = append(t.files, f)
+		if !f.encrypted {
+			t.plain = append(t.plain, f)
 		}
 		return nil
 	})

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 
-	"filippo.io/age"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
-	"github.com/suitenumerique/docs-appliance/installer/gitops"
 )
 
 // Options say what a repository is validated against.
@@ -20,15 +19,23 @@ type Options struct {
 	// must still be pinned by digest, but membership in a train is not checked (a git server
 	// that was given no train), and the CRDs of every Flux release the binary embeds are known.
 	Train *bundles.Train
-	// AgeKeys, when given, decrypt every encrypted file (each must open with one of them).
-	AgeKeys []*age.X25519Identity
+	// Decrypt, when given, opens every SOPS-encrypted file (the age keys the caller holds,
+	// installer/secrets); an error wrapping ErrWrongKey says none of its keys fits.
+	Decrypt func(encrypted []byte) ([]byte, error)
+	// FluxManifests gives a Flux release's install manifests (gitops.FluxManifests, embedded in
+	// the installer), whose CRDs are then known: a render has no Flux components of its own. Nil
+	// knows only the CRDs of the repository (a bootstrapped repository carries Flux's in
+	// flux-system/gotk-components.yaml) and CRDs: the git server's hook, whose image stays small.
+	FluxManifests func(version string) (fs.FS, error)
+	// FluxVersions are the releases FluxManifests is asked for without a train.
+	FluxVersions []string
 	// CRDs are served by the cluster beside the repository's and Flux's own (CRDs installed out
 	// of band).
 	CRDs []*unstructured.Unstructured
 }
 
-// FluxVersions are the Flux releases whose embedded CRDs are known without a train.
-var FluxVersions = []string{"v2.9.5"}
+// ErrWrongKey says no key given to Decrypt opens a file.
+var ErrWrongKey = errors.New("no given age key can decrypt this file")
 
 // Run validates the repository in dir. The error is for a validation that could not run (no
 // such folder); what it found is in the report, whose Err says whether it passed.
@@ -49,12 +56,15 @@ func Run(ctx context.Context, dir string, o Options) (*Report, error) {
 		return nil, err
 	}
 	sch := newSchemas()
-	versions := FluxVersions
+	versions := o.FluxVersions
 	if o.Train != nil {
 		versions = []string{o.Train.Flux.Version}
 	}
 	for _, v := range versions {
-		if err := sch.learnFlux(v, gitops.FluxManifests); err != nil {
+		if o.FluxManifests == nil {
+			break
+		}
+		if err := sch.learnFlux(v, o.FluxManifests); err != nil {
 			return nil, fmt.Errorf("loading Flux %s's CRDs: %w", v, err)
 		}
 	}
@@ -64,7 +74,7 @@ func Run(ctx context.Context, dir string, o Options) (*Report, error) {
 		}
 	}
 
-	t.checkSecretFiles(o.AgeKeys, rep)
+	t.checkSecretFiles(o.Decrypt, rep)
 	all := t.kustomizations()
 	if len(all) == 0 {
 		rep.add(Finding{File: ".", Rule: RulePath, Message: "the repository holds no Flux Kustomization (kustomize.toolkit.fluxcd.io): Flux would apply nothing of it",

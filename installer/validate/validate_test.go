@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
 // fixture is one rendered repository, made once: each test validates a copy of it.
@@ -59,7 +62,18 @@ func rendered(t testing.TB) *fixture {
 }
 
 func (f *fixture) options() Options {
-	return Options{Train: f.tr, AgeKeys: []*age.X25519Identity{f.id}, CRDs: f.crds}
+	return Options{Train: f.tr, Decrypt: decrypter(f.id), FluxManifests: gitops.FluxManifests, CRDs: f.crds}
+}
+
+// decrypter is installer.AgeDecrypter (which this package's tests cannot import).
+func decrypter(ids ...*age.X25519Identity) func([]byte) ([]byte, error) {
+	return func(data []byte) ([]byte, error) {
+		plain, err := secrets.Decrypt(data, ids...)
+		if errors.Is(err, secrets.ErrNotDecryptable) {
+			return nil, fmt.Errorf("%w: %w", ErrWrongKey, err)
+		}
+		return plain, err
+	}
 }
 
 // mutable copies the rendered repository for one test to change.
@@ -256,11 +270,11 @@ func TestWrongKeyNamesEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := f.options()
-	o.AgeKeys = []*age.X25519Identity{other}
+	o.Decrypt = decrypter(other)
 	rep := validate(t, f.dir, o)
 	want(t, rep, RuleSecretDecrypt, "secrets/cache/redis-auth.yaml", "", "no given age key can decrypt")
 	// Without a key the same repository passes: encryption is checked, decryption is not.
-	o.AgeKeys = nil
+	o.Decrypt = nil
 	if err := validate(t, f.dir, o).Err(); err != nil {
 		t.Errorf("without a key: %v", err)
 	}
