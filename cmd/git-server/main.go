@@ -41,7 +41,7 @@ func main() {
 	flag.StringVar(&s.Git, "git", gitserver.DefaultGit, "git executable")
 	flag.StringVar(&s.HTTPBackend, "http-backend", gitserver.DefaultHTTPBackend, "git-http-backend executable")
 	flag.StringVar(&s.TrainFile, "train", "", "release train file every push's images are checked against (re-read on each push); without it, pins by digest only")
-	validatePushes := flag.Bool("validate-pushes", true, "refuse a push whose tree does not pass docs-appliance validate (skip one with git push -o "+prereceive.SkipOption+"=REASON)")
+	validatePushes := flag.Bool("validate-pushes", false, "refuse a push whose tree does not pass docs-appliance validate (skip one with git push -o "+prereceive.SkipOption+"=REASON)")
 	flag.Parse()
 	s.Repos = repos
 	if *validatePushes {

@@ -160,7 +160,7 @@ func checkImages(o object, p *pins, rep *Report) {
 		}
 		if r.digest == "" && !flux {
 			add(RuleImageDigest, fmt.Sprintf("image %s is not pinned by digest: what runs could change under the same name, and an air-gapped node cannot pull it", u.ref),
-				"pin it as repository:tag@sha256:digest, the digest the train gives (`docs-appliance trains show`)")
+				"pin it as repository:tag@sha256:digest, with the digest the train's images: list gives it")
 			if p == nil {
 				continue
 			}
