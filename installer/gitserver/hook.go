@@ -32,9 +32,15 @@ func (s *Server) hooksDir() string { return filepath.Join(s.Root, ".hooks") }
 
 // installHook makes every repository run Hook before accepting a push, and advertise push
 // options (the skip option is one). Done at every start: the program's path may have changed.
+// Without Hook a hook an earlier start installed is taken out again.
 func (s *Server) installHook(ctx context.Context) error {
 	if s.Hook == "" {
-		return nil
+		for _, r := range s.Repos {
+			cmd := exec.CommandContext(ctx, s.git(), "--git-dir="+filepath.Join(s.Root, r), "config", "--unset", "core.hooksPath")
+			cmd.Env = s.gitEnv()
+			_ = cmd.Run() // exit 5: it was not set
+		}
+		return os.RemoveAll(s.hooksDir())
 	}
 	dir := s.hooksDir()
 	if err := os.MkdirAll(dir, 0o755); err != nil {

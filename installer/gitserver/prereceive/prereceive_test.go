@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// lastServer is the server serveWithHook started last.
+var lastServer *gitserver.Server
+
 // syncBuffer is the server's log, written by request goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -73,6 +76,7 @@ func serveWithHook(t *testing.T) (url string, logs *syncBuffer) {
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	lastServer = s
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return strings.Replace(ts.URL, "http://", "http://appliance:push-secret@", 1) + "/appliance.git", logs
@@ -179,5 +183,28 @@ spec: {interval: 10m, path: ./apps, prune: true, sourceRef: {kind: GitRepository
 	if want := `pre-receive: validation skipped: user=appliance ref=refs/heads/main new=`; !strings.Contains(logs.String(), want) ||
 		!strings.Contains(logs.String(), `reason="incident 42: rotate the token now"`) {
 		t.Errorf("the server's log does not record the bypass:\n%s", logs.String())
+	}
+}
+
+// TestHookSwitchedOffAcceptsAgain: a server started without the hook takes out the one an
+// earlier start installed.
+func TestHookSwitchedOffAcceptsAgain(t *testing.T) {
+	url, _ := serveWithHook(t)
+	work := t.TempDir()
+	mustGit(t, work, "clone", "-q", url, "w")
+	w := filepath.Join(work, "w")
+	put(t, w, "apps/token.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: docs}\nstringData: {token: Abc-123-XYZ-789}\n")
+	mustGit(t, w, "add", ".")
+	mustGit(t, w, "commit", "-qm", "a plain Secret")
+	if out, err := git(t, w, "push", "origin", "HEAD:main"); err == nil {
+		t.Fatalf("the hook accepted a plain Secret:\n%s", out)
+	}
+	srv := lastServer
+	srv.Hook = ""
+	if err := srv.Init(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := git(t, w, "push", "origin", "HEAD:main"); err != nil {
+		t.Fatalf("with the hook switched off the push is still refused: %v\n%s", err, out)
 	}
 }
