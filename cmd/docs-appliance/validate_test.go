@@ -38,6 +38,13 @@ func TestValidateCommandExitCodesAndJSON(t *testing.T) {
 		t.Errorf("text report:\n%s", out.String())
 	}
 
+	// A Kustomization of another source is not built from this repository.
+	write(t, filepath.Join(clean, "clusters", "site", "vendor.yaml"), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: vendor, namespace: flux-system}\nspec: {interval: 10m, path: ./not-here, prune: true, sourceRef: {kind: OCIRepository, name: vendor}}\n")
+	out.Reset()
+	if code := Execute(context.Background(), []string{"validate", clean}, nil, &out, &errOut); code != exitOK || !strings.Contains(out.String(), "its source is not this repository but a OCIRepository") {
+		t.Errorf("a Kustomization of an OCI source: exit %d\n%s", code, out.String())
+	}
+
 	bad := smallRepo(t, "---\napiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: docs}\nstringData: {token: Abc-123-XYZ}\n")
 	out.Reset()
 	errOut.Reset()

@@ -31,6 +31,17 @@ type kustomization struct {
 
 func (k *kustomization) id() string { return k.key.namespace + "/" + k.key.name }
 
+// sourceKind is the kind of the Kustomization's source (GitRepository when unset, as a
+// repository's own Kustomizations leave it to the default).
+func (k *kustomization) sourceKind() string {
+	spec, _ := k.obj["spec"].(map[string]any)
+	ref, _ := spec["sourceRef"].(map[string]any)
+	if kind, _ := ref["kind"].(string); kind != "" {
+		return kind
+	}
+	return "GitRepository"
+}
+
 // object is one object a build produced.
 type object struct {
 	key  objKey

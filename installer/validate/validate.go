@@ -87,6 +87,11 @@ func Run(ctx context.Context, dir string, o Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		if src := ks.sourceKind(); src != "GitRepository" {
+			// An OCIRepository or Bucket holds other files than this repository's.
+			rep.NotEvaluated = append(rep.NotEvaluated, "Kustomization "+ks.id()+": its source is not this repository but a "+src)
+			continue
+		}
 		rep.Kustomizations = append(rep.Kustomizations, ks.id()+": "+ks.path)
 		for _, ob := range t.build(ks, rep) {
 			id := ob.key.full()
