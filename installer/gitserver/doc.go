@@ -9,7 +9,9 @@
 //
 // Accounts come from a users file (a mounted Secret): "name:role:bcrypt-hash" lines, role push
 // (fetch and push: the installer) or read (fetch only: Flux). Only the smart protocol endpoints of
-// the configured repositories are served. The package also assembles the server's image: the
+// the configured repositories are served. With Hook set, every repository runs it as its
+// pre-receive hook (the git-server program itself, package prereceive: each push validated, a
+// logged push option to skip), and the server logs what the hook records of each push. The package also assembles the server's image: the
 // server program plus git and the shared libraries its ELF headers name, taken from a root where
 // Debian's git package is installed or unpacked.
 package gitserver

@@ -36,6 +36,11 @@ type Server struct {
 	Git, HTTPBackend string
 	// Log receives one line per request (never credentials); nil discards.
 	Log *log.Logger
+	// Hook is the pre-receive program every push runs (the git-server program itself, invoked
+	// as pre-receive: package prereceive); empty accepts every push unchecked.
+	Hook string
+	// TrainFile is the release train the hook checks images against (see package prereceive).
+	TrainFile string
 
 	verify verifier
 }
@@ -94,7 +99,7 @@ func (s *Server) Init(ctx context.Context) error {
 		}
 		s.logf("created repository %s (branch %s)", r, s.Branch)
 	}
-	return nil
+	return s.installHook(ctx)
 }
 
 // gitEnv is a minimal environment: no system or user config, a HOME git may write to, and no
@@ -197,16 +202,27 @@ func (s *Server) serveGit(w http.ResponseWriter, r *http.Request) {
 	if backend == "" {
 		backend = DefaultHTTPBackend
 	}
+	env := append(s.gitEnv(),
+		"GIT_PROJECT_ROOT="+s.Root,
+		"GIT_HTTP_EXPORT_ALL=1",
+		// http-backend enables receive-pack for authenticated users only.
+		"REMOTE_USER="+u.Name,
+		"GIT_HTTP_MAX_REQUEST_BUFFER=100M",
+	)
+	if push && s.Hook != "" {
+		hookEnv, relay, err := s.hookRequest()
+		if err != nil {
+			s.logf("preparing the pre-receive hook: %v", err)
+			http.Error(rec, "the push cannot be validated now", http.StatusServiceUnavailable)
+			return
+		}
+		defer relay()
+		env = append(env, hookEnv...)
+	}
 	h := &cgi.Handler{
-		Path: backend,
-		Root: "/",
-		Env: append(s.gitEnv(),
-			"GIT_PROJECT_ROOT="+s.Root,
-			"GIT_HTTP_EXPORT_ALL=1",
-			// http-backend enables receive-pack for authenticated users only.
-			"REMOTE_USER="+u.Name,
-			"GIT_HTTP_MAX_REQUEST_BUFFER=100M",
-		),
+		Path:   backend,
+		Root:   "/",
+		Env:    env,
 		Stderr: logWriter{s},
 	}
 	// The backend must not see the Authorization header (it would land in its environment).

@@ -457,7 +457,9 @@ func (r *renderer) assemble() error {
 		add(path.Join("clusters", "appliance", l.Name+".yaml"), fluxKustomization(l, r.layerKinds(l.Name)))
 	}
 	add(".sops.yaml", secrets.SOPSConfig(r.opts.Recipients))
-	add("README.md", repoReadme(r.opts, layers))
+	add("README.md", append(repoReadme(r.opts, layers), guardrailsReadme(r.opts.Train.Name)...))
+	add(preCommitFile, preCommitConfig(r.opts.Train.Name))
+	add(ciValidateFile, ciValidateScript(r.opts.Train.Name))
 	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
 	return nil
 }

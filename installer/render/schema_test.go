@@ -90,7 +90,7 @@ func upstreamCRDs(t *testing.T, dir string) []*unstructured.Unstructured {
 func renderedObjects(t *testing.T, res *Result) (crds, objs []*unstructured.Unstructured) {
 	t.Helper()
 	for _, f := range res.Files {
-		if !strings.HasSuffix(f.Path, ".yaml") || strings.HasSuffix(f.Path, "kustomization.yaml") || f.Path == ".sops.yaml" {
+		if !IsManifest(f.Path) {
 			continue
 		}
 		decoded, err := cluster.DecodeObjects(f.Content)

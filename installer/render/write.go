@@ -22,7 +22,7 @@ import (
 // ownedRoots are the paths render owns in the repository: files there that
 // a render does not produce are removed. Everything else (the .git folder,
 // Flux's own clusters/appliance/flux-system/) is left alone.
-var ownedRoots = []string{"clusters/appliance", "infrastructure", "layers", "apps", "secrets", ".sops.yaml", "README.md"}
+var ownedRoots = []string{"clusters/appliance", "infrastructure", "layers", "apps", "secrets", ".sops.yaml", "README.md", preCommitFile, ciValidateFile}
 
 // notOwned are paths under owned roots that belong to someone else.
 var notOwned = []string{"clusters/appliance/flux-system"}

@@ -35,7 +35,7 @@ func (o object) id() string {
 // ConfigMaps carry. CRDs come apart, to be applied first.
 func renderedObjects(res *render.Result) (crds, objs []object, err error) {
 	for _, f := range res.Files {
-		if !strings.HasSuffix(f.Path, ".yaml") || strings.HasSuffix(f.Path, "kustomization.yaml") || f.Path == ".sops.yaml" {
+		if !render.IsManifest(f.Path) {
 			continue
 		}
 		decoded, err := cluster.DecodeObjects(f.Content)
