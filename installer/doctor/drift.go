@@ -3,17 +3,15 @@ package doctor
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	fluxkustomize "github.com/fluxcd/pkg/kustomize"
-
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
+	"github.com/suitenumerique/docs-appliance/installer/validate"
 )
 
 // kustomizeController is the field manager Flux applies with: a
@@ -28,48 +26,17 @@ const (
 	ssaAnnotation       = "kustomize.toolkit.fluxcd.io/ssa"
 )
 
-// Build is what Flux's kustomize-controller builds for one Kustomization
-// from a checkout: its generator (a kustomization.yaml made when the folder
-// has none, and the Kustomization's own patches, images, prefix and target
-// namespace) then its secure build (no plugins, nothing outside the
-// repository), both from fluxcd/pkg/kustomize, the library the controller
-// uses. The generator writes into the folder: give it a checkout to spare.
-func Build(repoDir string, k *unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
-	path, _, _ := unstructured.NestedString(k.Object, "spec", "path")
-	dir := filepath.Join(repoDir, filepath.FromSlash(strings.TrimPrefix(path, "./")))
-	if _, err := fluxkustomize.NewGenerator(repoDir, *k).WriteFile(dir); err != nil {
-		return nil, fmt.Errorf("building %s: %w", path, err)
-	}
-	rm, err := fluxkustomize.SecureBuild(repoDir, dir, false)
-	if err != nil {
-		return nil, fmt.Errorf("building %s: %w", path, err)
-	}
-	var out []*unstructured.Unstructured
-	for _, r := range rm.Resources() {
-		// Through JSON: kyaml's maps hold Go ints, which unstructured's deep copy refuses.
-		data, err := r.MarshalJSON()
-		if err != nil {
-			return nil, fmt.Errorf("building %s: %w", path, err)
-		}
-		u := &unstructured.Unstructured{}
-		if err := u.UnmarshalJSON(data); err != nil {
-			return nil, fmt.Errorf("building %s: %w", path, err)
-		}
-		out = append(out, u)
-	}
-	return out, nil
-}
-
 // desiredObjects is what Flux would apply for one Kustomization, with the
 // labels it adds, minus what it does not re-apply. Secrets are left out:
 // in Git they are encrypted (secrets-decrypt checks them).
 func desiredObjects(repoDir string, k gitops.LiveKustomization) ([]*unstructured.Unstructured, error) {
-	objs, err := Build(repoDir, k.Object)
+	built, err := validate.Build(repoDir, k.Object.Object)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("building %s: %w", k.Path, err)
 	}
 	var out []*unstructured.Unstructured
-	for _, o := range objs {
+	for _, m := range built {
+		o := &unstructured.Unstructured{Object: m}
 		a := o.GetAnnotations()
 		if o.GetKind() == "Secret" && o.GetAPIVersion() == "v1" || a[reconcileAnnotation] == "disabled" || a[ssaAnnotation] == "IfNotPresent" {
 			continue

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -94,40 +95,81 @@ func (t *tree) build(ks *kustomization, rep *Report) []object {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return fail(RulePath, fmt.Sprintf("spec.path %q is not a folder of the repository", ks.path), "create the folder or correct spec.path")
 	}
-	gen := fluxkustomize.NewGenerator(abs, unstructured.Unstructured{Object: ks.obj})
-	manifest, kfile, _, err := gen.GenerateManifest(dir)
-	if err != nil {
-		return fail(RuleBuild, fmt.Sprintf("generating the kustomization of %s: %v", ks.path, err), "correct the kustomization.yaml of "+ks.path+" or the Kustomization's patches")
-	}
-	disk, err := fluxfs.MakeFsOnDiskSecure(abs)
-	if err != nil {
-		return fail(RuleBuild, err.Error(), "run validate on a readable folder")
-	}
-	// The generated kustomization.yaml lives in memory: the checkout is never written.
-	mem := fluxfs.MakeFsInMemory(disk)
-	if err := mem.WriteFile(kfile, manifest); err != nil {
-		return fail(RuleBuild, err.Error(), "run validate on a readable folder")
-	}
-	res, err := kustomizeBuild(mem, dir)
-	if err != nil {
-		msg := strings.ReplaceAll(err.Error(), abs+string(filepath.Separator), "")
+	built, err := Build(abs, ks.obj)
+	var be *BuildError
+	switch {
+	case errors.As(err, &be) && be.Generating:
+		return fail(RuleBuild, fmt.Sprintf("generating the kustomization of %s: %v", ks.path, be.Err), "correct the kustomization.yaml of "+ks.path+" or the Kustomization's patches")
+	case errors.As(err, &be) && be.Kustomize:
+		msg := strings.ReplaceAll(be.Err.Error(), abs+string(filepath.Separator), "")
 		return fail(RuleBuild, fmt.Sprintf("kustomize build of %s: %s", ks.path, msg),
 			"make every file a kustomization.yaml names exist and parse, and every patch match its target")
+	case err != nil:
+		return fail(RuleBuild, err.Error(), "correct the object, and run validate on a readable folder")
 	}
 	var out []object
-	for _, r := range res.Resources() {
-		data, err := r.MarshalJSON()
-		if err != nil {
-			return fail(RuleBuild, fmt.Sprintf("encoding a built object of %s: %v", ks.path, err), "correct the object")
-		}
-		var m map[string]any
-		if err := utiljson.Unmarshal(data, &m); err != nil {
-			return fail(RuleBuild, fmt.Sprintf("decoding a built object of %s: %v", ks.path, err), "correct the object")
-		}
+	for _, m := range built {
 		k := keyOf(m)
 		out = append(out, object{key: k, obj: m, file: t.fileOf(k, ks.path+"/"), ks: ks})
 	}
 	return out
+}
+
+// BuildError says which part of a build failed: the generator (the
+// Kustomization's own fields), kustomize, or reading the folder.
+type BuildError struct {
+	Generating, Kustomize bool
+	Err                   error
+}
+
+func (e *BuildError) Error() string { return e.Err.Error() }
+func (e *BuildError) Unwrap() error { return e.Err }
+
+// Build is what Flux's kustomize-controller builds for one Kustomization
+// (its object, as read from the repository or the cluster) from a checkout
+// at root: fluxcd/pkg/kustomize's generator (a kustomization.yaml made when
+// the folder has none, the Kustomization's patches, images, prefix and
+// target namespace), kept in memory so the checkout is never written, then
+// the controller's kustomize options. validate and doctor's drift check
+// build with it.
+func Build(root string, kustomization map[string]any) ([]map[string]any, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, &BuildError{Err: err}
+	}
+	spec, _ := kustomization["spec"].(map[string]any)
+	path, _ := spec["path"].(string)
+	dir := filepath.Join(abs, filepath.FromSlash(path))
+	gen := fluxkustomize.NewGenerator(abs, unstructured.Unstructured{Object: kustomization})
+	manifest, kfile, _, err := gen.GenerateManifest(dir)
+	if err != nil {
+		return nil, &BuildError{Generating: true, Err: err}
+	}
+	disk, err := fluxfs.MakeFsOnDiskSecure(abs)
+	if err != nil {
+		return nil, &BuildError{Err: err}
+	}
+	mem := fluxfs.MakeFsInMemory(disk)
+	if err := mem.WriteFile(kfile, manifest); err != nil {
+		return nil, &BuildError{Err: err}
+	}
+	res, err := kustomizeBuild(mem, dir)
+	if err != nil {
+		return nil, &BuildError{Kustomize: true, Err: err}
+	}
+	out := make([]map[string]any, 0, len(res.Resources()))
+	for _, r := range res.Resources() {
+		data, err := r.MarshalJSON()
+		if err != nil {
+			return nil, &BuildError{Err: fmt.Errorf("encoding a built object of %s: %w", path, err)}
+		}
+		var m map[string]any
+		if err := utiljson.Unmarshal(data, &m); err != nil {
+			return nil, &BuildError{Err: fmt.Errorf("decoding a built object of %s: %w", path, err)}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 // kustomizeBuild is fluxkustomize.Build without its reset of kyaml's global OpenAPI schema
