@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -147,9 +149,13 @@ func (i *Install) bootstrapObjects(ctx context.Context, c *cluster.Client, in *I
 			return nil, err
 		}
 		gitImage, _ := in.Train.ImageFor(gitops.GitImageRepository)
+		train, err := yaml.Marshal(in.Train)
+		if err != nil {
+			return nil, fmt.Errorf("encoding train %s for the git server's push validation: %w", in.Train.Name, err)
+		}
 		o.GitServer = &gitops.GitServerSpec{
 			Image: gitImage, Branch: cfg.Branch, Workload: in.Profile.Workloads["git-server"],
-			Storage: in.Profile.Storage.Git, Users: users,
+			Storage: in.Profile.Storage.Git, Users: users, Train: train,
 		}
 		o.FluxSecret = gitops.InClusterRemote("", cfg.Branch, password).FluxSecret
 	default:

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"filippo.io/age"
+	"sigs.k8s.io/yaml"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
@@ -155,4 +156,30 @@ func TestOneInstallAtATime(t *testing.T) {
 		t.Fatalf("the lock was not released: %v", err)
 	}
 	unlock2(false)
+}
+
+// The git server validates pushes against the train install hands it as
+// YAML: what install writes must parse back as the same train.
+func TestTrainForTheGitServerRoundTrips(t *testing.T) {
+	cat, err := bundles.LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range cat.Names() {
+		tr, err := cat.Get(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := yaml.Marshal(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := bundles.ParseTrain(data)
+		if err != nil {
+			t.Fatalf("train %s as the git server reads it: %v", tr.Name, err)
+		}
+		if back.Name != tr.Name || len(back.Images) != len(tr.Images) || back.Images[0].Digest != tr.Images[0].Digest {
+			t.Fatalf("train %s changed on the way to the git server", tr.Name)
+		}
+	}
 }

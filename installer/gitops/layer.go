@@ -36,6 +36,9 @@ const (
 
 const managedBy = "docs-appliance"
 
+// GitTrainKey is the train file's key in GitUsersSecret.
+const GitTrainKey = "train.yaml"
+
 // GitServerSpec sizes and pins the in-cluster git server.
 type GitServerSpec struct {
 	Image    bundles.Image
@@ -45,6 +48,9 @@ type GitServerSpec struct {
 	Storage string
 	// Users is the accounts file (UsersFile), stored in GitUsersSecret.
 	Users []byte
+	// Train is the release train file every push is validated against
+	// (the pre-receive hook re-reads it on each push), stored beside Users.
+	Train []byte
 }
 
 // LayerOptions are the inputs of the bootstrap layer.
@@ -117,6 +123,8 @@ func gitServerObjects(s GitServerSpec) []*unstructured.Unstructured {
 		"args": []any{
 			"--listen=:" + fmt.Sprint(gitPort), "--root=/data", "--repo=" + GitRepoName,
 			"--branch=" + s.Branch, "--users=/etc/git-server/users",
+			// Every push is validated (docs-appliance validate) before Flux can see it.
+			"--validate-pushes", "--train=/etc/git-server/" + GitTrainKey,
 		},
 		"ports": []any{map[string]any{"name": "http", "containerPort": int64(gitPort), "protocol": "TCP"}},
 		"readinessProbe": map[string]any{
@@ -179,7 +187,7 @@ func gitServerObjects(s GitServerSpec) []*unstructured.Unstructured {
 			"pod-security.kubernetes.io/audit":   "restricted",
 			"pod-security.kubernetes.io/warn":    "restricted",
 		}, nil),
-		secret(GitNamespace, GitUsersSecret, map[string][]byte{"users": s.Users}),
+		secret(GitNamespace, GitUsersSecret, map[string][]byte{"users": s.Users, GitTrainKey: s.Train}),
 		obj("v1", "PersistentVolumeClaim", GitNamespace, gitDataPVC, app, map[string]any{
 			"spec": map[string]any{
 				"accessModes": []any{"ReadWriteOnce"},
