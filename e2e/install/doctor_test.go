@@ -151,8 +151,9 @@ func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
 		e.expectFinding(ctx, t, "gitops-suspended", doctor.Passed, "nothing suspended")
 	})
 	t.Run("an object edited by hand", func(t *testing.T) {
-		e.patch(ctx, t, "", "v1", "services", appNamespace, appName, `{"metadata":{"labels":{"app.kubernetes.io/name":"edited"}}}`)
-		e.expectFinding(ctx, t, "gitops-drift", doctor.Failed, "changed by hand: Service "+appNamespace+"/"+appName)
+		// A field Git sets (a label someone adds is not drift: Flux leaves it alone too).
+		e.patch(ctx, t, "e2e.docs-appliance.test", "v1", "widgets", "operators", "default", `{"spec":{"domain":"edited.by.hand"}}`)
+		e.expectFinding(ctx, t, "gitops-drift", doctor.Failed, "changed by hand: Widget operators/default")
 		e.reconcile(ctx, t)
 		e.expectFinding(ctx, t, "gitops-drift", doctor.Passed, "as in Git")
 	})
