@@ -48,6 +48,9 @@ func (e *env) runDoctor(ctx context.Context, t *testing.T, extra ...string) (*do
 	} else if err != nil {
 		t.Fatalf("running doctor: %v", err)
 	}
+	if code == 1 {
+		t.Fatalf("doctor could not run (exit 1):\n%s\nstderr:\n%s", out, tail(stderr.String(), 20))
+	}
 	rep := &doctor.Report{}
 	if err := json.Unmarshal(out, rep); err != nil {
 		t.Fatalf("doctor's stdout is not one JSON report (exit %d): %v\n%s\nstderr:\n%s", code, err, out, stderr.String())
