@@ -261,8 +261,8 @@ func deletePatch(o Object) []byte {
 
 // patchOp is one JSON 6902 operation.
 type patchOp struct {
-	Op    string `json:"op"`
-	Path  string `json:"path"`
+	Op   string `json:"op"`
+	Path string `json:"path"`
 	// Value is a pointer so that a false, 0, "" or null value is still written.
 	Value *any `json:"value,omitempty"`
 }

@@ -67,8 +67,8 @@ type Result struct {
 	// Environment is the config's environment: the render writes base/ and only this
 	// environment's environments/<env>/ and clusters/<env>/.
 	Environment string
-	Files      []File
-	Components []Component
+	Files       []File
+	Components  []Component
 	// Layers are the Flux Kustomizations, in dependency order.
 	Layers []Layer
 	// Missing lists charts this build does not carry (AllowMissingCharts).

@@ -261,8 +261,8 @@ func fileMap(res *Result) map[string]File {
 // that were just rendered always encode.
 type nopTB struct{ testing.TB }
 
-func (nopTB) Helper()             {}
-func (nopTB) Fatal(args ...any)   { panic(args) }
+func (nopTB) Helper()           {}
+func (nopTB) Fatal(args ...any) { panic(args) }
 
 func TestRenderShape(t *testing.T) {
 	f := newFixture(t, "single-small")
