@@ -682,7 +682,7 @@ func (e *env) checkRepository(ctx context.Context, t *testing.T) {
 	t.Helper()
 	repo, closeFn := e.clone(ctx, t)
 	defer closeFn()
-	enc, err := repo.ReadFile("secrets/" + appNamespace + "/" + appName + "-token.yaml")
+	enc, err := repo.ReadFile("environments/production/secrets/" + appNamespace + "/" + appName + "-token.yaml")
 	if err != nil || enc == nil {
 		t.Fatalf("no encrypted Secret in the repository: %v", err)
 	}
