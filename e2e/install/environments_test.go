@@ -61,7 +61,9 @@ func TestSharedRepositoryEnvironments(t *testing.T) {
 		if err != nil {
 			t.Fatalf("git status: %v\n%s", err, changed)
 		}
-		for _, line := range strings.Split(strings.TrimSpace(string(changed)), "\n") {
+		lines := strings.Split(strings.TrimSpace(string(changed)), "\n")
+		t.Logf("production's render %d changed %d files of the shared repository", i, len(lines))
+		for _, line := range lines {
 			p := strings.TrimSpace(line[2:])
 			if !strings.HasPrefix(p, "environments/production/") && !strings.HasPrefix(p, "clusters/production/") && p != ".sops.yaml" {
 				t.Errorf("production's render %d touched %s", i, p)
@@ -79,6 +81,14 @@ func TestSharedRepositoryEnvironments(t *testing.T) {
 		if after.commits != before.commits+1 {
 			t.Errorf("%d commits, want %d", after.commits, before.commits+1)
 		}
+		objects := 0
+		for _, entries := range inv {
+			objects += len(entries)
+		}
+		if len(inv) < 5 || objects < 10 {
+			t.Fatalf("staging's Kustomizations hold too little to compare: %v", inv)
+		}
+		t.Logf("staging: %d Kustomizations, %d applied objects, %d generations and pods compared", len(inv), objects, len(before.versions))
 		if !reflect.DeepEqual(inv, invAfter) {
 			t.Errorf("staging's inventories changed with production's commit:\nbefore %v\nafter  %v", inv, invAfter)
 		}
