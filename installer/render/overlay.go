@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -23,6 +24,24 @@ type unit struct {
 	// key names the unit's objects in objectFiles (the component's folder).
 	key  string
 	objs []Object
+	// data is each object's encoding by ID, made once (encode).
+	data map[string][]byte
+}
+
+// encode encodes the unit's objects once: the base is written and compared with.
+func (u *unit) encode() error {
+	if u.data != nil {
+		return nil
+	}
+	u.data = make(map[string][]byte, len(u.objs))
+	for _, o := range u.objs {
+		d, err := o.Marshal()
+		if err != nil {
+			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
+		}
+		u.data[o.ID()] = d
+	}
+	return nil
 }
 
 // BaseDir and EnvironmentsDir, ClustersDir are the repository's top folders.
@@ -82,9 +101,13 @@ func unitFiles(objs []Object) map[string]string {
 
 // writeBase writes the reference render's units under base/.
 func writeBase(base []unit, add func(string, []byte)) error {
-	for _, u := range base {
+	for i := range base {
+		u := &base[i]
 		dir := path.Join(BaseDir, u.layer, u.name)
-		if err := writeUnit(dir, u.objs, add, nil); err != nil {
+		if err := u.encode(); err != nil {
+			return fmt.Errorf("rendering the shared base %s: %w", dir, err)
+		}
+		if err := writeUnit(dir, u, add, nil); err != nil {
 			return fmt.Errorf("rendering the shared base %s: %w", dir, err)
 		}
 	}
@@ -93,16 +116,16 @@ func writeBase(base []unit, add func(string, []byte)) error {
 
 // writeUnit writes one file per object and the folder's kustomization.yaml; seen, when
 // not nil, learns each object's file.
-func writeUnit(dir string, objs []Object, add func(string, []byte), seen func(id, file string)) error {
+func writeUnit(dir string, u *unit, add func(string, []byte), seen func(id, file string)) error {
+	if err := u.encode(); err != nil {
+		return err
+	}
+	objs := u.objs
 	sortObjects(objs)
 	names := unitFiles(objs)
 	var files []string
 	for _, o := range objs {
-		data, err := o.Marshal()
-		if err != nil {
-			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
-		}
-		add(path.Join(dir, names[o.ID()]), data)
+		add(path.Join(dir, names[o.ID()]), u.data[o.ID()])
 		if seen != nil {
 			seen(o.ID(), path.Join(dir, names[o.ID()]))
 		}
@@ -146,8 +169,11 @@ func (r *renderer) writeOverlay(env, layer string, mine, base []unit, add func(s
 	for _, u := range mine {
 		record := func(id, file string) { r.objectFiles[u.key+"|"+id] = file }
 		b, ok := baseByName[u.name]
+		if err := u.encode(); err != nil {
+			return err
+		}
 		if !ok || !sharesAny(u.objs, b.objs) {
-			if err := writeUnit(path.Join(dir, u.name), u.objs, add, record); err != nil {
+			if err := writeUnit(path.Join(dir, u.name), &u, add, record); err != nil {
 				return err
 			}
 			k.Resources = append(k.Resources, u.name)
@@ -168,6 +194,10 @@ func (r *renderer) writeOverlay(env, layer string, mine, base []unit, add func(s
 			}
 			delete(baseObjs, o.ID())
 			shared := path.Join(BaseDir, layer, u.name, baseFiles[o.ID()])
+			if bytes.Equal(u.data[o.ID()], b.data[o.ID()]) {
+				record(o.ID(), shared)
+				continue
+			}
 			ops, err := diffObjects(bo, o)
 			if err != nil {
 				return fmt.Errorf("comparing %s %s with the base: %w", o.Kind(), o.Name(), err)
@@ -197,7 +227,8 @@ func (r *renderer) writeOverlay(env, layer string, mine, base []unit, add func(s
 			k.Patches = append(k.Patches, overlayPatch{Path: p})
 		}
 		if len(local) > 0 {
-			if err := writeUnit(path.Join(dir, u.name), local, add, record); err != nil {
+			own := unit{objs: local, data: u.data}
+			if err := writeUnit(path.Join(dir, u.name), &own, add, record); err != nil {
 				return err
 			}
 			k.Resources = append(k.Resources, u.name)
