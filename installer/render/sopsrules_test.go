@@ -91,3 +91,20 @@ func TestLegacyLayoutIsTheDefaultEnvironments(t *testing.T) {
 		})
 	}
 }
+
+// The other environments of a repository are read from its folders; the old layout's
+// clusters/appliance stands for the default environment, except to an environment of that name.
+func TestOtherEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"environments/staging", "environments/qa", "clusters/staging", "clusters/appliance"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for env, want := range map[string]string{"staging": "production,qa", "production": "qa,staging", "appliance": "qa,staging"} {
+		got, err := otherEnvironments(dir, env)
+		if err != nil || strings.Join(got, ",") != want {
+			t.Errorf("%s: %v %v, want %s", env, got, err, want)
+		}
+	}
+}

@@ -287,7 +287,8 @@ func otherEnvironments(dir, env string) ([]string, error) {
 		}
 		for _, e := range entries {
 			name := e.Name()
-			if top == ClustersDir && name == "appliance" {
+			if top == ClustersDir && name == "appliance" && env != "appliance" {
+				// Flux's folder of the layout before environments (unless "appliance" is env's name).
 				name = legacyOwner
 			}
 			if e.IsDir() && name != env {
