@@ -41,7 +41,7 @@ func TestDryRunChangesNothingAndPlans(t *testing.T) {
 	if _, err := os.Stat(state); !os.IsNotExist(err) {
 		t.Fatal("the dry run created the state folder")
 	}
-	if _, err := os.Stat(filepath.Join(out, "clusters/appliance/secrets.yaml")); err != nil {
+	if _, err := os.Stat(filepath.Join(out, "clusters/production/secrets.yaml")); err != nil {
 		t.Fatalf("rendered repository missing: %v", err)
 	}
 	p := in.Plan

@@ -128,13 +128,13 @@ func (r *run) fluxDone(ctx context.Context) (string, error) {
 	if _, err := r.head(); err != nil {
 		return "", err
 	}
-	return gitops.FluxInSync(ctx, r.c, r.repo, r.in.Train.Flux.Version, r.rev)
+	return gitops.FluxInSync(ctx, r.c, r.repo, r.in.Train.Flux.Version, r.in.Config.Environment, r.rev)
 }
 
 func (r *run) flux(ctx context.Context, st *status.Status) error {
 	return gitops.Bootstrap(ctx, gitops.BootstrapOptions{
 		Repo: r.repo, Remote: r.remote, Kubeconfig: r.kubeconfig, Config: r.c.Config,
-		FluxVersion: r.in.Train.Flux.Version, Author: r.author(),
+		FluxVersion: r.in.Train.Flux.Version, Environment: r.in.Config.Environment, Author: r.author(),
 		Timeout: orDefault(r.i.BootstrapTimeout, 5*time.Minute), PollInterval: 2 * time.Second,
 	}, st)
 }

@@ -16,14 +16,17 @@ import (
 
 // Plan is what an install would do, shown by `install --dry-run`.
 type Plan struct {
-	Domain   string   `json:"domain"`
-	Train    string   `json:"train"`
-	Docs     string   `json:"docs"`
-	K3s      string   `json:"k3s"`
-	Flux     string   `json:"flux"`
-	Profile  string   `json:"profile"`
-	Locked   bool     `json:"locked"`
-	Unpinned []string `json:"unpinned,omitempty"`
+	Domain string `json:"domain"`
+	// Environment is the config's: the render writes environments/<env>/ and clusters/<env>/
+	// over the shared base, and Flux syncs clusters/<env>.
+	Environment string   `json:"environment"`
+	Train       string   `json:"train"`
+	Docs        string   `json:"docs"`
+	K3s         string   `json:"k3s"`
+	Flux        string   `json:"flux"`
+	Profile     string   `json:"profile"`
+	Locked      bool     `json:"locked"`
+	Unpinned    []string `json:"unpinned,omitempty"`
 	// Steps are the install's steps, from the same list a real install runs.
 	Steps      []steps.Planned    `json:"steps"`
 	Components []render.Component `json:"components"`
@@ -54,7 +57,7 @@ type PlanImage struct {
 func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool, list []steps.Planned) *Plan {
 	cfg, t := in.Config, in.Train
 	p := &Plan{
-		Domain: cfg.Domain, Train: t.Name, Docs: t.Docs.Version, K3s: t.K3s.Version, Flux: t.Flux.Version,
+		Domain: cfg.Domain, Environment: res.Environment, Train: t.Name, Docs: t.Docs.Version, K3s: t.K3s.Version, Flux: t.Flux.Version,
 		Profile: in.Profile.Name, Locked: t.Locked(), Unpinned: t.Unlocked(),
 		Components: res.Components, Layers: res.Layers, UnlistedImages: res.Unpinned,
 		Secrets: in.Store.Names(), OutDir: outDir, Files: len(res.Files), Steps: list,
@@ -104,7 +107,7 @@ func (p *Plan) addPreflight(rep *preflight.Report) {
 // WriteText prints the plan for people.
 func (p *Plan) WriteText(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nPlan: Docs %s at https://%s — train %s (k3s %s, Flux %s), profile %s\n\n", p.Docs, p.Domain, p.Train, p.K3s, p.Flux, p.Profile)
+	fmt.Fprintf(&b, "\nPlan: Docs %s at https://%s — environment %s, train %s (k3s %s, Flux %s), profile %s\n\n", p.Docs, p.Domain, p.Environment, p.Train, p.K3s, p.Flux, p.Profile)
 	b.WriteString("Steps:\n")
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "  %2d. %-15s %s\n", i+1, s.ID, s.Title)

@@ -80,6 +80,10 @@ func (r *Render) Run(ctx context.Context, st *status.Status) error {
 	} else {
 		st.Info("up to date: %d files unchanged", rep.Unchanged)
 	}
+	if rep.BaseChanged() && len(rep.SharedWith) > 0 {
+		st.Warn("the shared base changed (%d files): environments %s build on it too and change with it when this is pushed",
+			len(rep.Base), strings.Join(rep.SharedWith, ", "))
+	}
 	if len(res.Missing) > 0 {
 		names := make([]string, len(res.Missing))
 		for i, m := range res.Missing {

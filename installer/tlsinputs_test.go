@@ -16,7 +16,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
-const tlsSecretFile = "secrets/edge/docs-tls.yaml"
+const tlsSecretFile = "environments/production/secrets/edge/docs-tls.yaml"
 
 func providedInputs(state, certFile, keyFile string, sets ...string) InputOptions {
 	return InputOptions{ConfigPath: "../examples/appliance.yaml", StateDir: state,

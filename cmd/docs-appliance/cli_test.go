@@ -110,10 +110,10 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 		r.wantCode(t, 0)
 		doc := r.object(t)
 		written, _ := doc["written"].([]any)
-		if doc["outDir"] != out || doc["train"] != "2026.11" || len(written) == 0 {
+		if doc["outDir"] != out || doc["train"] != "2026.11" || doc["environment"] != "production" || len(written) == 0 {
 			t.Errorf("render document %v", doc)
 		}
-		if _, err := os.Stat(filepath.Join(out, "clusters", "appliance")); err != nil {
+		if _, err := os.Stat(filepath.Join(out, "clusters", "production")); err != nil {
 			t.Errorf("the repository was not written: %v", err)
 		}
 	})

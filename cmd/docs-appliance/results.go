@@ -29,6 +29,7 @@ func (a *App) installResult(in *installer.Install) error {
 
 type renderResult struct {
 	OutDir        string   `json:"outDir"`
+	Environment   string   `json:"environment"`
 	Train         string   `json:"train"`
 	Profile       string   `json:"profile"`
 	Files         int      `json:"files"`
@@ -36,12 +37,17 @@ type renderResult struct {
 	Removed       []string `json:"removed"`
 	Unchanged     int      `json:"unchanged"`
 	MissingCharts []string `json:"missingCharts,omitempty"`
+	// Base lists the shared base's files the render changed; SharedWith the other
+	// environments of the repository, which change with them.
+	Base       []string `json:"base,omitempty"`
+	SharedWith []string `json:"sharedWith,omitempty"`
 }
 
 func (a *App) renderResult(r *installer.Render) error {
 	doc := renderResult{
 		OutDir: r.OutDir, Train: r.In.Train.Name, Profile: r.In.Profile.Name, Files: len(r.Result.Files),
 		Written: nonNil(r.Report.Written), Removed: nonNil(r.Report.Removed), Unchanged: r.Report.Unchanged,
+		Environment: r.Result.Environment, Base: r.Report.Base, SharedWith: r.Report.SharedWith,
 	}
 	for _, m := range r.Result.Missing {
 		doc.MissingCharts = append(doc.MissingCharts, m.Chart.Name+" "+m.Chart.Version)

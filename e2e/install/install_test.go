@@ -71,7 +71,7 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		first = time.Since(start)
 		t.Logf("output of the first install:\n%s", out)
 		t.Logf("first install: %s from start to every Kustomization Ready (node up in %s)", first.Round(100*time.Millisecond), testNode.Took.Round(100*time.Millisecond))
-		for _, want := range []string{"bootstrap layer: ", "committed ", "docs-appliance: install train " + trainName, "crds: ready", "secrets: ready", "operators: ready", "apps: ready", "Flux Kustomizations ready"} {
+		for _, want := range []string{"bootstrap layer: ", "committed ", "docs-appliance production: install train " + trainName, "crds: ready", "secrets: ready", "operators: ready", "apps: ready", "Flux Kustomizations ready"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -688,7 +688,7 @@ func (e *env) checkRepository(ctx context.Context, t *testing.T) {
 	t.Helper()
 	repo, closeFn := e.clone(ctx, t)
 	defer closeFn()
-	enc, err := repo.ReadFile("secrets/" + appNamespace + "/" + appName + "-token.yaml")
+	enc, err := repo.ReadFile("environments/production/secrets/" + appNamespace + "/" + appName + "-token.yaml")
 	if err != nil || enc == nil {
 		t.Fatalf("no encrypted Secret in the repository: %v", err)
 	}
@@ -703,12 +703,12 @@ func (e *env) checkRepository(ctx context.Context, t *testing.T) {
 	if err != nil || vals["token"] != e.token {
 		t.Errorf("the committed Secret does not decrypt to the token with the appliance's key: %v", err)
 	}
-	for _, f := range []string{"clusters/appliance/flux-system/gotk-components.yaml", "clusters/appliance/flux-system/gotk-sync.yaml", "clusters/appliance/secrets.yaml", "appliance.yaml", ".sops.yaml"} {
+	for _, f := range []string{"clusters/production/flux-system/gotk-components.yaml", "clusters/production/flux-system/gotk-sync.yaml", "clusters/production/secrets.yaml", "environments/production/appliance.yaml", ".sops.yaml"} {
 		if data, _ := repo.ReadFile(f); data == nil {
 			t.Errorf("the repository lacks %s", f)
 		}
 	}
-	if data, _ := repo.ReadFile("clusters/appliance/flux-system/gotk-sync.yaml"); !bytes.Contains(data, []byte(gitops.SyncURL())) {
+	if data, _ := repo.ReadFile("clusters/production/flux-system/gotk-sync.yaml"); !bytes.Contains(data, []byte(gitops.SyncURL())) {
 		t.Errorf("Flux does not sync from the cluster DNS name %s", gitops.SyncURL())
 	}
 	info, err := os.Stat(filepath.Join(e.state, "age.key"))

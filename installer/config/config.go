@@ -44,6 +44,11 @@ type Config struct {
 	Train string `json:"train"`
 	// Profile is the sizing preset: single-small, single or ha.
 	Profile string `json:"profile"`
+	// Environment names this appliance's overlay in the desired-state
+	// repository (clusters/<environment>/, environments/<environment>/):
+	// appliances of several environments can share one repository, each
+	// reconciling only its own path. A DNS label, default production.
+	Environment string `json:"environment"`
 	// Domain is the public host name of Docs, e.g. docs.example.org.
 	Domain string `json:"domain"`
 	// ExtraDomains are further names served by the same appliance.

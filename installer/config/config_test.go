@@ -55,6 +55,8 @@ func TestValidationTable(t *testing.T) {
 	}{
 		{"unknown train", []string{"train=1999.01"}, []string{"train: \"1999.01\""}},
 		{"unknown profile", []string{"profile=huge"}, []string{"profile: \"huge\"", "single-small"}},
+		{"environment not a label", []string{"environment=Staging_1"}, []string{"environment: \"Staging_1\" is not a DNS label"}},
+		{"environment path", []string{"environment=../prod"}, []string{"environment: \"../prod\" is not a DNS label"}},
 		{"domain empty", []string{"domain="}, []string{"domain: empty"}},
 		{"domain ip", []string{"domain=10.0.0.1"}, []string{"domain: \"10.0.0.1\" is an IP"}},
 		{"domain upper", []string{"domain=Docs.example.org"}, []string{"domain: \"Docs.example.org\" has upper-case"}},

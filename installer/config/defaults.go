@@ -18,6 +18,9 @@ type FilledDefault struct {
 	From string `json:"from"`
 }
 
+// DefaultEnvironment is the environment of a config that names none.
+const DefaultEnvironment = "production"
+
 // BuiltIn is the From of a default that is a constant of this binary.
 const BuiltIn = "built-in default"
 
@@ -46,6 +49,7 @@ func (c *Config) ApplyDefaults() {
 		c.Kind = Kind
 	}
 	def("profile", &c.Profile, "single-small", BuiltIn)
+	def("environment", &c.Environment, DefaultEnvironment, BuiltIn)
 	def("tls.mode", &c.TLS.Mode, TLSACME, BuiltIn)
 	if c.TLS.Mode == TLSACME {
 		def("tls.acmeServer", &c.TLS.ACMEServer, "https://acme-v02.api.letsencrypt.org/directory", BuiltIn)

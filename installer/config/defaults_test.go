@@ -23,6 +23,7 @@ func TestDefaultedListsEveryFilledField(t *testing.T) {
 		{"smtp.port", "587", "smtp.security starttls"},
 		{"smtp.security", "starttls", BuiltIn},
 		{"profile", "single-small", BuiltIn},
+		{"environment", "production", BuiltIn},
 		{"tls.mode", "acme", BuiltIn},
 		{"tls.acmeServer", "https://acme-v02.api.letsencrypt.org/directory", BuiltIn},
 		{"identity.mode", "embedded", BuiltIn},

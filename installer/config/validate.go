@@ -140,6 +140,19 @@ func ValidDomain(name string) error {
 	return nil
 }
 
+// ValidEnvironment reports why name cannot name an environment, or nil: it
+// becomes a folder of the repository (clusters/<name>/, environments/<name>/),
+// so a DNS label — lower-case letters, digits and inner hyphens, 1 to 63.
+func ValidEnvironment(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("empty")
+	case !labelRe.MatchString(name):
+		return fmt.Errorf("%q is not a DNS label (lower-case letters, digits and inner hyphens, 1 to 63 characters)", name)
+	}
+	return nil
+}
+
 // ValidEmail reports why addr is not a plain e-mail address, or nil.
 func ValidEmail(addr string) error {
 	a, err := mail.ParseAddress(addr)
@@ -189,6 +202,9 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOri
 	}
 	if _, err := profiles.Get(c.Profile); err != nil {
 		add("profile", fmt.Sprintf("%q is not a profile", c.Profile), "use one of: "+strings.Join(profiles.Names(), ", "))
+	}
+	if err := ValidEnvironment(c.Environment); err != nil {
+		add("environment", err.Error(), "name the environment with a DNS label, e.g. --set environment=staging")
 	}
 	if err := ValidDomain(c.Domain); err != nil {
 		add("domain", err.Error(), "set the public host name of Docs, e.g. --set domain=docs.example.org")

@@ -39,13 +39,15 @@ type BootstrapOptions struct {
 	Config     *rest.Config
 	// FluxVersion selects the embedded manifests, e.g. v2.9.5.
 	FluxVersion string
+	// Environment is the config's: Flux syncs clusters/<environment>.
+	Environment string
 	Author      git.Signature
 	// Timeout bounds each of bootstrap's health waits; PollInterval is how often they look.
 	Timeout, PollInterval time.Duration
 }
 
 // Bootstrap runs flux2's bootstrap with the embedded manifests: it commits Flux's components and
-// sync manifests under clusters/appliance/flux-system/ when they changed, installs the components
+// sync manifests under clusters/<env>/flux-system/ when they changed, installs the components
 // while Flux has not yet applied itself, points Flux at the repository (through cluster DNS for
 // the in-cluster server) and waits for Flux to sync the pushed head. Flux's source credentials
 // are already in the cluster (bootstrap layer), so bootstrap neither generates a key nor scans an
@@ -62,7 +64,7 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	if err := writeManifestsBase(o.FluxVersion, base); err != nil {
 		return err
 	}
-	if err := writeFluxSettings(ctx, o.Repo, o.Author, st); err != nil {
+	if err := writeFluxSettings(ctx, o.Repo, o.Environment, o.Author, st); err != nil {
 		return err
 	}
 	kube, err := fluxClient(o.Config)
@@ -84,11 +86,12 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 		return fmt.Errorf("preparing Flux bootstrap: %w", err)
 	}
 	secretOpts := sourcesecret.MakeDefaultOptions()
-	secretOpts.Name, secretOpts.Namespace, secretOpts.TargetPath = FluxName, FluxNamespace, TargetPath
+	target := TargetPath(o.Environment)
+	secretOpts.Name, secretOpts.Namespace, secretOpts.TargetPath = FluxName, FluxNamespace, target
 	syncOpts := sync.MakeDefaultOptions()
 	syncOpts.Name, syncOpts.Namespace, syncOpts.Secret = FluxName, FluxNamespace, FluxName
-	syncOpts.URL, syncOpts.Branch, syncOpts.TargetPath = o.Remote.SyncURL, o.Remote.Branch, TargetPath
-	if err := bootstrap.Run(ctx, b, base, InstallOptions(o.FluxVersion), secretOpts, syncOpts, o.PollInterval, o.Timeout); err != nil {
+	syncOpts.URL, syncOpts.Branch, syncOpts.TargetPath = o.Remote.SyncURL, o.Remote.Branch, target
+	if err := bootstrap.Run(ctx, b, base, InstallOptions(o.FluxVersion, o.Environment), secretOpts, syncOpts, o.PollInterval, o.Timeout); err != nil {
 		return fmt.Errorf("bootstrapping Flux %s: %w", o.FluxVersion, err)
 	}
 	return nil
@@ -96,7 +99,7 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 
 var silenceControllerRuntime gosync.Once
 
-// fluxKustomization is clusters/appliance/flux-system/kustomization.yaml: Flux's own manifests
+// fluxKustomization is clusters/<env>/flux-system/kustomization.yaml: Flux's own manifests
 // with the appliance's settings. Bootstrap applies this file (patches included) instead of
 // gotk-components.yaml alone, and keeps it; the flux-system Kustomization applies it thereafter.
 //
@@ -122,8 +125,8 @@ patches:
 // writeFluxSettings commits the flux-system kustomization.yaml when it is missing or differs.
 // On the first install gotk-sync.yaml does not exist yet: an empty one keeps the kustomization
 // buildable until bootstrap writes the real one.
-func writeFluxSettings(ctx context.Context, repo *Repo, author git.Signature, st *status.Status) error {
-	dir := filepath.Join(repo.Dir(), filepath.FromSlash(TargetPath), FluxNamespace)
+func writeFluxSettings(ctx context.Context, repo *Repo, env string, author git.Signature, st *status.Status) error {
+	dir := filepath.Join(repo.Dir(), filepath.FromSlash(TargetPath(env)), FluxNamespace)
 	kfile := filepath.Join(dir, "kustomization.yaml")
 	if cur, err := os.ReadFile(kfile); err == nil && string(cur) == fluxKustomization {
 		return nil
@@ -143,7 +146,7 @@ func writeFluxSettings(ctx context.Context, repo *Repo, author git.Signature, st
 		}
 	}
 	hash, err := repo.Commit(author, "docs-appliance: Flux settings (a new revision cancels a health check that waits on the previous one)\n\n"+
-		"clusters/appliance/flux-system/kustomization.yaml patches kustomize-controller with\n"+
+		TargetPath(env)+"/flux-system/kustomization.yaml patches kustomize-controller with\n"+
 		"--feature-gates=CancelHealthCheckOnNewRevision=true, so a fix is applied while a broken rollout is still being waited on.")
 	if errors.Is(err, ErrNothingToCommit) {
 		return nil

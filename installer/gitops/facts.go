@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
 	gogit "github.com/go-git/go-git/v5"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 )
@@ -19,8 +21,10 @@ import (
 
 // FluxInSync says why Flux bootstrap has nothing left to do, or "" when it has: every
 // controller of the pinned version is available, the repository holds the appliance's Flux
-// settings, and the flux-system Kustomization is Ready at revision (the repository's head).
-func FluxInSync(ctx context.Context, c *cluster.Client, repo *Repo, version, revision string) (string, error) {
+// settings under clusters/<env>, and the flux-system Kustomization is Ready at revision (the
+// repository's head) syncing clusters/<env>: an appliance moved to another environment (or from
+// the layout before environments) bootstraps again, which points Flux at its new folder.
+func FluxInSync(ctx context.Context, c *cluster.Client, repo *Repo, version, env, revision string) (string, error) {
 	prov, err := FluxProvenance(version)
 	if err != nil {
 		return "", err
@@ -40,7 +44,7 @@ func FluxInSync(ctx context.Context, c *cluster.Client, repo *Repo, version, rev
 			return "", nil
 		}
 	}
-	cur, err := os.ReadFile(filepath.Join(repo.Dir(), filepath.FromSlash(TargetPath), FluxNamespace, "kustomization.yaml"))
+	cur, err := os.ReadFile(filepath.Join(repo.Dir(), filepath.FromSlash(TargetPath(env)), FluxNamespace, "kustomization.yaml"))
 	if err != nil || string(cur) != fluxKustomization {
 		return "", nil
 	}
@@ -49,6 +53,13 @@ func FluxInSync(ctx context.Context, c *cluster.Client, repo *Repo, version, rev
 		return "", err
 	}
 	if !k.Ready {
+		return "", nil
+	}
+	u, err := c.Dynamic.Resource(KustomizationGVR).Namespace(FluxNamespace).Get(ctx, FluxName, metav1.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading Kustomization %s: %w", FluxName, err)
+	}
+	if p, _, _ := unstructured.NestedString(u.Object, "spec", "path"); path.Clean(p) != TargetPath(env) {
 		return "", nil
 	}
 	return fmt.Sprintf("Flux %s is installed and syncs %s", version, shortRevision(revision)), nil

@@ -13,7 +13,9 @@ import (
 	"github.com/fluxcd/flux2/v2/pkg/manifestgen"
 	"github.com/fluxcd/flux2/v2/pkg/manifestgen/install"
 
+	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/gitops/fluxbuild"
+	"github.com/suitenumerique/docs-appliance/installer/render"
 )
 
 //go:embed manifests
@@ -29,10 +31,21 @@ const (
 	SOPSSecret = "sops-age"
 	// AgeKeyField must end in .agekey: kustomize-controller imports those keys.
 	AgeKeyField = "age.agekey"
-	// TargetPath is the folder of the repository Flux applies; render writes the layer
-	// Kustomizations there and never touches its flux-system/ sub-folder.
-	TargetPath = "clusters/appliance"
 )
+
+// TargetPath is the folder of the repository Flux applies for an environment
+// (clusters/<env>); render writes the layer Kustomizations there and never touches its
+// flux-system/ sub-folder. Appliances of other environments sharing the repository sync
+// their own folders.
+func TargetPath(env string) string { return render.ClusterDir(environment(env)) }
+
+// environment is env, or the default environment of a config that names none.
+func environment(env string) string {
+	if env == "" {
+		return config.DefaultEnvironment
+	}
+	return env
+}
 
 // FluxComponents are the controllers the appliance runs: no helm-controller (charts are rendered
 // to plain YAML), no image automation.
@@ -78,15 +91,15 @@ func FluxProvenance(version string) (*fluxbuild.Provenance, error) {
 	return fluxbuild.ReadProvenance(fsys)
 }
 
-// InstallOptions are the Flux install options of the appliance.
-func InstallOptions(version string) install.Options {
+// InstallOptions are the Flux install options of the appliance of an environment.
+func InstallOptions(version, env string) install.Options {
 	o := install.MakeDefaultOptions()
 	o.Version = version
 	o.Components = append([]string(nil), FluxComponents...)
 	// The defaults list image automation and source-watcher: bootstrap would wait for
 	// Deployments that are never installed.
 	o.ComponentsExtra = nil
-	o.TargetPath = TargetPath
+	o.TargetPath = TargetPath(env)
 	o.Namespace = FluxNamespace
 	o.NetworkPolicy = true
 	o.Timeout = time.Minute
@@ -123,7 +136,8 @@ func GenerateComponents(version string) (*manifestgen.Manifest, error) {
 	if err := writeManifestsBase(version, dir); err != nil {
 		return nil, err
 	}
-	m, err := install.Generate(InstallOptions(version), dir)
+	// The components do not depend on the environment: only where bootstrap puts them does.
+	m, err := install.Generate(InstallOptions(version, config.DefaultEnvironment), dir)
 	if err != nil {
 		return nil, fmt.Errorf("generating the Flux %s components: %w", version, err)
 	}

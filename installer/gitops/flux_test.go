@@ -55,7 +55,7 @@ func TestEmbeddedManifestsGenerateTheComponentsOffline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.Path != "clusters/appliance/flux-system/gotk-components.yaml" {
+	if m.Path != "clusters/production/flux-system/gotk-components.yaml" {
 		t.Errorf("path %s", m.Path)
 	}
 	if !strings.Contains(m.Content, "# Components: source-controller,kustomize-controller,notification-controller") {
@@ -129,16 +129,16 @@ func TestMissingManifestsSayHowToGetThem(t *testing.T) {
 }
 
 func TestInstallOptionsLeaveOutExtraComponents(t *testing.T) {
-	o := InstallOptions(fluxVersion)
+	o := InstallOptions(fluxVersion, "staging")
 	if o.ComponentsExtra != nil || strings.Join(o.Components, ",") != "source-controller,kustomize-controller,notification-controller" {
 		t.Fatalf("components %v extra %v", o.Components, o.ComponentsExtra)
 	}
-	if o.TargetPath != TargetPath || o.Namespace != FluxNamespace || !o.NetworkPolicy {
+	if o.TargetPath != "clusters/staging" || o.Namespace != FluxNamespace || !o.NetworkPolicy {
 		t.Fatalf("%+v", o)
 	}
 }
 
-// TestFluxSettingsPatchKustomizeController builds clusters/appliance/flux-system as bootstrap and
+// TestFluxSettingsPatchKustomizeController builds clusters/<env>/flux-system as bootstrap and
 // the flux-system Kustomization do, and checks the appliance's patch lands.
 func TestFluxSettingsPatchKustomizeController(t *testing.T) {
 	embeddedOrSkip(t)

@@ -19,9 +19,13 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/render"
 )
 
-// ConfigFile is the repository's record of the config it was rendered from (no secrets): commit
-// diffs then show what the operator changed beside what it changed in the manifests.
-const ConfigFile = "appliance.yaml"
+// ConfigFile is the repository's record of the config an environment was rendered from (no
+// secrets), environments/<env>/appliance.yaml: commit diffs then show what the operator changed
+// beside what it changed in the manifests.
+func ConfigFile(env string) string { return render.ConfigRecord(environment(env)) }
+
+// legacyConfigFile is where the layout before environments recorded the config.
+const legacyConfigFile = "appliance.yaml"
 
 const configHeader = "# The appliance config this repository was rendered from, written by docs-appliance.\n" +
 	"# Editing it here changes nothing: change the config and run `docs-appliance install` again.\n"
@@ -76,7 +80,12 @@ func Stage(repo *Repo, in PublishInput) (*Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	prevConfig, err := repo.ReadFile(ConfigFile)
+	env := environment(in.Config.Environment)
+	prevConfig, err := repo.ReadFile(ConfigFile(env))
+	if err == nil && prevConfig == nil && env == config.DefaultEnvironment {
+		// The layout before environments was the default environment's.
+		prevConfig, err = repo.ReadFile(legacyConfigFile)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading the recorded config: %w", err)
 	}
@@ -89,7 +98,7 @@ func Stage(repo *Repo, in PublishInput) (*Staged, error) {
 		return nil, fmt.Errorf("encoding the config: %w", err)
 	}
 	cfgYAML = append([]byte(configHeader), cfgYAML...)
-	if err := atomicfile.Write(filepath.Join(repo.Dir(), ConfigFile), cfgYAML, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(repo.Dir(), filepath.FromSlash(ConfigFile(env))), cfgYAML, 0o644); err != nil {
 		return nil, fmt.Errorf("recording the config: %w", err)
 	}
 	clean := false
@@ -124,20 +133,25 @@ func (s *Staged) Commit(ctx context.Context) (*Published, error) {
 // fields the operator changed, or (same config and train) a new render of them.
 func commitMessage(first bool, prevConfig, newConfig []byte, in PublishInput, rep *render.WriteReport) (string, string) {
 	cfg := in.Config
+	env := environment(cfg.Environment)
 	var subject string
 	changed := configChanges(prevConfig, newConfig)
 	prevTrain := fieldOf(prevConfig, "train")
 	switch {
 	case first || len(prevConfig) == 0:
-		subject = fmt.Sprintf("docs-appliance: install train %s (profile %s) for %s", cfg.Train, cfg.Profile, cfg.Domain)
+		subject = fmt.Sprintf("docs-appliance %s: install train %s (profile %s) for %s", env, cfg.Train, cfg.Profile, cfg.Domain)
 	case prevTrain != "" && prevTrain != cfg.Train:
-		subject = fmt.Sprintf("docs-appliance: move from train %s to %s", prevTrain, cfg.Train)
+		subject = fmt.Sprintf("docs-appliance %s: move from train %s to %s", env, prevTrain, cfg.Train)
 	case len(changed) > 0:
-		subject = fmt.Sprintf("docs-appliance: render train %s (config change: %s)", cfg.Train, joinLimited(changed, 6))
+		subject = fmt.Sprintf("docs-appliance %s: render train %s (config change: %s)", env, cfg.Train, joinLimited(changed, 6))
 	default:
-		subject = fmt.Sprintf("docs-appliance: render train %s again (same config; new render or new secret values)", cfg.Train)
+		subject = fmt.Sprintf("docs-appliance %s: render train %s again (same config; new render or new secret values)", env, cfg.Train)
 	}
 	var b strings.Builder
+	if rep.BaseChanged() && len(rep.SharedWith) > 0 {
+		fmt.Fprintf(&b, "The shared base changed (%d files): environments %s build on it too and change with it.\n\n",
+			len(rep.Base), strings.Join(rep.SharedWith, ", "))
+	}
 	if len(changed) > 0 && !first && len(prevConfig) > 0 {
 		fmt.Fprintf(&b, "Config fields changed: %s.\n\n", strings.Join(changed, ", "))
 	}

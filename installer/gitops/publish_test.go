@@ -61,12 +61,12 @@ func clone(t *testing.T, r Remote) *Repo {
 // testRender is a small render: a layer Kustomization, a manifest, and a Secret.
 func testRender(secretValue string, extra bool) *render.Result {
 	res := &render.Result{Files: []render.File{
-		{Path: "clusters/appliance/apps.yaml", Content: []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\n")},
-		{Path: "apps/web/deployment.yaml", Content: []byte("kind: Deployment\n")},
-		{Path: "secrets/web/web.yaml", Content: secrets.KubeSecret("web", "web", nil, map[string]string{"TOKEN": secretValue}), Secret: true},
+		{Path: "clusters/production/apps.yaml", Content: []byte("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\n")},
+		{Path: "environments/production/apps/web/deployment.yaml", Content: []byte("kind: Deployment\n")},
+		{Path: "environments/production/secrets/web/web.yaml", Content: secrets.KubeSecret("web", "web", nil, map[string]string{"TOKEN": secretValue}), Secret: true},
 	}}
 	if extra {
-		res.Files = append(res.Files, render.File{Path: "apps/web/extra.yaml", Content: []byte("kind: ConfigMap\n")})
+		res.Files = append(res.Files, render.File{Path: "environments/production/apps/web/extra.yaml", Content: []byte("kind: ConfigMap\n")})
 	}
 	return res
 }
@@ -97,7 +97,7 @@ func TestPublishCommitsOnlyChangesWithAMessageThatSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub.Committed || !strings.HasPrefix(pub.Subject, "docs-appliance: install train 2026.11") {
+	if !pub.Committed || !strings.HasPrefix(pub.Subject, "docs-appliance production: install train 2026.11") {
 		t.Fatalf("first publish: %+v", pub)
 	}
 
@@ -108,14 +108,14 @@ func TestPublishCommitsOnlyChangesWithAMessageThatSaysWhy(t *testing.T) {
 	if h, _ := seen.Head(); h != pub.Head {
 		t.Fatalf("remote head %s, published %s", h, pub.Head)
 	}
-	enc, _ := seen.ReadFile("secrets/web/web.yaml")
+	enc, _ := seen.ReadFile("environments/production/secrets/web/web.yaml")
 	if bytes.Contains(enc, []byte("s3cr3t-value")) || !bytes.Contains(enc, []byte("sops:")) {
 		t.Fatalf("the Secret is not SOPS-encrypted in Git:\n%s", enc)
 	}
 	if vals, err := secrets.SecretValues(enc, id); err != nil || vals["TOKEN"] != "s3cr3t-value" {
 		t.Fatalf("the committed Secret does not decrypt to its value: %v", err)
 	}
-	recorded, _ := seen.ReadFile(ConfigFile)
+	recorded, _ := seen.ReadFile(ConfigFile(""))
 	if !bytes.Contains(recorded, []byte("domain: docs.example.org")) {
 		t.Errorf("config not recorded:\n%s", recorded)
 	}
@@ -137,19 +137,19 @@ func TestPublishCommitsOnlyChangesWithAMessageThatSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !pub3.Committed || pub3.Subject != "docs-appliance: render train 2026.11 (config change: domain)" {
+	if !pub3.Committed || pub3.Subject != "docs-appliance production: render train 2026.11 (config change: domain)" {
 		t.Fatalf("config change: %+v", pub3)
 	}
 	after := clone(t, remote)
-	if data, _ := after.ReadFile("apps/web/extra.yaml"); data != nil {
+	if data, _ := after.ReadFile("environments/production/apps/web/extra.yaml"); data != nil {
 		t.Error("a file the render no longer produces is still in Git")
 	}
-	enc2, _ := after.ReadFile("secrets/web/web.yaml")
+	enc2, _ := after.ReadFile("environments/production/secrets/web/web.yaml")
 	if !bytes.Equal(enc, enc2) {
 		t.Error("an unchanged Secret was re-encrypted: every install would churn Git")
 	}
 	logText := gitLog(t, after.Dir())
-	for _, want := range []string{"Config fields changed: domain.", "  D apps/web/extra.yaml", "Secrets are SOPS-encrypted"} {
+	for _, want := range []string{"Config fields changed: domain.", "  D environments/production/apps/web/extra.yaml", "Secrets are SOPS-encrypted"} {
 		if !strings.Contains(logText, want) {
 			t.Errorf("history lacks %q:\n%s", want, logText)
 		}
@@ -176,7 +176,7 @@ func TestPublishCommitsOnlyChangesWithAMessageThatSaysWhy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pub5.Subject != "docs-appliance: move from train 2026.11 to 2027.02" {
+	if pub5.Subject != "docs-appliance production: move from train 2026.11 to 2027.02" {
 		t.Fatalf("train change: %q", pub5.Subject)
 	}
 }
@@ -193,7 +193,7 @@ func TestPublishLeavesFluxOwnFilesAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Flux bootstrap's files, committed in the same clone.
-	fluxFile := filepath.Join(repo.Dir(), "clusters", "appliance", "flux-system", "gotk-sync.yaml")
+	fluxFile := filepath.Join(repo.Dir(), "clusters", "production", "flux-system", "gotk-sync.yaml")
 	if err := os.MkdirAll(filepath.Dir(fluxFile), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +213,7 @@ func TestPublishLeavesFluxOwnFilesAlone(t *testing.T) {
 	if pub.Committed {
 		t.Fatalf("a rerun touched Flux's files: %+v", pub.Report)
 	}
-	if data, _ := clone(t, remote).ReadFile("clusters/appliance/flux-system/gotk-sync.yaml"); data == nil {
+	if data, _ := clone(t, remote).ReadFile("clusters/production/flux-system/gotk-sync.yaml"); data == nil {
 		t.Fatal("Flux's sync manifest was removed")
 	}
 }
@@ -251,7 +251,7 @@ func TestFluxSettingsAreCommittedOnce(t *testing.T) {
 	ctx := context.Background()
 	author := git.Signature{Name: "a", Email: "a@b"}
 	repo := clone(t, remote)
-	if err := writeFluxSettings(ctx, repo, author, status.Discard()); err != nil {
+	if err := writeFluxSettings(ctx, repo, "production", author, status.Discard()); err != nil {
 		t.Fatal(err)
 	}
 	first, _ := repo.Head()
@@ -260,12 +260,12 @@ func TestFluxSettingsAreCommittedOnce(t *testing.T) {
 	}
 	again := clone(t, remote)
 	for _, f := range []string{"kustomization.yaml", "gotk-components.yaml", "gotk-sync.yaml"} {
-		if data, err := again.ReadFile("clusters/appliance/flux-system/" + f); err != nil || (f == "kustomization.yaml" && string(data) != fluxKustomization) {
+		if data, err := again.ReadFile("clusters/production/flux-system/" + f); err != nil || (f == "kustomization.yaml" && string(data) != fluxKustomization) {
 			t.Errorf("%s: %v %q", f, err, data)
 		}
 	}
 	// Bootstrap fills the sync manifest; the settings do not overwrite it.
-	sync := filepath.Join(again.Dir(), "clusters/appliance/flux-system/gotk-sync.yaml")
+	sync := filepath.Join(again.Dir(), "clusters/production/flux-system/gotk-sync.yaml")
 	if err := os.WriteFile(sync, []byte("kind: GitRepository\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -277,13 +277,13 @@ func TestFluxSettingsAreCommittedOnce(t *testing.T) {
 	}
 	third := clone(t, remote)
 	before, _ := third.Head()
-	if err := writeFluxSettings(ctx, third, author, status.Discard()); err != nil {
+	if err := writeFluxSettings(ctx, third, "production", author, status.Discard()); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := third.Head(); after != before {
 		t.Error("unchanged settings were committed again")
 	}
-	if data, _ := third.ReadFile("clusters/appliance/flux-system/gotk-sync.yaml"); string(data) != "kind: GitRepository\n" {
+	if data, _ := third.ReadFile("clusters/production/flux-system/gotk-sync.yaml"); string(data) != "kind: GitRepository\n" {
 		t.Errorf("the sync manifest was replaced: %q", data)
 	}
 }

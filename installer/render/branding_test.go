@@ -467,8 +467,10 @@ func TestBrandingChangeWritesOnlyItsFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "apps/docs/configmap-docs-branding.yaml,apps/docs/deployment-docs-backend.yaml,apps/docs/deployment-docs-frontend.yaml," +
-		"infrastructure/identity/configmap-keycloak-login-theme.yaml,infrastructure/identity/keycloak-keycloak.yaml"
+	// The environment's own ConfigMaps, and its patches of the shared base's pod templates.
+	env := "environments/production/"
+	want := env + "apps/docs/configmap-docs-branding.yaml," + env + "apps/patches/docs/deployment-docs-backend.yaml," + env + "apps/patches/docs/deployment-docs-frontend.yaml," +
+		env + "platform/identity/configmap-keycloak-login-theme.yaml," + env + "platform/patches/identity/keycloak-keycloak.yaml"
 	if got := strings.Join(rep.Written, ","); got != want || len(rep.Removed) != 0 {
 		t.Fatalf("written %s removed %v, want %s", got, rep.Removed, want)
 	}

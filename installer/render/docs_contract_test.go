@@ -23,7 +23,7 @@ import (
 func objectsUnder(t *testing.T, res *Result, dir string) map[string]Object {
 	t.Helper()
 	out := map[string]Object{}
-	for _, f := range res.Files {
+	for _, f := range append(append([]File(nil), res.Files...), effectiveFiles(t, res)...) {
 		if !strings.HasPrefix(f.Path, dir+"/") || f.Secret || strings.HasSuffix(f.Path, "kustomization.yaml") {
 			continue
 		}
@@ -149,8 +149,8 @@ func TestSuperuserPasswordOnlyInItsJob(t *testing.T) {
 			f := comboFixture(t, cb)
 			res := f.render(t)
 			job := "apps/docs/job-docs-backend-createsuperuser.yaml"
-			for path, content := range fileMap(res) {
-				if content.Secret || strings.HasPrefix(path, "secrets/") {
+			for path, content := range effectiveMap(t, res) {
+				if content.Secret {
 					continue
 				}
 				mentions := bytes.Contains(content.Content, []byte("DJANGO_SUPERUSER_PASSWORD")) || bytes.Contains(content.Content, []byte(docsSuperuserSecret))

@@ -121,9 +121,9 @@ func fluxKustomization(l Layer, kinds map[string]bool) []byte {
 }
 
 // repoReadme explains the repository to whoever opens it.
-func repoReadme(o Options, layers []Layer) []byte {
+func repoReadme(o Options, env string, layers []Layer) []byte {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Desired state of %s\n\n", o.Config.Domain)
+	fmt.Fprintf(&b, "# Desired state of %s (environment %s)\n\n", o.Config.Domain, env)
 	fmt.Fprintf(&b, "Rendered by docs-appliance from release train %s (Docs %s), profile %s.\n", o.Train.Name, o.Train.Docs.Version, o.Profile.Name)
 	b.WriteString("Flux applies this repository: a change here is a change on the appliance.\n")
 	b.WriteString("Do not edit rendered files by hand; change the appliance's config and run\n`docs-appliance install` again, which renders and commits the difference.\n\n")
@@ -140,7 +140,28 @@ func repoReadme(o Options, layers []Layer) []byte {
 		}
 		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", l.Name, l.Path, strings.Join(l.DependsOn, ", "), waits)
 	}
-	b.WriteString("\nSecrets under `secrets/` are SOPS-encrypted for the age keys in `.sops.yaml`;\n")
+	fmt.Fprintf(&b, "\nSecrets under `%s/secrets/` are SOPS-encrypted for the age keys of this environment's rule in `.sops.yaml`;\n", EnvironmentDir(env))
 	b.WriteString("Flux decrypts them with the `flux-system/sops-age` key.\n")
 	return []byte(b.String())
+}
+
+// rootReadme explains the layout; every environment writes the same one.
+func rootReadme() []byte {
+	return []byte(`# Desired state of docs-appliance environments
+
+Each appliance renders into this repository and Flux, on each appliance, applies only its
+own environment's folder. Do not edit rendered files by hand: change an appliance's config
+and run ` + "`docs-appliance install`" + ` again, which renders and commits the difference.
+
+    clusters/<env>/              Flux syncs this folder: one Flux Kustomization per layer
+    clusters/<env>/flux-system/  Flux's own components and sync (written by bootstrap)
+    environments/<env>/<layer>/  the layer as <env> applies it: folders of the base it shares,
+                                 patches/ for what it changes, its own objects
+    environments/<env>/secrets/  its Secrets, SOPS-encrypted for its appliance's key
+    base/<layer>/<component>/    the shared base: the release train's reference render
+
+The base is the same for every environment on the same release train: a change to it is a
+change to every environment that builds on it, and the commit that makes one names them.
+A change to one environment's config touches only environments/<env>/ and clusters/<env>/.
+`)
 }

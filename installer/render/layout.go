@@ -1,9 +1,6 @@
 package render
 
 import (
-	"fmt"
-	"path"
-	"sort"
 	"strings"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -57,32 +54,6 @@ func relativeTo(from string, dirs []string) []string {
 		out[i] = up + d
 	}
 	return out
-}
-
-// writeObjects writes one file per object plus the folder's kustomization.yaml.
-func (r *renderer) writeObjects(dir string, objs []Object, add func(string, []byte)) error {
-	sortObjects(objs)
-	names := map[string]int{}
-	for _, o := range objs {
-		names[fileName(o, false)]++
-	}
-	var files []string
-	for _, o := range objs {
-		name := fileName(o, false)
-		if names[name] > 1 {
-			name = fileName(o, true)
-		}
-		data, err := o.Marshal()
-		if err != nil {
-			return fmt.Errorf("encoding %s %s: %w", o.Kind(), o.Name(), err)
-		}
-		add(path.Join(dir, name), data)
-		r.objectFiles[dir+"|"+o.ID()] = path.Join(dir, name)
-		files = append(files, name)
-	}
-	sort.Strings(files)
-	add(path.Join(dir, "kustomization.yaml"), kustomizationFile(files))
-	return nil
 }
 
 func kustomizationFile(resources []string) []byte {

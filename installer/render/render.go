@@ -9,7 +9,6 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/config"
-	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/profiles"
 )
 
@@ -48,6 +47,9 @@ type File struct {
 	// Secret marks a plain Kubernetes Secret that Write encrypts with SOPS
 	// (or keeps encrypted as it is when its values did not change).
 	Secret bool
+	// MergeRules marks .sops.yaml: the file holds this environment's creation rules,
+	// which Write merges with the other environments' rules already there.
+	MergeRules bool
 }
 
 // Component summarises one rendered component for the plan.
@@ -65,8 +67,11 @@ type Component struct {
 
 // Result is the rendered repository and what the plan shows of it.
 type Result struct {
-	Files      []File
-	Components []Component
+	// Environment is the config's environment: the render writes base/ and only this
+	// environment's environments/<env>/ and clusters/<env>/.
+	Environment string
+	Files       []File
+	Components  []Component
 	// Layers are the Flux Kustomizations, in dependency order.
 	Layers []Layer
 	// Missing lists charts this build does not carry (AllowMissingCharts).
@@ -78,6 +83,9 @@ type Result struct {
 	Unpinned []string
 	// UnpinnedImages are each use of those, with its object and the fix.
 	UnpinnedImages []UnpinnedImage
+	// units are the environment's objects by layer folder, as it applies them: its
+	// overlays' builds must give exactly these.
+	units []unit
 }
 
 // Layer is one Flux Kustomization of the desired state.
@@ -118,14 +126,33 @@ func Render(ctx context.Context, o Options) (*Result, error) {
 	if o.Config.Branding.Enabled() && o.Branding == nil {
 		return nil, errors.New("rendering: the config has branding but its files were not read (config.CheckBranding)")
 	}
-	r := &renderer{opts: o, scopes: newScopes(), res: &Result{}, objectFiles: map[string]string{}}
+	env := o.Config.Environment
+	if env == "" {
+		env = config.DefaultEnvironment
+	}
+	if err := config.ValidEnvironment(env); err != nil {
+		return nil, fmt.Errorf("rendering: environment: %w", err)
+	}
+	base, err := referenceUnits(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	r := newRenderer(o)
+	r.res.Environment = env
 	if err := r.run(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.assemble(base); err != nil {
 		return nil, err
 	}
 	if len(r.res.UnpinnedImages) > 0 && !o.CollectUnpinned {
 		return nil, &UnpinnedImagesError{Train: o.Train.Name, Images: r.res.UnpinnedImages}
 	}
 	return r.res, nil
+}
+
+func newRenderer(o Options) *renderer {
+	return &renderer{opts: o, scopes: newScopes(), res: &Result{}, objectFiles: map[string]string{}}
 }
 
 type renderer struct {
@@ -242,7 +269,7 @@ func (r *renderer) run(ctx context.Context) error {
 			r.namespaces[s.Namespace] = namespaceLabels(s.Namespace)
 		}
 	}
-	return r.assemble()
+	return nil
 }
 
 // addOwned adds an appliance component, joining the chart component of
@@ -381,85 +408,78 @@ func uniqueSorted(in []string) []string {
 	return out
 }
 
-// assemble lays the components out as files, adds the layers, secrets and
-// Flux Kustomizations.
-func (r *renderer) assemble() error {
+// assemble lays the components out as the environment's overlays over the shared base,
+// and adds the secrets, the Flux Kustomizations and the READMEs.
+func (r *renderer) assemble(base []unit) error {
 	res := r.res
+	env := res.Environment
 	add := func(p string, content []byte) { res.Files = append(res.Files, File{Path: p, Content: content}) }
-	layerDirs := map[string][]string{}
-	var crdDirs []string
 
 	for _, comp := range r.components {
-		if len(comp.crds) > 0 {
-			dir := path.Join(comp.dir, "crds")
-			if err := r.writeObjects(dir, comp.crds, add); err != nil {
-				return fmt.Errorf("rendering %s CRDs: %w", comp.Name, err)
-			}
-			crdDirs = append(crdDirs, dir)
-		}
-		if len(comp.objects) > 0 {
-			if err := r.writeObjects(comp.dir, comp.objects, add); err != nil {
-				return fmt.Errorf("rendering %s: %w", comp.Name, err)
-			}
-			layerDirs[comp.Layer] = append(layerDirs[comp.Layer], comp.dir)
-		}
 		res.Components = append(res.Components, comp.Component)
 		res.Images = append(res.Images, comp.Images...)
 	}
 	res.Images = uniqueSorted(res.Images)
-	res.UnpinnedImages = r.checkImages()
-	for _, u := range res.UnpinnedImages {
-		res.Unpinned = append(res.Unpinned, u.Image)
-	}
-	res.Unpinned = uniqueSorted(res.Unpinned)
 	sort.SliceStable(res.Components, func(i, j int) bool {
 		return layerIndex(res.Components[i].Layer) < layerIndex(res.Components[j].Layer) ||
 			(layerIndex(res.Components[i].Layer) == layerIndex(res.Components[j].Layer) && res.Components[i].Name < res.Components[j].Name)
 	})
 
-	// Namespaces go first, with the CRDs.
-	var nsObjs []Object
-	for name, labels := range r.namespaces {
-		nsObjs = append(nsObjs, namespaceObject(name, labels))
-	}
-	if err := r.writeObjects("infrastructure/namespaces", nsObjs, add); err != nil {
+	if err := writeBase(base, add); err != nil {
 		return err
 	}
-	crdDirs = append([]string{"infrastructure/namespaces"}, crdDirs...)
-
-	layers := []Layer{{Name: "crds", Path: "layers/crds"}}
-	add("layers/crds/kustomization.yaml", kustomizationFile(relativeTo("layers/crds", crdDirs)))
-	if len(r.secrets) > 0 {
-		if err := r.writeSecrets(add); err != nil {
-			return err
+	mine, theirs := map[string][]unit{}, map[string][]unit{}
+	res.units = r.units()
+	for _, u := range res.units {
+		mine[u.layer] = append(mine[u.layer], u)
+	}
+	for _, u := range base {
+		theirs[u.layer] = append(theirs[u.layer], u)
+	}
+	var layers []Layer
+	addLayer := func(name string, decrypt bool) {
+		l := Layer{Name: name, Path: path.Join(EnvironmentDir(env), name), DependsOn: layerDependencies(name, layers), Decrypt: decrypt}
+		if name == "secrets" {
+			l.DependsOn = []string{"crds"}
 		}
-		layers = append(layers, Layer{Name: "secrets", Path: "secrets", DependsOn: []string{"crds"}, Decrypt: true})
+		layers = append(layers, l)
 	}
-	prev := []string{}
-	for _, l := range layers {
-		prev = append(prev, l.Name)
-	}
-	for _, name := range bundles.Layers {
-		dirs := layerDirs[name]
-		if len(dirs) == 0 {
+	for _, name := range append([]string{"crds", "secrets"}, bundles.Layers...) {
+		if name == "secrets" {
+			if len(r.secrets) > 0 {
+				if err := r.writeSecrets(path.Join(EnvironmentDir(env), "secrets"), add); err != nil {
+					return err
+				}
+				addLayer(name, true)
+			}
 			continue
 		}
-		sort.Strings(dirs)
-		lp := path.Join("layers", name)
-		add(path.Join(lp, "kustomization.yaml"), kustomizationFile(relativeTo(lp, dirs)))
-		layers = append(layers, Layer{Name: name, Path: lp, DependsOn: layerDependencies(name, layers)})
+		if len(mine[name]) == 0 {
+			continue
+		}
+		if err := r.writeOverlay(env, name, mine[name], theirs[name], add); err != nil {
+			return err
+		}
+		addLayer(name, false)
 	}
+	res.UnpinnedImages = r.checkImages()
+	for _, u := range res.UnpinnedImages {
+		res.Unpinned = append(res.Unpinned, u.Image)
+	}
+	res.Unpinned = uniqueSorted(res.Unpinned)
 	for i := range layers {
 		layers[i].HealthChecks = r.layerHealth(layers[i].Name)
 	}
 	res.Layers = layers
 	for _, l := range layers {
-		add(path.Join("clusters", "appliance", l.Name+".yaml"), fluxKustomization(l, r.layerKinds(l.Name)))
+		add(path.Join(ClusterDir(env), l.Name+".yaml"), fluxKustomization(l, r.layerKinds(l.Name)))
 	}
-	add(".sops.yaml", secrets.SOPSConfig(r.opts.Recipients))
-	add("README.md", append(repoReadme(r.opts, layers), guardrailsReadme(r.opts.Train.Name)...))
+	res.Files = append(res.Files, File{Path: ".sops.yaml", Content: sopsRules(env, r.opts.Recipients), MergeRules: true})
+	// The root files are every environment's: the guardrails validate the whole repository.
+	add("README.md", append(rootReadme(), guardrailsReadme(r.opts.Train.Name)...))
 	add(preCommitFile, preCommitConfig(r.opts.Train.Name))
 	add(ciValidateFile, ciValidateScript(r.opts.Train.Name))
+	add(path.Join(EnvironmentDir(env), "README.md"), repoReadme(r.opts, env, layers))
 	sort.Slice(res.Files, func(i, j int) bool { return res.Files[i].Path < res.Files[j].Path })
 	return nil
 }

@@ -250,13 +250,25 @@ func compareGolden(t *testing.T, dir string, res *Result) {
 	}
 }
 
+// fileMap is the render's files by path, with the environment's effective objects at
+// their components' folders (effectiveFiles).
 func fileMap(res *Result) map[string]File {
 	m := map[string]File{}
 	for _, f := range res.Files {
 		m[f.Path] = f
 	}
+	for _, f := range effectiveFiles(nopTB{}, res) {
+		m[f.Path] = f
+	}
 	return m
 }
+
+// nopTB lets fileMap, which tests call without a *testing.T, use effectiveFiles: objects
+// that were just rendered always encode.
+type nopTB struct{ testing.TB }
+
+func (nopTB) Helper()           {}
+func (nopTB) Fatal(args ...any) { panic(args) }
 
 func TestRenderShape(t *testing.T) {
 	f := newFixture(t, "single-small")
@@ -290,11 +302,11 @@ func TestRenderShape(t *testing.T) {
 		}
 	}
 	// The chart's Secret moved to the encrypted tree.
-	if sf, ok := files["secrets/operator/operator-operator-webhook.yaml"]; !ok || !sf.Secret {
+	if sf, ok := files["environments/production/secrets/operator/operator-operator-webhook.yaml"]; !ok || !sf.Secret {
 		t.Errorf("chart Secret not moved to secrets/: %+v", sf)
 	}
-	// Observability is off in single-small.
-	for p := range files {
+	// Observability is off in single-small (the shared base has it, for other environments).
+	for p := range effectiveMap(t, res) {
 		if strings.Contains(p, "monitor") {
 			t.Errorf("observability component rendered in single-small: %s", p)
 		}
@@ -308,11 +320,11 @@ func TestRenderShape(t *testing.T) {
 	if got := strings.Join(names, "|"); got != want {
 		t.Errorf("layers = %s\nwant     %s", got, want)
 	}
-	sk := string(files["clusters/appliance/secrets.yaml"].Content)
+	sk := string(files["clusters/production/secrets.yaml"].Content)
 	if !strings.Contains(sk, "provider: sops") || !strings.Contains(sk, "name: sops-age") {
 		t.Errorf("secrets Kustomization lacks decryption:\n%s", sk)
 	}
-	if strings.Contains(string(files["clusters/appliance/apps.yaml"].Content), "decryption") {
+	if strings.Contains(string(files["clusters/production/apps.yaml"].Content), "decryption") {
 		t.Error("only the secrets layer should decrypt")
 	}
 	// Docs values: production settings, secrets by reference, images pinned by digest.
@@ -359,7 +371,7 @@ func TestNoSecretInPlainFiles(t *testing.T) {
 			// Every Secret on disk is SOPS-encrypted, 0600, and decrypts to
 			// the store's values.
 			checked := 0
-			filepath.WalkDir(filepath.Join(dir, "secrets"), func(p string, d os.DirEntry, err error) error {
+			filepath.WalkDir(filepath.Join(dir, "environments/production/secrets"), func(p string, d os.DirEntry, err error) error {
 				if err != nil || d.IsDir() || d.Name() == "kustomization.yaml" {
 					return err
 				}
@@ -379,7 +391,7 @@ func TestNoSecretInPlainFiles(t *testing.T) {
 			if checked != secretFiles || checked < 5 {
 				t.Errorf("%d encrypted Secrets on disk, %d rendered", checked, secretFiles)
 			}
-			enc, err := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-backend.yaml"))
+			enc, err := os.ReadFile(filepath.Join(dir, "environments/production/secrets/docs/docs-backend.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -433,8 +445,8 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
 		t.Fatal(err)
 	}
-	os.MkdirAll(filepath.Join(dir, "clusters/appliance/flux-system"), 0o755)
-	os.WriteFile(filepath.Join(dir, "clusters/appliance/flux-system/gotk-sync.yaml"), []byte("flux's own"), 0o644)
+	os.MkdirAll(filepath.Join(dir, "clusters/production/flux-system"), 0o755)
+	os.WriteFile(filepath.Join(dir, "clusters/production/flux-system/gotk-sync.yaml"), []byte("flux's own"), 0o644)
 
 	// A new admin e-mail changes the Docs backend and its jobs, nothing else.
 	if err := f.opts.Config.Set("adminEmail=ops@example.org"); err != nil {
@@ -445,9 +457,10 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// (The embedded realm's first user has the admin's address.)
-	want := []string{"apps/docs/deployment-docs-backend.yaml", "apps/docs/deployment-docs-celery-worker.yaml",
-		"apps/docs/job-docs-backend-createsuperuser.yaml", "apps/docs/job-docs-backend-migrate.yaml",
-		"infrastructure/identity/keycloakrealmimport-docs.yaml"}
+	// Each is the environment's patch of a base object: the base is the train's and stays.
+	want := []string{"environments/production/apps/patches/docs/deployment-docs-backend.yaml", "environments/production/apps/patches/docs/deployment-docs-celery-worker.yaml",
+		"environments/production/apps/patches/docs/job-docs-backend-createsuperuser.yaml", "environments/production/apps/patches/docs/job-docs-backend-migrate.yaml",
+		"environments/production/platform/patches/identity/keycloakrealmimport-docs.yaml"}
 	if strings.Join(rep.Written, ",") != strings.Join(want, ",") || len(rep.Removed) != 0 {
 		t.Fatalf("written %v removed %v, want %v", rep.Written, rep.Removed, want)
 	}
@@ -457,13 +470,13 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	// until restarted): the database password is the docs role's and
 	// Docs'; the Redis password is Redis' and inside Docs' REDIS_URL.
 	// Nothing else moves, and the plain files carry no secret value.
-	rolled := "apps/docs/deployment-docs-backend.yaml,apps/docs/deployment-docs-celery-worker.yaml,"
+	rolled := "environments/production/apps/patches/docs/deployment-docs-backend.yaml,environments/production/apps/patches/docs/deployment-docs-celery-worker.yaml,"
 	f.opts.Secrets.(fixedSecrets)["postgres.docsPassword"] = "rotated"
 	rep, err = Write(dir, f.render(t), f.id, f.opts.Recipients)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rep.Written, ","); got != rolled+"secrets/database/docs-db.yaml,secrets/docs/docs-backend.yaml" {
+	if got := strings.Join(rep.Written, ","); got != rolled+"environments/production/secrets/database/docs-db.yaml,environments/production/secrets/docs/docs-backend.yaml" {
 		t.Fatalf("database password rotation wrote %v", got)
 	}
 	f.opts.Secrets.(fixedSecrets)["redis.password"] = "rotated-too"
@@ -471,7 +484,7 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rep.Written, ","); got != rolled+"secrets/cache/redis-auth.yaml,secrets/docs/docs-backend.yaml" {
+	if got := strings.Join(rep.Written, ","); got != rolled+"environments/production/secrets/cache/redis-auth.yaml,environments/production/secrets/docs/docs-backend.yaml" {
 		t.Fatalf("redis password rotation wrote %v", got)
 	}
 	f.opts.Secrets.(fixedSecrets)["yprovider.apiKey"] = "rotated-three"
@@ -479,7 +492,7 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rep.Written, ","); got != rolled+"apps/docs/deployment-docs-y-provider.yaml,secrets/docs/docs-backend.yaml,secrets/docs/docs-y-provider.yaml" {
+	if got := strings.Join(rep.Written, ","); got != rolled+"environments/production/apps/patches/docs/deployment-docs-y-provider.yaml,environments/production/secrets/docs/docs-backend.yaml,environments/production/secrets/docs/docs-y-provider.yaml" {
 		t.Fatalf("y-provider key rotation wrote %v", got)
 	}
 
@@ -491,10 +504,10 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	joined := strings.Join(rep.Written, ",")
-	if !strings.Contains(joined, "clusters/appliance/observability.yaml") || !strings.Contains(joined, "infrastructure/monitor/configmap-monitor.yaml") {
+	if !strings.Contains(joined, "clusters/production/observability.yaml") || !strings.Contains(joined, "environments/production/observability/kustomization.yaml") {
 		t.Fatalf("observability not added: %v", rep.Written)
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "clusters/appliance/flux-system/gotk-sync.yaml")); string(b) != "flux's own" {
+	if b, _ := os.ReadFile(filepath.Join(dir, "clusters/production/flux-system/gotk-sync.yaml")); string(b) != "flux's own" {
 		t.Fatal("Flux's bootstrap files were touched")
 	}
 	// Back to small: the observability files are pruned.
@@ -504,11 +517,11 @@ func TestConfigChangeTouchesOnlyWhatChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(strings.Join(rep.Removed, ","), "clusters/appliance/observability.yaml") {
+	if !strings.Contains(strings.Join(rep.Removed, ","), "clusters/production/observability.yaml") {
 		t.Fatalf("observability not pruned: %v", rep.Removed)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "infrastructure/monitor")); !os.IsNotExist(err) {
-		t.Fatal("empty component folder left behind")
+	if _, err := os.Stat(filepath.Join(dir, "environments/production/observability")); !os.IsNotExist(err) {
+		t.Fatal("empty layer folder left behind")
 	}
 }
 
@@ -535,7 +548,7 @@ func TestAddedRecipientReencrypts(t *testing.T) {
 	if len(rep.Written) != secretFiles+1 {
 		t.Fatalf("wrote %v", rep.Written)
 	}
-	enc, _ := os.ReadFile(filepath.Join(dir, "secrets/docs/docs-y-provider.yaml"))
+	enc, _ := os.ReadFile(filepath.Join(dir, "environments/production/secrets/docs/docs-y-provider.yaml"))
 	if _, err := secrets.SecretValues(enc, operator); err != nil {
 		t.Fatalf("the operator's own key cannot decrypt: %v", err)
 	}
@@ -563,7 +576,7 @@ func TestMissingCharts(t *testing.T) {
 	}
 	// Secrets and Flux wiring are still rendered.
 	files := fileMap(res)
-	if _, ok := files["secrets/docs/docs-backend.yaml"]; !ok {
+	if _, ok := files["environments/production/secrets/docs/docs-backend.yaml"]; !ok {
 		t.Error("secrets not rendered when charts are missing")
 	}
 }

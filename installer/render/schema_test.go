@@ -89,10 +89,15 @@ func upstreamCRDs(t *testing.T, dir string) []*unstructured.Unstructured {
 // (it lives inside a ConfigMap, but it is applied all the same).
 func renderedObjects(t *testing.T, res *Result) (crds, objs []*unstructured.Unstructured) {
 	t.Helper()
+	// What the environment applies (its overlays build to exactly this: overlay_test.go),
+	// and its Secrets.
+	files := effectiveFiles(t, res)
 	for _, f := range res.Files {
-		if !IsManifest(f.Path) {
-			continue
+		if f.Secret {
+			files = append(files, f)
 		}
+	}
+	for _, f := range files {
 		decoded, err := cluster.DecodeObjects(f.Content)
 		if err != nil {
 			t.Fatalf("%s: %v", f.Path, err)

@@ -108,7 +108,7 @@ func secretFromObject(component string, o Object) (secretDef, error) {
 
 // writeSecrets lays out every Secret under secrets/<namespace>/, marked for
 // encryption by Write.
-func (r *renderer) writeSecrets(add func(string, []byte)) error {
+func (r *renderer) writeSecrets(dir string, add func(string, []byte)) error {
 	sort.Slice(r.secrets, func(i, j int) bool {
 		a, b := r.secrets[i], r.secrets[j]
 		return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
@@ -125,10 +125,10 @@ func (r *renderer) writeSecrets(add func(string, []byte)) error {
 		if err != nil {
 			return fmt.Errorf("rendering secrets: %w", err)
 		}
-		r.res.Files = append(r.res.Files, File{Path: path.Join("secrets", p), Content: content, Secret: true})
+		r.res.Files = append(r.res.Files, File{Path: path.Join(dir, p), Content: content, Secret: true})
 		files = append(files, p)
 	}
-	add("secrets/kustomization.yaml", kustomizationFile(files))
+	add(path.Join(dir, "kustomization.yaml"), kustomizationFile(files))
 	return nil
 }
 

@@ -100,7 +100,7 @@ func trickySecrets(t *testing.T, values []trickyValue) (*fixture, string, map[st
 		if err != nil {
 			t.Fatalf("%s: %v", v.name, err)
 		}
-		p := "secrets/docs/tricky-" + v.name + ".yaml"
+		p := "environments/production/secrets/docs/tricky-" + v.name + ".yaml"
 		res.Files = append(res.Files, File{Path: p, Content: content, Secret: true})
 		files[v.name] = p
 	}
@@ -285,7 +285,7 @@ func TestChartSecretWithMultiLineValues(t *testing.T) {
 			if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
 				t.Fatal(err)
 			}
-			enc, err := os.ReadFile(filepath.Join(dir, "secrets/operator/operator-operator-config.yaml"))
+			enc, err := os.ReadFile(filepath.Join(dir, "environments/production/secrets/operator/operator-operator-config.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}

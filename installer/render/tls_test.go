@@ -13,7 +13,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
-const providedTLSFile = "secrets/edge/docs-tls.yaml"
+const providedTLSFile = "environments/production/secrets/edge/docs-tls.yaml"
 
 // TestProvidedTLSSecretRoundTripsAndRotatesAlone renders tls.mode provided
 // with a real chain and key in the store, writes the repository, decrypts

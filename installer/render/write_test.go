@@ -9,10 +9,10 @@ import (
 )
 
 // A folder render did not write is refused before anything in it changes: Write would remove
-// what it does not render under apps/, infrastructure/, secrets/...
+// what it does not render under base/, environments/<env>/, clusters/<env>/...
 func TestClaimDirRefusesAFolderRenderDidNotWrite(t *testing.T) {
 	dir := t.TempDir()
-	mine := map[string]string{"apps/mine.yaml": "the operator's app", "secrets/token": "theirs", "notes.txt": "notes"}
+	mine := map[string]string{"apps/mine.yaml": "the operator's app", "environments/production/secrets/token": "theirs", "notes.txt": "notes"}
 	for p, c := range mine {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
 			t.Fatal(err)
@@ -25,7 +25,7 @@ func TestClaimDirRefusesAFolderRenderDidNotWrite(t *testing.T) {
 	if !errors.Is(err, ErrForeignFolder) {
 		t.Fatalf("got %v", err)
 	}
-	for _, want := range []string{"writing the repository to " + dir, "(apps, notes.txt, secrets)", "apps/, secrets/", "give a new or empty folder to --out, or the one a previous render wrote"} {
+	for _, want := range []string{"writing the repository to " + dir, "(apps, environments, notes.txt)", "base/, environments/, clusters/", "give a new or empty folder to --out, or the one a previous render wrote"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q: %v", want, err)
 		}
@@ -42,7 +42,7 @@ func TestClaimDirRefusesAFolderRenderDidNotWrite(t *testing.T) {
 	// A .sops.yaml alone, or render's layout with someone else's .sops.yaml, is not a render.
 	for name, files := range map[string]map[string]string{
 		"sops only":     {".sops.yaml": "# Rules for the sops CLI; Flux decrypts with the flux-system/sops-age key.\n"},
-		"foreign rules": {".sops.yaml": "creation_rules: []\n", "clusters/appliance/kustomization.yaml": "x"},
+		"foreign rules": {".sops.yaml": "creation_rules: []\n", "clusters/production/kustomization.yaml": "x"},
 	} {
 		d := t.TempDir()
 		for p, c := range files {
@@ -78,7 +78,7 @@ func TestClaimDirTakesNewEmptyAndEarlierRenders(t *testing.T) {
 	if _, err := Write(dir, f.render(t), f.id, f.opts.Recipients); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "apps", "stale.yaml"), []byte("from an older render"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "environments", "production", "apps", "stale.yaml"), []byte("from an older render"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := ClaimDir(dir); err != nil {
@@ -91,7 +91,7 @@ func TestClaimDirTakesNewEmptyAndEarlierRenders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(rep.Removed, ",") != "apps/stale.yaml" || len(rep.Written) != 0 {
+	if strings.Join(rep.Removed, ",") != "environments/production/apps/stale.yaml" || len(rep.Written) != 0 {
 		t.Errorf("re-render of the claimed folder wrote %v, removed %v", rep.Written, rep.Removed)
 	}
 	if _, err := os.Stat(filepath.Join(dir, Marker)); err != nil {

@@ -23,12 +23,12 @@ func TestBootstrappedRepositoryValidatesClean(t *testing.T) {
 	}
 	o := sync.MakeDefaultOptions()
 	o.Name, o.Namespace, o.Secret = gitops.FluxName, gitops.FluxNamespace, gitops.FluxName
-	o.URL, o.Branch, o.TargetPath = gitops.SyncURL(), "main", gitops.TargetPath
+	o.URL, o.Branch, o.TargetPath = gitops.SyncURL(), "main", gitops.TargetPath("production")
 	syncManifest, err := sync.Generate(o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fluxDir := filepath.Join(gitops.TargetPath, gitops.FluxNamespace)
+	fluxDir := filepath.Join(gitops.TargetPath("production"), gitops.FluxNamespace)
 	write(t, dir, filepath.Join(fluxDir, "gotk-components.yaml"), comps.Content)
 	write(t, dir, filepath.Join(fluxDir, "gotk-sync.yaml"), syncManifest.Content)
 	write(t, dir, filepath.Join(fluxDir, "kustomization.yaml"), "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - gotk-components.yaml\n  - gotk-sync.yaml\n")

@@ -183,11 +183,15 @@ func mustJSON(t *testing.T, v any) []byte {
 func TestEachRuleFindsItsMutation(t *testing.T) {
 	f := rendered(t)
 	const (
-		deploy = "infrastructure/operator/deployment-operator-operator.yaml"
-		job    = "infrastructure/operator/job-operator-operator-migrate.yaml"
-		opKust = "infrastructure/operator/kustomization.yaml"
-		cert   = "infrastructure/certificates/certificate-docs-tls.yaml"
-		digest = "@sha256:1111111111111111111111111111111111111111111111111111111111111111"
+		deploy = "base/operators/operator/deployment-operator-operator.yaml"
+		// The environment's patch replaces the base's containers (a list is replaced whole):
+		// what runs is in the patch; findings name the file the object comes from (the base's).
+		deployPatch = "environments/production/operators/patches/operator/deployment-operator-operator.yaml"
+		stsPatch    = "environments/production/operators/patches/object-store/statefulset-objectstore.yaml"
+		job         = "base/operators/operator/job-operator-operator-migrate.yaml"
+		opKust      = "base/operators/operator/kustomization.yaml"
+		cert        = "base/platform/certificates/certificate-docs-tls.yaml"
+		digest      = "@sha256:1111111111111111111111111111111111111111111111111111111111111111"
 	)
 	deployObj := "Deployment operator/operator-operator"
 	cases := []struct {
@@ -196,30 +200,30 @@ func TestEachRuleFindsItsMutation(t *testing.T) {
 		rule, file, object, text string
 	}{
 		{"plain Secret in a file", func(t *testing.T, dir string) {
-			write(t, dir, "infrastructure/operator/secret-token.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: operator}\nstringData: {token: Abc-123-XYZ-789}\n")
+			write(t, dir, "base/operators/operator/secret-token.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: operator}\nstringData: {token: Abc-123-XYZ-789}\n")
 			edit(t, dir, opKust, "resources:\n", "resources:\n  - secret-token.yaml\n")
-		}, RuleSecretPlain, "infrastructure/operator/secret-token.yaml", "Secret operator/token", "in the clear"},
+		}, RuleSecretPlain, "base/operators/operator/secret-token.yaml", "Secret operator/token", "in the clear"},
 		{"Secret from a secretGenerator", func(t *testing.T, dir string) {
 			edit(t, dir, opKust, "resources:\n", "secretGenerator:\n  - name: generated\n    namespace: operator\n    literals: [password=Abc-123-XYZ-789]\nresources:\n")
-		}, RuleSecretPlain, "layers/operators/", "Secret operator/generated-bgf4dmdt98", "secretGenerator"},
+		}, RuleSecretPlain, "environments/production/operators/", "Secret operator/generated-bgf4dmdt98", "secretGenerator"},
 		{"image without digest", func(t *testing.T, dir string) {
-			edit(t, dir, deploy, digest, "")
+			edit(t, dir, deployPatch, digest, "")
 		}, RuleImageDigest, deploy, deployObj, "not pinned by digest"},
 		{"image the train does not pin", func(t *testing.T, dir string) {
-			edit(t, dir, deploy, digest, "@sha256:2222222222222222222222222222222222222222222222222222222222222222")
+			edit(t, dir, deployPatch, digest, "@sha256:2222222222222222222222222222222222222222222222222222222222222222")
 		}, RuleImageTrain, deploy, deployObj, "not one train 2030.01 pins"},
 		{"latest tag refused by the Kyverno policy", func(t *testing.T, dir string) {
-			edit(t, dir, deploy, "operator:v1.2.3"+digest, "operator:latest")
+			edit(t, dir, deployPatch, "operator:v1.2.3"+digest, "operator:latest")
 		}, "kyverno/disallow-latest-tag/no-latest-tag", deploy, deployObj, "latest tag is not a release"},
 		{"restricted Pod Security enforced in the object store", func(t *testing.T, dir string) {
-			edit(t, dir, "infrastructure/object-store/statefulset-objectstore.yaml", "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true")
-		}, "kyverno/restricted-pod-security/restricted", "infrastructure/object-store/statefulset-objectstore.yaml", "StatefulSet object-store/objectstore", "allowPrivilegeEscalation"},
+			edit(t, dir, stsPatch, "allowPrivilegeEscalation: false", "allowPrivilegeEscalation: true")
+		}, "kyverno/restricted-pod-security/restricted", "base/operators/object-store/statefulset-objectstore.yaml", "StatefulSet object-store/objectstore", "allowPrivilegeEscalation"},
 		{"dependsOn cycle", func(t *testing.T, dir string) {
-			edit(t, dir, "clusters/appliance/crds.yaml", "spec:\n", "spec:\n  dependsOn:\n  - name: apps\n")
-		}, RuleDependsOnCycle, "clusters/appliance/apps.yaml", "Kustomization flux-system/apps", "flux-system/crds → flux-system/apps"},
+			edit(t, dir, "clusters/production/crds.yaml", "spec:\n", "spec:\n  dependsOn:\n  - name: apps\n")
+		}, RuleDependsOnCycle, "clusters/production/apps.yaml", "Kustomization flux-system/apps", "flux-system/crds → flux-system/apps"},
 		{"dependsOn a missing Kustomization", func(t *testing.T, dir string) {
-			edit(t, dir, "clusters/appliance/apps.yaml", "- name: platform", "- name: platfrom")
-		}, RuleDependsOnMissing, "clusters/appliance/apps.yaml", "Kustomization flux-system/apps", "flux-system/platfrom"},
+			edit(t, dir, "clusters/production/apps.yaml", "- name: platform", "- name: platfrom")
+		}, RuleDependsOnMissing, "clusters/production/apps.yaml", "Kustomization flux-system/apps", "flux-system/platfrom"},
 		{"Job without the force annotation", func(t *testing.T, dir string) {
 			edit(t, dir, job, "kustomize.toolkit.fluxcd.io/force: enabled", "example.org/note: kept")
 		}, RuleJobForce, job, "Job operator/operator-operator-migrate", "immutable"},
@@ -240,13 +244,13 @@ func TestEachRuleFindsItsMutation(t *testing.T) {
 		}, RuleUnknownKind, cert, "Certificat edge/docs-tls", "no schema"},
 		{"kustomization.yaml naming a missing file", func(t *testing.T, dir string) {
 			edit(t, dir, opKust, "resources:\n", "resources:\n  - configmap-gone.yaml\n")
-		}, RuleBuild, "clusters/appliance/operators.yaml", "Kustomization flux-system/operators", "configmap-gone.yaml"},
+		}, RuleBuild, "clusters/production/operators.yaml", "Kustomization flux-system/operators", "configmap-gone.yaml"},
 		{"encrypted file corrupted", func(t *testing.T, dir string) {
-			edit(t, dir, "secrets/cache/redis-auth.yaml", "password: ENC[AES256_GCM,data:", "password: ENC[AES256_GCM,data:AAAA")
-		}, RuleSecretDecrypt, "secrets/cache/redis-auth.yaml", "", "decrypting with SOPS"},
+			edit(t, dir, "environments/production/secrets/cache/redis-auth.yaml", "password: ENC[AES256_GCM,data:", "password: ENC[AES256_GCM,data:AAAA")
+		}, RuleSecretDecrypt, "environments/production/secrets/cache/redis-auth.yaml", "", "decrypting with SOPS"},
 		{"secret value copied into a plain file", func(t *testing.T, dir string) {
-			edit(t, dir, "infrastructure/cache/configmap-redis-config.yaml", "data:\n", "data:\n  leaked: Rendered-Secret-REDIS-PASSWORD-42\n")
-		}, RuleSecretInPlain, "infrastructure/cache/configmap-redis-config.yaml", "", "Secret cache/redis-auth"},
+			edit(t, dir, "base/platform/cache/configmap-redis-config.yaml", "data:\n", "data:\n  leaked: Rendered-Secret-REDIS-PASSWORD-42\n")
+		}, RuleSecretInPlain, "base/platform/cache/configmap-redis-config.yaml", "", "Secret cache/redis-auth"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -272,7 +276,7 @@ func TestWrongKeyNamesEveryFile(t *testing.T) {
 	o := f.options()
 	o.Decrypt = decrypter(other)
 	rep := validate(t, f.dir, o)
-	want(t, rep, RuleSecretDecrypt, "secrets/cache/redis-auth.yaml", "", "no given age key can decrypt")
+	want(t, rep, RuleSecretDecrypt, "environments/production/secrets/cache/redis-auth.yaml", "", "no given age key can decrypt")
 	// Without a key the same repository passes: encryption is checked, decryption is not.
 	o.Decrypt = nil
 	if err := validate(t, f.dir, o).Err(); err != nil {
