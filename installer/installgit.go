@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/suitenumerique/docs-appliance/installer/validate"
+
 	"github.com/fluxcd/pkg/git"
 
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
@@ -82,6 +84,17 @@ func (r *run) commitDone(context.Context) (string, error) {
 }
 
 func (r *run) commit(ctx context.Context, st *status.Status) error {
+	// Validation before reconciliation: the render is checked as an operator's push would be,
+	// with the train, Flux's CRDs and the appliance's key, before it can reach Flux.
+	rep, err := validate.Run(ctx, r.repo.Dir(), validate.Options{Train: r.in.Train, FluxManifests: gitops.FluxManifests,
+		Decrypt: AgeDecrypter(r.in.Store.Identity())})
+	if err != nil {
+		return err
+	}
+	if err := rep.Err(); err != nil {
+		return fmt.Errorf("the render does not validate (a defect of this build: send the findings to its maintainers):\n%s", rep.Text())
+	}
+	r.repo.ValidatedBy("validated by docs-appliance install against train " + r.in.Train.Name)
 	pub, err := r.staged.Commit(ctx)
 	if err != nil {
 		return err

@@ -35,6 +35,18 @@ type Repo struct {
 	client *gogit.Client
 	remote Remote
 	dir    string
+	// pushOptions go with every push (git push -o).
+	pushOptions map[string]string
+}
+
+// SkipValidationOption is the push option that skips the in-cluster git server's validation of
+// a push (installer/gitserver/prereceive), with the reason as its value; the server logs it.
+const SkipValidationOption = "docs-appliance.skip-validation"
+
+// ValidatedBy marks the pushes of a tree the caller validated itself (install validates its
+// render with the train and Flux's CRDs, which the server's hook does not all have).
+func (r *Repo) ValidatedBy(reason string) {
+	r.pushOptions = map[string]string{SkipValidationOption: reason}
 }
 
 // Clone clones the branch of the remote into dir (which must be empty), or starts the branch
@@ -98,7 +110,7 @@ func (r *Repo) Commit(author git.Signature, message string) (string, error) {
 
 // Push sends the branch to the remote.
 func (r *Repo) Push(ctx context.Context) error {
-	if err := r.client.Push(ctx, repository.PushConfig{}); err != nil {
+	if err := r.client.Push(ctx, repository.PushConfig{Options: r.pushOptions}); err != nil {
 		return fmt.Errorf("pushing %s to %s: %w", r.remote.Branch, redactURL(r.remote.PushURL), err)
 	}
 	return nil

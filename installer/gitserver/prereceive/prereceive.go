@@ -13,13 +13,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
+
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 	"github.com/suitenumerique/docs-appliance/installer/validate"
 )
 
 // SkipOption is the push option that skips validation: docs-appliance.skip-validation=REASON.
-const SkipOption = "docs-appliance.skip-validation"
+const SkipOption = gitops.SkipValidationOption
 
 const zeroID = "0000000000000000000000000000000000000000"
 
