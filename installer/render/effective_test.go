@@ -1,8 +1,6 @@
 package render
 
 import (
-	"path"
-	"sort"
 	"testing"
 )
 
@@ -13,22 +11,16 @@ import (
 // checks that the overlays build to exactly these objects.
 func effectiveFiles(t testing.TB, res *Result) []File {
 	t.Helper()
+	files, err := res.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []File
-	for _, u := range res.units {
-		dir := u.key
-		if dir == "namespaces" {
-			dir = "infrastructure/namespaces"
-		}
-		names := unitFiles(u.objs)
-		for _, o := range u.objs {
-			data, err := o.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, File{Path: path.Join(dir, names[o.ID()]), Content: data})
+	for _, f := range files {
+		if !f.Secret {
+			out = append(out, f)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out
 }
 

@@ -34,7 +34,12 @@ func (o object) id() string {
 // but kustomize's own files, Secrets in their plain form, and the objects
 // ConfigMaps carry. CRDs come apart, to be applied first.
 func renderedObjects(res *render.Result) (crds, objs []object, err error) {
-	for _, f := range res.Files {
+	// What the environment applies, not base files and the overlay's patches.
+	files, err := res.Effective()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range files {
 		if !render.IsManifest(f.Path) {
 			continue
 		}
