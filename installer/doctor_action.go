@@ -12,6 +12,7 @@ import (
 	gogit "github.com/go-git/go-git/v5"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
@@ -105,13 +106,15 @@ func (d *Doctor) env(ctx context.Context, st *status.Status) (*doctor.Env, func(
 	if _, err := os.Stat(SavedConfigPath(d.StateDir)); err != nil {
 		return nil, cleanup, &NoApplianceError{StateDir: d.StateDir}
 	}
-	in, err := LoadInputs(InputOptions{StateDir: d.StateDir, TrainFile: d.TrainFile, ReadOnly: true})
+	in, err := d.inputs()
 	if err != nil {
-		return nil, cleanup, fmt.Errorf("reading the appliance's saved config: %w", err)
+		return nil, cleanup, err
 	}
 	e := &doctor.Env{Config: in.Config, Train: in.Train, StateDir: d.StateDir, Secrets: map[string]string{}}
-	for _, n := range in.Store.Names() {
-		e.Secrets[n], _ = in.Store.Get(n)
+	if in.Store != nil {
+		for _, n := range in.Store.Names() {
+			e.Secrets[n], _ = in.Store.Get(n)
+		}
 	}
 	e.AgeKey, e.AgeKeyErr = secrets.LoadKey(filepath.Join(d.StateDir, secrets.KeyFileName))
 	if d.Nameserver != "" {
@@ -191,6 +194,10 @@ func reachCluster(ctx context.Context, kubeconfig string) (*cluster.Client, erro
 // checkout clones the desired-state repository into a temporary folder
 // (removed by the returned func).
 func (d *Doctor) checkout(ctx context.Context, c *cluster.Client, in *Inputs) (*doctor.Repository, func(), error) {
+	if in.Store == nil {
+		_, err := secrets.OpenStoreReadOnly(d.StateDir)
+		return nil, func() {}, fmt.Errorf("the repository's credentials are in the secret store, which cannot be opened: %w", err)
+	}
 	dir, err := os.MkdirTemp("", "docs-appliance-doctor-")
 	if err != nil {
 		return nil, func() {}, fmt.Errorf("making a folder for the checkout: %w", err)
@@ -270,4 +277,51 @@ func (d *Doctor) writeBundle(ctx context.Context, e *doctor.Env, st *status.Stat
 	st.Info("support bundle %s written: every value of the secret store, every age key and token redacted; read it before you send it", d.SupportBundle)
 	d.BundleWritten = d.SupportBundle
 	return nil
+}
+
+// inputs reads what the last install saved, leniently: doctor checks an
+// appliance whose inputs may have moved since (a certificate file deleted
+// after install), so the saved config is parsed and defaulted but not
+// validated again, and a secret store that cannot be opened is a finding
+// of the checks that need it (the age key's), not a reason to stop.
+func (d *Doctor) inputs() (*Inputs, error) {
+	cat, err := bundles.LoadEmbedded()
+	if err != nil {
+		return nil, fmt.Errorf("loading release trains: %w", err)
+	}
+	if d.TrainFile != "" {
+		data, err := os.ReadFile(d.TrainFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --train-file: %w", err)
+		}
+		t, err := bundles.ParseTrain(data)
+		if err != nil {
+			return nil, fmt.Errorf("loading --train-file %s: %w", d.TrainFile, err)
+		}
+		if err := cat.Add(t); err != nil {
+			return nil, fmt.Errorf("loading --train-file %s: %w", d.TrainFile, err)
+		}
+	}
+	cfg, err := config.Load(SavedConfigPath(d.StateDir))
+	if err != nil {
+		return nil, fmt.Errorf("reading the appliance's saved config: %w", err)
+	}
+	if err := cfg.Resolve(nil); err != nil {
+		return nil, fmt.Errorf("reading the appliance's saved config: %w", err)
+	}
+	train, err := cat.Get(cfg.Train)
+	if err != nil {
+		return nil, fmt.Errorf("the saved config's train %q: %w (give the train file it was installed with: --train-file)", cfg.Train, err)
+	}
+	in := &Inputs{Catalog: cat, Config: cfg, Train: train}
+	if st, err := secrets.OpenStoreReadOnly(d.StateDir); err == nil && !storeMissing(d.StateDir) {
+		in.Store = st
+	}
+	return in, nil
+}
+
+// storeMissing: a state folder without its secret store has no appliance's secrets to read.
+func storeMissing(stateDir string) bool {
+	_, err := os.Stat(filepath.Join(stateDir, secrets.StoreFileName))
+	return err != nil
 }

@@ -66,4 +66,16 @@ current-context: c
 	if summary, _ := doc["summary"].(map[string]any); summary["exitCode"] != float64(3) {
 		t.Errorf("summary %v", summary)
 	}
+
+	// The inputs of the install may be gone since (a certificate file deleted after install):
+	// doctor still runs from the saved config, which it does not validate again.
+	moved := strings.Replace(string(cfg), "tls:\n", "tls:\n  certFile: /gone/tls.crt\n  keyFile: /gone/tls.key\n", 1)
+	if moved == string(cfg) {
+		t.Fatal("the example config has no tls section to edit")
+	}
+	if err := os.WriteFile(wizard.DefaultConfigPath(state), []byte(moved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runBinary(t, nil, "doctor", "--state-dir", state, "--kubeconfig", kubeconfig, "--group", "cluster", "-o", "json")
+	r.wantCode(t, 3)
 }

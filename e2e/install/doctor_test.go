@@ -161,7 +161,7 @@ func (e *env) doctorFaults(ctx context.Context, t *testing.T) {
 		e.expectFinding(ctx, t, "gitops-drift", doctor.Passed, "as in Git")
 	})
 	t.Run("an encrypted file corrupted", func(t *testing.T) {
-		file := "secrets/" + appNamespace + "/" + appName + "-token.yaml"
+		file := "environments/production/secrets/" + appNamespace + "/" + appName + "-token.yaml"
 		orig := e.pushFile(ctx, t, file, func(b []byte) []byte {
 			return []byte(strings.Replace(string(b), "ENC[AES256_GCM,data:", "ENC[AES256_GCM,data:AAAA", 1))
 		}, "corrupt a secret (doctor e2e)")
