@@ -29,13 +29,20 @@ func TestBrandedRenderWithTheRealDocsChart(t *testing.T) {
 	if err := r.Run(context.Background(), status.Discard()); err != nil {
 		t.Fatal(err)
 	}
+	// What the environment applies (its overlay over the shared base builds to these).
+	effective, err := r.Result.Effective()
+	if err != nil {
+		t.Fatal(err)
+	}
 	read := func(p string) string {
 		t.Helper()
-		b, err := os.ReadFile(filepath.Join(out, p))
-		if err != nil {
-			t.Fatal(err)
+		for _, f := range effective {
+			if f.Path == p {
+				return string(f.Content)
+			}
 		}
-		return string(b)
+		t.Fatalf("the render applies no %s", p)
+		return ""
 	}
 	cm := read("apps/docs/configmap-docs-branding.yaml")
 	backend, frontend := read("apps/docs/deployment-docs-backend.yaml"), read("apps/docs/deployment-docs-frontend.yaml")
