@@ -17,7 +17,7 @@
 ENVTEST_ENV := DOCS_APPLIANCE_CACHE=$(CACHE)
 TEST_PREREQS += envtest-kit
 
-E2E_TIMEOUT ?= 30m
+E2E_TIMEOUT ?= 45m
 
 envtest-kit:
 	DOCS_APPLIANCE_CACHE=$(CACHE) bash e2e/kit/build-kube.sh envtest

@@ -19,21 +19,17 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 )
 
-// TestSharedRepositoryEnvironments: a staging appliance is installed from the in-cluster git
-// server; a production appliance (its own state folder, age key and domain) renders into the
+// sharedRepositoryEnvironments: the node's appliance becomes a staging appliance, installed
+// from the in-cluster git server that holds production's files too; a production appliance (its own state folder, age key and domain) renders into the
 // same repository and pushes, twice (its first render, then a config change). Staging's Flux
 // applies each new revision and changes nothing: the same objects in every Kustomization's
 // inventory, the same generations and pods.
-func TestSharedRepositoryEnvironments(t *testing.T) {
-	node.Need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
-	defer cancel()
-	e := setup(ctx, t)
-
+// It runs last in TestInstallHandsOverToGitAndFlux, on that test's install: the tests of this
+// package share one node, and one cluster holds one appliance (one age key).
+func (e *env) sharedRepositoryEnvironments(ctx context.Context, t *testing.T) {
 	out := e.mustInstall(ctx, t, "--set", "environment=staging")
 	if !strings.Contains(out, "docs-appliance staging: install train "+trainName) {
 		t.Errorf("the commit does not name the environment:\n%s", tail(out, 12))

@@ -60,7 +60,7 @@ type env struct {
 
 func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 	node.Need(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
 	defer cancel()
 	e := setup(ctx, t)
 
@@ -263,6 +263,10 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 
 	t.Run("memory of Flux and the git server", func(t *testing.T) {
 		e.reportMemory(ctx, t)
+	})
+
+	t.Run("environments: staging installed from a shared repository stays unchanged while production renders into it", func(t *testing.T) {
+		e.sharedRepositoryEnvironments(ctx, t)
 	})
 }
 
