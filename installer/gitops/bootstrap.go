@@ -20,18 +20,16 @@ import (
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/dynamic"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
@@ -78,7 +76,7 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	if err != nil {
 		return err
 	}
-	if err := moveSyncPath(ctx, o.Config, TargetPath(o.Environment), st); err != nil {
+	if err := moveSyncPath(ctx, kube, TargetPath(o.Environment), st); err != nil {
 		return err
 	}
 	rcg := genericclioptions.NewConfigFlags(false)
@@ -113,15 +111,10 @@ var silenceControllerRuntime gosync.Once
 // config's environment changed since the last install: flux2's bootstrap refuses to overwrite
 // the path of an existing Kustomization, and here the change is the operator's own (--set
 // environment=...). The layers keep their names, so Flux updates them in place.
-func moveSyncPath(ctx context.Context, cfg *rest.Config, target string, st *status.Status) error {
-	// A plain REST call, not through discovery: before the first bootstrap Flux's CRDs do not
-	// exist, and the answer is then a 404 like a missing object's.
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return fmt.Errorf("building the dynamic client: %w", err)
-	}
-	ri := dyn.Resource(KustomizationGVR).Namespace(FluxNamespace)
-	u, err := ri.Get(ctx, FluxName, metav1.GetOptions{})
+func moveSyncPath(ctx context.Context, kube client.Client, target string, st *status.Status) error {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"})
+	err := kube.Get(ctx, client.ObjectKey{Namespace: FluxNamespace, Name: FluxName}, u)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -135,7 +128,7 @@ func moveSyncPath(ctx context.Context, cfg *rest.Config, target string, st *stat
 	}
 	st.Info("the environment changed: Flux now syncs %s instead of %s", want, cur)
 	patch := []byte(fmt.Sprintf(`{"spec":{"path":%q}}`, want))
-	if _, err := ri.Patch(ctx, FluxName, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: cluster.FieldManager}); err != nil {
+	if err := kube.Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		return fmt.Errorf("pointing Flux at %s: %w", want, err)
 	}
 	return nil
