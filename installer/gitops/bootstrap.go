@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	gosync "sync"
 	"time"
 
@@ -19,11 +18,7 @@ import (
 	runclient "github.com/fluxcd/pkg/runtime/client"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
 	"github.com/go-logr/logr"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
@@ -76,9 +71,6 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 	if err != nil {
 		return err
 	}
-	if err := moveSyncPath(ctx, kube, TargetPath(o.Environment), st); err != nil {
-		return err
-	}
 	rcg := genericclioptions.NewConfigFlags(false)
 	rcg.KubeConfig = &o.Kubeconfig
 	b, err := bootstrap.NewPlainGitProvider(o.Repo.Client(), kube,
@@ -106,33 +98,6 @@ func Bootstrap(ctx context.Context, o BootstrapOptions, st *status.Status) error
 }
 
 var silenceControllerRuntime gosync.Once
-
-// moveSyncPath points the flux-system Kustomization at the environment's folder when the
-// config's environment changed since the last install: flux2's bootstrap refuses to overwrite
-// the path of an existing Kustomization, and here the change is the operator's own (--set
-// environment=...). The layers keep their names, so Flux updates them in place.
-func moveSyncPath(ctx context.Context, kube client.Client, target string, st *status.Status) error {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(schema.GroupVersionKind{Group: "kustomize.toolkit.fluxcd.io", Version: "v1", Kind: "Kustomization"})
-	err := kube.Get(ctx, client.ObjectKey{Namespace: FluxNamespace, Name: FluxName}, u)
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading Flux's sync Kustomization: %w", err)
-	}
-	want := "./" + strings.TrimPrefix(target, "./")
-	cur, _, _ := unstructured.NestedString(u.Object, "spec", "path")
-	if cur == want || cur == target {
-		return nil
-	}
-	st.Info("the environment changed: Flux now syncs %s instead of %s", want, cur)
-	patch := []byte(fmt.Sprintf(`{"spec":{"path":%q}}`, want))
-	if err := kube.Patch(ctx, u, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		return fmt.Errorf("pointing Flux at %s: %w", want, err)
-	}
-	return nil
-}
 
 // fluxKustomization is clusters/<env>/flux-system/kustomization.yaml: Flux's own manifests
 // with the appliance's settings. Bootstrap applies this file (patches included) instead of
