@@ -265,7 +265,7 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 		e.reportMemory(ctx, t)
 	})
 
-	t.Run("environments: staging installed from a shared repository stays unchanged while production renders into it", func(t *testing.T) {
+	t.Run("environments: production installed from a shared repository stays unchanged while staging renders into it", func(t *testing.T) {
 		e.sharedRepositoryEnvironments(ctx, t)
 	})
 }
