@@ -1,0 +1,18 @@
+// Package cnpgkit puts a real CloudNativePG on the e2e node, for any e2e test that needs a
+// PostgreSQL operator with backups: the operator v1.30, the barman-cloud plugin and its sidecar,
+// a PostgreSQL image assembled from Debian's packages (all from `make cnpg-kit`, see
+// e2e/kit/build-cnpg.sh), and versitygw as the S3 store, run inside the node's network namespace
+// where pods reach it.
+//
+//	kit, _ := cnpgkit.Find()                          // a *kit.MissingError when not built
+//	inst, _ := cnpgkit.Install(ctx, testNode, kit)    // images, operator, plugin (mTLS certs made here)
+//	s3, _ := cnpgkit.StartS3(ctx, testNode, dir)      // versitygw on the node's IP
+//	objs := []*unstructured.Unstructured{s3.CredentialsSecret(ns, "s3"), cnpgkit.ObjectStore(ns, "store", s3.Config("backups", "s3"))}
+//	cl := cnpgkit.Cluster{Namespace: ns, Name: "pg", Image: kit.PostgresImage, Store: "store"}.Object()
+//	out, _ := inst.PSQL(ctx, ns, "pg-1", "app", "select 1")
+//
+// Upstream's install manifests are applied as published, with two changes the node needs: the
+// plugin's images are the train's (upstream's manifest.yaml names a testing image) and its
+// cert-manager Certificates are replaced by Secrets this package makes, since no cert-manager runs
+// on the node (the appliance itself installs cert-manager and the chart's Certificates).
+package cnpgkit
