@@ -52,7 +52,8 @@ deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian
 EOF
 apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
 	-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" -o Dir::State::status=/dev/null
-	-o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$apt_dir/prefs" -o Debug::NoLocking=1)
+	-o Dir::Etc::Preferences=/dev/null -o "Dir::Etc::PreferencesParts=$apt_dir/prefs" -o Debug::NoLocking=1
+	-o APT::Sandbox::User=root)
 log "reading Debian $POSTGRES_DEBIAN_SUITE's package lists"
 apt-get "${apt_opts[@]}" update -qq >/dev/null
 

@@ -6,7 +6,6 @@ import (
 	"os"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -27,7 +26,7 @@ type Installed struct {
 
 // Install imports the kit's images into the node, applies the operator's release manifest and the
 // plugin's manifest (see pluginObjects), and waits until both Deployments are available and the
-// operator's admission webhooks carry the CA it made, so Clusters can be created at once. Running
+// operator's admission webhooks answer, so Clusters can be created at once. Running
 // it again converges (the plugin's certificates are made anew).
 func Install(ctx context.Context, n *node.Node, k Kit) (*Installed, error) {
 	start := time.Now()
@@ -65,7 +64,7 @@ func Install(ctx context.Context, n *node.Node, k Kit) (*Installed, error) {
 	if err := c.Wait(ctx, deployments, cluster.WaitOptions{Timeout: 5 * time.Minute}); err != nil {
 		return nil, fmt.Errorf("waiting for the operator and the plugin: %w", err)
 	}
-	if err := waitWebhookCA(ctx, c); err != nil {
+	if err := waitWebhook(ctx, c, k); err != nil {
 		return nil, err
 	}
 	return &Installed{Kit: k, Client: c, Took: time.Since(start)}, nil
@@ -102,33 +101,19 @@ func operatorObjects(manifest []byte) ([]*unstructured.Unstructured, error) {
 	return objs, nil
 }
 
-// waitWebhookCA waits until the operator has put its CA into its webhook configurations (it makes
-// its own certificates at start, after its Deployment may already look available).
-func waitWebhookCA(ctx context.Context, c *cluster.Client) error {
-	adm := c.Kube.AdmissionregistrationV1()
+// waitWebhook waits until the operator's admission webhooks answer: a server-side dry run of a
+// Cluster passes through them. Its Deployment being available is not enough: the operator puts its
+// CA into the webhook configurations at start, and the Service reaches it only once kube-proxy has
+// its endpoint.
+func waitWebhook(ctx context.Context, c *cluster.Client, k Kit) error {
+	probe := Cluster{Namespace: Namespace, Name: "webhook-probe", Image: k.PostgresImage, Store: "none"}.Object()
+	var last error
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
-		m, err := adm.MutatingWebhookConfigurations().Get(ctx, "cnpg-mutating-webhook-configuration", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		v, err := adm.ValidatingWebhookConfigurations().Get(ctx, "cnpg-validating-webhook-configuration", metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, w := range m.Webhooks {
-			if len(w.ClientConfig.CABundle) == 0 {
-				return false, nil
-			}
-		}
-		for _, w := range v.Webhooks {
-			if len(w.ClientConfig.CABundle) == 0 {
-				return false, nil
-			}
-		}
-		return true, nil
+		_, last = c.Apply(ctx, []*unstructured.Unstructured{probe}, cluster.ApplyOptions{DryRun: true})
+		return last == nil, nil
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for the operator to put its CA into its webhook configurations: %w", err)
+		return fmt.Errorf("waiting for the operator's admission webhooks to answer: %w (last: %v)", err, last)
 	}
 	return nil
 }

@@ -39,10 +39,28 @@ func (inst *Installed) PSQL(ctx context.Context, namespace, pod, database, sql s
 	return strings.TrimRight(stdout.String(), "\n"), nil
 }
 
-// WaitCluster waits until a Cluster is ready (its Ready condition), naming its phase when not.
+// WaitCluster waits until a Cluster is ready: its Ready condition True and every instance ready
+// (kstatus alone counts a Cluster the operator has not looked at yet as current). On timeout the
+// error names the Cluster's phase and why.
 func (inst *Installed) WaitCluster(ctx context.Context, namespace, name string, timeout time.Duration) error {
 	ref := cluster.Ref{APIVersion: "postgresql.cnpg.io/v1", Kind: "Cluster", Namespace: namespace, Name: name}
-	if err := inst.Client.Wait(ctx, []cluster.Ref{ref}, cluster.WaitOptions{Timeout: timeout, Interval: 2 * time.Second}); err != nil {
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, func(ctx context.Context) (bool, error) {
+		u, err := inst.get(ctx, ref)
+		if err != nil {
+			return false, nil
+		}
+		want, _, _ := unstructured.NestedInt64(u.Object, "spec", "instances")
+		ready, _, _ := unstructured.NestedInt64(u.Object, "status", "readyInstances")
+		conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
+		for _, c := range conds {
+			cm, _ := c.(map[string]any)
+			if cm["type"] == "Ready" && cm["status"] == "True" && ready == want && want > 0 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
 		phase, reason := inst.phase(ctx, ref)
 		return fmt.Errorf("waiting for Cluster %s/%s (phase %q: %s): %w", namespace, name, phase, reason, err)
 	}
