@@ -5,7 +5,8 @@
 #   make cnpg-kit   images (cloudnative-pg, postgresql, plugin-barman-cloud, -sidecar) and upstream's
 #                   install manifests; used by e2e/cnpg (and make e2e)
 #
-# Cold on 2 shared cores: see the header of build-cnpg.sh for the measured minutes. Warm: instant.
+# Cold: 27 min on 2 cores shared with five other builds, ~10 CPU-minutes (so ~6-8 min on 2 idle
+# cores; build-cnpg.sh's header has the parts). Warm: instant.
 
 .PHONY: cnpg-kit
 

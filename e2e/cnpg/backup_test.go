@@ -6,7 +6,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,6 +50,11 @@ func TestBackupThenRecoverIntoANewCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("operator and plugin installed in %s (images imported)", inst.Took.Round(time.Second))
+	// Again: it converges, and keeps the plugin's certificates (the backup below goes through it).
+	if inst, err = cnpgkit.Install(ctx, testNode, k); err != nil {
+		t.Fatalf("installing again: %v", err)
+	}
+	t.Logf("installed again in %s", inst.Took.Round(time.Second))
 	s3, err := cnpgkit.StartS3(ctx, testNode, t.TempDir())
 	if errors.As(err, &missing) {
 		kit.Need(t, missing)
@@ -58,7 +66,7 @@ func TestBackupThenRecoverIntoANewCluster(t *testing.T) {
 	if err := s3.CreateBucket(ctx, bucket); err != nil {
 		t.Fatal(err)
 	}
-	if err := inst.Volumes(ctx, testNode, "pg", 2, "2Gi"); err != nil {
+	if err := inst.Volumes(ctx, testNode, "pg", 3, "2Gi"); err != nil {
 		t.Fatal(err)
 	}
 	apply(ctx, t, inst.Client,
@@ -131,6 +139,26 @@ insert into notes select g, md5(g::text) from generate_series(1, %d) g;`, rowsBe
 	}
 	size := psql(ctx, t, inst, "pg-1", "select pg_size_pretty(pg_database_size('app'))")
 	t.Logf("database app: %s, %d rows", size, rowsBefore+rowsAfter)
+
+	// A broken backup: its data cut short in the store (versitygw keeps objects as files). A
+	// recovery from it fails, and the recovery job says why.
+	data := filepath.Join(s3.Root, bucket, "pg", "base", id, "data.tar.gz")
+	st, err := os.Stat(data)
+	if err != nil {
+		t.Fatalf("the base backup's data is not where barman-cloud puts it: %v", err)
+	}
+	if err := os.Truncate(data, st.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	apply(ctx, t, inst.Client, cnpgkit.Cluster{Namespace: ns, Name: "pg-broken", Image: k.PostgresImage, Store: "store", RecoverFrom: "pg"}.Object())
+	reason, err := inst.RecoveryFailure(ctx, ns, "pg-broken", 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("recovery from the truncated backup failed: %s", reason)
+	if !strings.Contains(reason, "barman-cloud-restore") {
+		t.Errorf("the failure does not name barman-cloud-restore, whose error it is: %s", reason)
+	}
 }
 
 func apply(ctx context.Context, t *testing.T, c *cluster.Client, objs ...*unstructured.Unstructured) {

@@ -6,6 +6,8 @@ import (
 	"os"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -27,7 +29,7 @@ type Installed struct {
 // Install imports the kit's images into the node, applies the operator's release manifest and the
 // plugin's manifest (see pluginObjects), and waits until both Deployments are available and the
 // operator's admission webhooks answer, so Clusters can be created at once. Running
-// it again converges (the plugin's certificates are made anew).
+// it again converges, keeping the plugin's certificates (a running plugin reads them at start).
 func Install(ctx context.Context, n *node.Node, k Kit) (*Installed, error) {
 	start := time.Now()
 	if err := n.ImportImages(ctx, k.Images()...); err != nil {
@@ -52,6 +54,9 @@ func Install(ctx context.Context, n *node.Node, k Kit) (*Installed, error) {
 		return nil, fmt.Errorf("reading the plugin manifest: %w", err)
 	}
 	if objs, err = pluginObjects(data, k.PluginImage, k.SidecarImage); err != nil {
+		return nil, err
+	}
+	if objs, err = keepTLSSecrets(ctx, c, objs); err != nil {
 		return nil, err
 	}
 	if _, err := c.Apply(ctx, objs, cluster.ApplyOptions{}); err != nil {
@@ -116,4 +121,23 @@ func waitWebhook(ctx context.Context, c *cluster.Client, k Kit) error {
 		return fmt.Errorf("waiting for the operator's admission webhooks to answer: %w (last: %v)", err, last)
 	}
 	return nil
+}
+
+// keepTLSSecrets drops from objs the plugin's TLS Secrets that already exist: new ones would not
+// match the pair the running plugin and operator loaded.
+func keepTLSSecrets(ctx context.Context, c *cluster.Client, objs []*unstructured.Unstructured) ([]*unstructured.Unstructured, error) {
+	out := objs[:0:0]
+	for _, o := range objs {
+		if o.GetKind() == "Secret" && o.Object["type"] == "kubernetes.io/tls" {
+			_, err := c.Kube.CoreV1().Secrets(o.GetNamespace()).Get(ctx, o.GetName(), metav1.GetOptions{})
+			if err == nil {
+				continue
+			}
+			if !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading Secret %s/%s: %w", o.GetNamespace(), o.GetName(), err)
+			}
+		}
+		out = append(out, o)
+	}
+	return out, nil
 }

@@ -38,11 +38,7 @@ func Find() (Kit, error) {
 	}
 	k := Kit{Dir: d.CNPG, OperatorImage: v.CNPG.OperatorImage, PostgresImage: v.CNPG.Postgres,
 		PluginImage: v.CNPG.BarmanCloudImage, SidecarImage: v.CNPG.BarmanCloudSidecar, PostgresMajor: v.CNPG.PostgresMajor}
-	var paths []string
-	for _, f := range append(k.Images(), k.path(operatorManifest), k.path(pluginManifest)) {
-		paths = append(paths, f)
-	}
-	if err := kit.CheckFiles("the CloudNativePG kit", "cnpg-kit", paths...); err != nil {
+	if err := kit.CheckFiles("the CloudNativePG kit", "cnpg-kit", append(k.Images(), k.path(operatorManifest), k.path(pluginManifest))...); err != nil {
 		return Kit{}, err
 	}
 	return k, nil
