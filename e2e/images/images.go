@@ -45,6 +45,9 @@ type Spec struct {
 	User       string   // e.g. 65534:65534; empty runs as root
 	WorkingDir string
 	Files      []File
+	// RootFS, when set, is a folder holding the image's whole file system (links kept), used
+	// instead of Files: for images assembled from unpacked Debian packages.
+	RootFS string
 }
 
 // Write packs spec into a docker-archive tarball at out (replaced atomically). The layer also holds
@@ -54,13 +57,28 @@ func Write(spec Spec, out string) error {
 	if err != nil {
 		return fmt.Errorf("parsing image tag %q: %w", spec.Tag, err)
 	}
-	layerTar, err := layer(spec.Files)
-	if err != nil {
-		return fmt.Errorf("building the layer of %s: %w", spec.Tag, err)
-	}
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil })
-	if err != nil {
-		return fmt.Errorf("reading the layer of %s: %w", spec.Tag, err)
+	var l v1.Layer
+	if spec.RootFS != "" {
+		if len(spec.Files) > 0 {
+			return fmt.Errorf("image %s: give Files or RootFS, not both (put the files into the root file system)", spec.Tag)
+		}
+		layerFile, err := rootFSLayerFile(spec.RootFS, out)
+		if err != nil {
+			return fmt.Errorf("building the layer of %s: %w", spec.Tag, err)
+		}
+		defer os.Remove(layerFile)
+		if l, err = tarball.LayerFromFile(layerFile); err != nil {
+			return fmt.Errorf("reading the layer of %s: %w", spec.Tag, err)
+		}
+	} else {
+		layerTar, err := layer(spec.Files)
+		if err != nil {
+			return fmt.Errorf("building the layer of %s: %w", spec.Tag, err)
+		}
+		l, err = tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(layerTar)), nil })
+		if err != nil {
+			return fmt.Errorf("reading the layer of %s: %w", spec.Tag, err)
+		}
 	}
 	img, err := mutate.ConfigFile(empty.Image, &v1.ConfigFile{
 		Architecture: "amd64",

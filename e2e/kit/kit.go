@@ -42,6 +42,16 @@ type Versions struct {
 	CoreDNS    string
 	PauseImage string
 	Flux       []FluxController
+	CNPG       CNPG
+}
+
+// CNPG are the versions of the CloudNativePG kit (e2e/kit/build-cnpg.sh) and the image names the
+// train pins, under which its images are tagged.
+type CNPG struct {
+	Operator, OperatorImage                string // 1.30.0, ghcr.io/cloudnative-pg/cloudnative-pg:1.30.0
+	BarmanCloud                            string // v0.14.0
+	BarmanCloudImage, BarmanCloudSidecar   string
+	PostgresMajor, PostgresSuite, Postgres string // 17, trixie, ghcr.io/cloudnative-pg/postgresql:17.6-...
 }
 
 // Load parses the embedded versions.env.
@@ -64,6 +74,11 @@ func Load() (Versions, error) {
 		Containerd: get("CONTAINERD"),
 		CoreDNS:    get("COREDNS"),
 		PauseImage: get("PAUSE_IMAGE"),
+	}
+	v.CNPG = CNPG{
+		Operator: get("CNPG"), OperatorImage: get("CNPG_IMAGE"),
+		BarmanCloud: get("BARMAN_CLOUD"), BarmanCloudImage: get("BARMAN_CLOUD_IMAGE"), BarmanCloudSidecar: get("BARMAN_CLOUD_SIDECAR_IMAGE"),
+		PostgresMajor: get("POSTGRES_MAJOR"), PostgresSuite: get("POSTGRES_DEBIAN_SUITE"), Postgres: get("POSTGRES_IMAGE"),
 	}
 	for _, name := range []string{"source-controller", "kustomize-controller", "notification-controller"} {
 		key := "FLUX_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
@@ -110,6 +125,7 @@ type Dirs struct {
 	Containerd string // containerd, containerd-shim-runc-v2, ctr
 	CoreDNS    string // coredns
 	FluxImages string // <controller>.tar image tarballs
+	CNPG       string // the CloudNativePG kit: image tarballs and upstream manifests
 }
 
 // Dirs derives the cache folders; EnvKubeKit overrides Kube.
@@ -128,6 +144,8 @@ func (v Versions) Dirs() (Dirs, error) {
 		fl += "-" + strings.TrimSuffix(f.Name, "-controller") + "-" + f.Build
 	}
 	d.FluxImages = filepath.Join(root, fl)
+	c := v.CNPG
+	d.CNPG = filepath.Join(root, "cnpg-"+c.Operator+"-barman-cloud-"+c.BarmanCloud+"-pg"+c.PostgresMajor+"-"+c.PostgresSuite)
 	if k := os.Getenv(EnvKubeKit); k != "" {
 		d.Kube = k
 	}

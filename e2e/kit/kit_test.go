@@ -3,6 +3,7 @@ package kit
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -78,5 +79,31 @@ func TestCheckBinariesNamesTheMissingOneAndTheTarget(t *testing.T) {
 	}
 	if err := CheckBinaries(dir, "x", "y", "etcd"); err != nil {
 		t.Errorf("etcd is there: %v", err)
+	}
+}
+
+// The Go harness and the build scripts must agree on where the CloudNativePG kit is.
+func TestCNPGDirIsTheOneTheBuildScriptFills(t *testing.T) {
+	v, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	t.Setenv(EnvCache, root)
+	d, err := v.Dirs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", "-c", `. ./lib.sh && printf %s "$CNPG_KIT"`)
+	cmd.Env = append(os.Environ(), EnvCache+"="+root)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sourcing lib.sh: %v", err)
+	}
+	if string(out) != d.CNPG {
+		t.Fatalf("lib.sh builds into %s, the harness looks in %s", out, d.CNPG)
+	}
+	if v.CNPG.Operator == "" || v.CNPG.PostgresMajor == "" || !strings.HasPrefix(v.CNPG.Postgres, "ghcr.io/cloudnative-pg/postgresql:"+v.CNPG.PostgresMajor+".") {
+		t.Errorf("CNPG versions %+v: the PostgreSQL image's tag must start with its major", v.CNPG)
 	}
 }

@@ -61,3 +61,4 @@ install_bin() {
 	mkdir -p "$(dirname "$2")"
 	cp "$1" "$2.tmp.$$" && chmod 0755 "$2.tmp.$$" && mv -f "$2.tmp.$$" "$2"
 }
+CNPG_KIT=$CACHE_ROOT/cnpg-$CNPG-barman-cloud-$BARMAN_CLOUD-pg$POSTGRES_MAJOR-$POSTGRES_DEBIAN_SUITE

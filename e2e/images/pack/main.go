@@ -4,6 +4,10 @@
 //	  -entrypoint /usr/local/bin/source-controller \
 //	  -file /usr/local/bin/source-controller=./source-controller:0755 \
 //	  -file /etc/ssl/certs/ca-certificates.crt=/etc/ssl/certs/ca-certificates.crt
+//
+// or, for a root file system assembled in a folder (links kept):
+//
+//	pack -tag ghcr.io/cloudnative-pg/postgresql:17 -out pg.tar -user 26:26 -rootfs ./rootfs
 package main
 
 import (
@@ -36,6 +40,7 @@ func run(args []string) error {
 	fs.StringVar(&spec.Tag, "tag", "", "image name and tag")
 	fs.StringVar(&spec.User, "user", "", "user:group to run as")
 	fs.StringVar(&spec.WorkingDir, "workdir", "", "working directory")
+	fs.StringVar(&spec.RootFS, "rootfs", "", "folder holding the whole file system (instead of -file)")
 	fs.Var(&entrypoint, "entrypoint", "entrypoint argument (repeat for each)")
 	fs.Var(&env, "env", "KEY=VALUE (repeatable)")
 	fs.Var(&files, "file", "IMAGE_PATH=SOURCE[:MODE] (repeatable; MODE octal, default 0644)")
