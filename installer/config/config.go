@@ -146,8 +146,24 @@ type SMTP struct {
 	Security string `json:"security,omitempty"`
 }
 
-// Backup schedules the database backups and the check that they restore.
+// Backup says where backups go and when they are taken and checked.
 type Backup struct {
+	// Mode is external (an S3 target off this server: recommended) or
+	// embedded (a bucket of the embedded object store on its own volume,
+	// still on this server's disk: storage.mode embedded only).
+	Mode string `json:"mode,omitempty"`
+	// Endpoint is the external target's https://host[:port] (mode external).
+	Endpoint string `json:"endpoint,omitempty"`
+	Region   string `json:"region,omitempty"`
+	Bucket   string `json:"bucket,omitempty"`
+	// Prefix is where inside the bucket everything goes: "" (the bucket's
+	// root) or a path ending in "/", never starting with one.
+	Prefix string `json:"prefix,omitempty"`
+	// ServerName is the database's barman server name in the archive,
+	// database/<serverName>/: default postgres. A disaster recovery sets
+	// another so the recovered cluster never writes into the archive it
+	// recovered from.
+	ServerName string `json:"serverName,omitempty"`
 	// Schedule of the daily base backup: a cron expression with seconds
 	// first, as CloudNativePG reads it ("0 0 2 * * *" is 02:00).
 	Schedule string `json:"schedule"`

@@ -66,6 +66,7 @@ func (c *Config) ApplyDefaults() {
 	if c.Git.Mode == GitExternal {
 		def("git.auth", &c.Git.Auth, GitAuthToken, BuiltIn)
 	}
+	c.defaultBackup(def)
 	def("backup.schedule", &c.Backup.Schedule, "0 0 2 * * *", BuiltIn)
 	def("backup.retention", &c.Backup.Retention, "30d", BuiltIn)
 	def("backup.restoreCheckSchedule", &c.Backup.RestoreCheckSchedule, "30 4 * * *", BuiltIn)

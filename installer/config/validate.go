@@ -29,6 +29,11 @@ type SecretSpec struct {
 	// which answer now needs the operator's own: a generated value does not
 	// satisfy it.
 	GeneratedFor, Why string
+	// From, on a given secret, names the secret whose value it takes while
+	// the operator gives none of its own (the backup target's keys when it
+	// is the storage's bucket): the secret store copies it, and keeps the
+	// copy in step with From.
+	From string
 }
 
 // RequiredSecrets lists the secrets this config needs, generated or given.
@@ -66,9 +71,7 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 			gen("storage.accessKeyID", "the embedded object store's Docs account"),
 			gen("storage.secretAccessKey", "the embedded object store's Docs account"),
 			gen("objectstore.rootAccessKey", "the embedded object store's root account"),
-			gen("objectstore.rootSecretKey", "the embedded object store's root account"),
-			gen("backup.accessKeyID", "the embedded object store's database backup account"),
-			gen("backup.secretAccessKey", "the embedded object store's database backup account"))
+			gen("objectstore.rootSecretKey", "the embedded object store's root account"))
 	} else {
 		s = append(s,
 			instead(given("storage.accessKeyID", "the S3 bucket "+c.Storage.Bucket),
@@ -76,6 +79,7 @@ func (c *Config) RequiredSecrets() []SecretSpec {
 			instead(given("storage.secretAccessKey", "the S3 bucket "+c.Storage.Bucket),
 				"the embedded object store", "storage.mode external needs the secret access key of your S3 bucket "+c.Storage.Bucket))
 	}
+	s = append(s, c.backupSecrets(gen, given, instead)...)
 	switch {
 	case c.Git.Mode == GitInCluster:
 		s = append(s, gen("git.password", "the in-cluster git server"))
@@ -287,8 +291,8 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOri
 	default:
 		add("storage.mode", fmt.Sprintf("%q is not a storage mode", c.Storage.Mode), "use embedded or external")
 	}
-	if !bucketRe.MatchString(c.Storage.Bucket) || strings.Contains(c.Storage.Bucket, "..") || net.ParseIP(c.Storage.Bucket) != nil {
-		add("storage.bucket", fmt.Sprintf("%q is not an S3 bucket name", c.Storage.Bucket), "use 3-63 lower-case letters, digits, dots and hyphens")
+	if p := BucketNameProblem(c.Storage.Bucket); p != "" {
+		add("storage.bucket", p, "use 3-63 lower-case letters, digits, dots and hyphens")
 	}
 	if !regionRe.MatchString(c.Storage.Region) {
 		add("storage.region", fmt.Sprintf("%q is not a region name", c.Storage.Region), `e.g. "us-east-1" or your provider's region`)
@@ -324,6 +328,7 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOri
 		add("smtp.host", "empty while other smtp fields are set", "set smtp.host, or remove the smtp section")
 	}
 
+	c.validateBackup(add)
 	if err := validCron(c.Backup.Schedule, 6); err != nil {
 		add("backup.schedule", err.Error(), `use six fields, seconds first, e.g. "0 0 2 * * *" for 02:00 every day`)
 	}
@@ -339,7 +344,8 @@ func (c *Config) Validate(cat *bundles.Catalog, have func(name string) SecretOri
 
 	if have != nil {
 		for _, s := range c.RequiredSecrets() {
-			if s.Generated {
+			if s.Generated || (s.From != "" && have(s.Name) != SecretGiven) {
+				// A copy's source is checked as a secret of its own.
 				continue
 			}
 			if problem := s.unsatisfied(have(s.Name)); problem != "" {

@@ -48,7 +48,7 @@ func (s *Store) fromFile(doc storeFile) {
 }
 
 func known(o config.SecretOrigin) bool {
-	return o == config.SecretGenerated || o == config.SecretGiven || o == config.SecretUnrecorded
+	return o == config.SecretGenerated || o == config.SecretGiven || o == config.SecretUnrecorded || o == config.SecretCopied
 }
 
 // legacyOrigin is the origin of a value stored by a docs-appliance that
@@ -100,7 +100,9 @@ func (s *Store) ResolveUnrecorded(last *config.Config) {
 			continue
 		}
 		e.origin = config.SecretGiven
-		if sp.Generated {
+		// Older binaries only ever generated a secret that is now a copy
+		// (the embedded store's backup account): never the operator's.
+		if sp.Generated || sp.From != "" {
 			e.origin = config.SecretGenerated
 		}
 		s.values[name] = e
@@ -174,6 +176,10 @@ func (s *Store) Set(name, value string) {
 //   - a secret the operator gives gets their value, in use or kept aside;
 //     a generated value is never put to that use (Validate refuses the
 //     config first).
+//   - one with a From, while the operator gives none of its own, gets a
+//     copy of From's value, refreshed on every run so it follows a rotated
+//     key; a generated value it replaces is kept aside. A copy is never a
+//     generated secret's value: that is brought back or made anew.
 func (s *Store) Ensure(specs []config.SecretSpec) ([]string, error) {
 	var made []string
 	for _, sp := range specs {
@@ -182,8 +188,15 @@ func (s *Store) Ensure(specs []config.SecretSpec) ([]string, error) {
 		if !sp.Generated {
 			if (!ok || cur.origin != config.SecretGiven) && hasAside && a.origin == config.SecretGiven {
 				s.swap(sp.Name)
+			} else if sp.From != "" && (!ok || cur.origin != config.SecretGiven) {
+				s.copyFrom(sp.Name, sp.From)
 			}
 			continue
+		}
+		if ok && cur.origin == config.SecretCopied {
+			delete(s.values, sp.Name)
+			ok = false
+			s.dirty = true
 		}
 		switch {
 		case !ok && hasAside:
@@ -217,5 +230,23 @@ func (s *Store) swap(name string) {
 	} else {
 		delete(s.aside, name)
 	}
+	s.dirty = true
+}
+
+// copyFrom puts a copy of from's value in use for name, keeping aside a
+// generated value it replaces.
+func (s *Store) copyFrom(name, from string) {
+	src, ok := s.values[from]
+	if !ok {
+		return
+	}
+	cur, has := s.values[name]
+	if has && cur.origin == config.SecretCopied && cur.value == src.value {
+		return
+	}
+	if has && cur.origin != config.SecretCopied {
+		s.aside[name] = cur
+	}
+	s.values[name] = entry{src.value, config.SecretCopied}
 	s.dirty = true
 }
