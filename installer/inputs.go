@@ -172,7 +172,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	stores = append(stores, bundles.EmbeddedStore())
 	return &Inputs{
 		Catalog: cat, Config: cfg, Train: train, Profile: profile, Store: store,
-		Charts: bundles.Chain(stores...), Generated: generated, Warnings: tlsIn.warnings(), Branding: brand,
+		Charts: bundles.Chain(stores...), Generated: generated, Warnings: append(cfg.Warnings(), tlsIn.warnings()...), Branding: brand,
 	}, nil
 }
 

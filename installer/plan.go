@@ -86,6 +86,7 @@ func newPlan(in *Inputs, res *render.Result, outDir string, existingCluster bool
 	if len(res.Missing) > 0 {
 		p.Blockers = append(p.Blockers, fmt.Sprintf("%d charts are not carried by this build: run `make charts` on a connected machine, pass --charts DIR, or use --bundle FILE", len(res.Missing)))
 	}
+	p.Warnings = append(p.Warnings, in.Warnings...)
 	if in.Store.Ephemeral() {
 		p.Warnings = append(p.Warnings, "no state folder yet: secrets in this dry run were generated in memory and are not kept")
 	}

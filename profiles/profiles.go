@@ -44,9 +44,13 @@ type Components struct {
 type Storage struct {
 	Database string `json:"database"`
 	Objects  string `json:"objects"`
-	Git      string `json:"git"`
-	Cache    string `json:"cache"`
-	Metrics  string `json:"metrics"`
+	// Backups is the embedded object store's backups volume (backup.mode
+	// embedded): the database archive and the media copies, kept apart from
+	// the media volume so filling or losing one is not losing the other.
+	Backups string `json:"backups"`
+	Git     string `json:"git"`
+	Cache   string `json:"cache"`
+	Metrics string `json:"metrics"`
 }
 
 // Database sizes the PostgreSQL cluster.
@@ -122,7 +126,7 @@ func (p *Profile) Validate() error {
 		errs = append(errs, "host: minCPU, minMemoryGiB and minDiskGiB must be positive")
 	}
 	for _, q := range []struct{ path, v string }{
-		{"storage.database", p.Storage.Database}, {"storage.objects", p.Storage.Objects},
+		{"storage.database", p.Storage.Database}, {"storage.objects", p.Storage.Objects}, {"storage.backups", p.Storage.Backups},
 		{"storage.git", p.Storage.Git}, {"storage.cache", p.Storage.Cache}, {"storage.metrics", p.Storage.Metrics},
 	} {
 		if _, err := resource.ParseQuantity(q.v); err != nil {

@@ -41,7 +41,7 @@ func TestProfileValidation(t *testing.T) {
 name: broken
 servers: 2
 host: {minCPU: 4, minMemoryGiB: 8, minDiskGiB: 60}
-storage: {database: ten, objects: 1Gi, git: 1Gi, cache: 1Gi, metrics: 1Gi}
+storage: {database: ten, objects: 1Gi, backups: 1Gi, git: 1Gi, cache: 1Gi, metrics: 1Gi}
 database: {instances: 1}
 workloads:
   docs-backend: {replicas: 0, requests: {cpu: 1}, limits: {memory: lots}}

@@ -15,10 +15,8 @@ const (
 	postgresCluster = "postgres"
 	// backupStore is the barman-cloud ObjectStore the cluster archives to.
 	backupStore = "backups"
-	// backupBucket holds the database backups in the embedded object store.
-	backupBucket = "appliance-backups"
-	// backupPrefix holds them inside the operator's bucket (external S3).
-	backupPrefix = "appliance-backups"
+	// backupBucket is the embedded object store's default backups bucket.
+	backupBucket = config.EmbeddedBackupBucket
 	// barmanPlugin is the CNPG-I plugin name of plugin-barman-cloud.
 	barmanPlugin = "barman-cloud.cloudnative-pg.io"
 	// restoreCheck is the throwaway cluster and the CronJob that makes it.
@@ -104,14 +102,12 @@ func splitRegistry(repo string) (registry, rest string) {
 	return "", repo
 }
 
-// backupTarget is where the cluster archives: the embedded store's
-// backups bucket, or a prefix of the operator's bucket (its credentials
-// are the only ones the appliance has there).
+// backupTarget is where the cluster archives: barman-cloud's
+// destinationPath s3://<bucket>/<prefix>database/ at the backup target's
+// endpoint (the layout every backup part shares, see config.BackupLocation).
 func backupTarget(cfg *config.Config) (destination, endpoint string) {
-	if cfg.Storage.Mode == config.External {
-		return fmt.Sprintf("s3://%s/%s/", cfg.Storage.Bucket, backupPrefix), s3Endpoint(cfg)
-	}
-	return fmt.Sprintf("s3://%s/", backupBucket), s3Endpoint(cfg)
+	loc := cfg.BackupLocation()
+	return loc.DatabasePath(), loc.Endpoint
 }
 
 // databaseComponent is PostgreSQL for Docs and the embedded Keycloak: one
@@ -140,12 +136,11 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 		}
 		roles = append(roles, managedRole("keycloak", "keycloak-db"))
 	}
-	accessKey, secretKey := "backup.accessKeyID", "backup.secretAccessKey"
-	if cfg.Storage.Mode == config.External {
-		accessKey, secretKey = "storage.accessKeyID", "storage.secretAccessKey"
-	}
-	if err := r.secretFromStore(comp, nsDatabase, "backup-s3", map[string]string{
-		"ACCESS_KEY_ID": accessKey, "ACCESS_SECRET_KEY": secretKey,
+	// Always the backup.* keys: the store copies the storage's into them
+	// while the target is the storage's bucket (config.SecretSpec.From).
+	// barman-cloud signs for the target's region (AWS refuses another).
+	if err := r.secretOf(comp, nsDatabase, "backup-s3", "", map[string]string{"REGION": cfg.BackupLocation().Region}, map[string]string{
+		"ACCESS_KEY_ID": config.SecretBackupAccessKeyID, "ACCESS_SECRET_KEY": config.SecretBackupSecretAccessKey,
 	}); err != nil {
 		return nil, err
 	}
@@ -175,7 +170,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 		}},
 		"plugins": list{m{
 			"name": barmanPlugin, "isWALArchiver": true,
-			"parameters": m{"barmanObjectName": backupStore},
+			"parameters": m{"barmanObjectName": backupStore, "serverName": cfg.Backup.ServerName},
 		}},
 	}
 	if instances > 1 {
@@ -200,6 +195,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 			"s3Credentials": m{
 				"accessKeyId":     m{"name": "backup-s3", "key": "ACCESS_KEY_ID"},
 				"secretAccessKey": m{"name": "backup-s3", "key": "ACCESS_SECRET_KEY"},
+				"region":          m{"name": "backup-s3", "key": "REGION"},
 			},
 			"wal":  m{"compression": "gzip", "maxParallel": 2},
 			"data": m{"compression": "gzip", "jobs": 2},

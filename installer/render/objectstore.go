@@ -1,6 +1,7 @@
 package render
 
 import (
+	_ "embed"
 	"fmt"
 
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -24,6 +25,25 @@ const (
 // ObjectStoreNamespace is where the embedded object store runs.
 const ObjectStoreNamespace = nsObjectStore
 
+// BackupVolumeClaim is the PersistentVolumeClaim of the embedded object
+// store's backups volume, in ObjectStoreNamespace; k3s's local-path
+// provisioner keeps it in the folder pvc-<uid>_<namespace>_<claim> of the
+// volumes folder (reset keeps it).
+const BackupVolumeClaim = backupVolume + "-" + objectStoreName + "-0"
+
+// backupVolume is the StatefulSet's claim template for the backups bucket.
+const backupVolume = "backups"
+
+func volumeClaim(name, app, size string) m {
+	return m{
+		"metadata": m{"name": name, "labels": labelsFor("object-store", app)},
+		"spec": m{
+			"accessModes": list{"ReadWriteOnce"},
+			"resources":   m{"requests": m{"storage": size}},
+		},
+	}
+}
+
 // objectStoreComponent runs versitygw (operators layer: the platform's
 // buckets and backups need it up first). Internal accounts live in an IAM
 // folder on the same volume; the root account only administers.
@@ -40,6 +60,15 @@ func (r *renderer) objectStoreComponent(v *valuesContext) (*component, error) {
 	}
 	const name = objectStoreName
 	w := p.Workload("object-store")
+	mounts := list{m{"name": "data", "mountPath": "/data"}, tmpMount()}
+	claims := list{volumeClaim("data", name, p.Storage.Objects)}
+	if loc := v.Config.BackupLocation(); loc.Embedded {
+		// The backups bucket's folder is a volume of its own: filling or
+		// losing the media volume is not losing the backups (and a reset
+		// keeps this volume unless told to delete backups).
+		mounts = append(mounts, m{"name": backupVolume, "mountPath": "/data/buckets/" + loc.Bucket})
+		claims = append(claims, volumeClaim(backupVolume, name, p.Storage.Backups))
+	}
 	probe := func(failures int) m {
 		return m{"httpGet": m{"path": "/health", "port": "s3"}, "periodSeconds": 10, "timeoutSeconds": 3, "failureThreshold": failures}
 	}
@@ -91,19 +120,17 @@ func (r *renderer) objectStoreComponent(v *valuesContext) (*component, error) {
 					"readinessProbe":  probe(3),
 					"resources":       w.Resources(),
 					"securityContext": restrictedContainer(),
-					"volumeMounts":    list{m{"name": "data", "mountPath": "/data"}, tmpMount()},
+					"volumeMounts":    mounts,
 				}},
 				"volumes": list{tmpVolume()},
 			},
 		},
-		"volumeClaimTemplates": list{m{
-			"metadata": m{"name": "data", "labels": labelsFor("object-store", name)},
-			"spec": m{
-				"accessModes": list{"ReadWriteOnce"},
-				"resources":   m{"requests": m{"storage": p.Storage.Objects}},
-			},
-		}},
+		"volumeClaimTemplates": claims,
 	})
+	// Claim templates are immutable: the backups volume coming or going
+	// (an older appliance, a change of backup.mode) needs the StatefulSet
+	// recreated; its volumes are retained (whenDeleted: Retain) and reattached.
+	sts.Annotations()["kustomize.toolkit.fluxcd.io/force"] = "enabled"
 	return &component{
 		Component: Component{Name: "object-store", Layer: "operators", Namespace: nsObjectStore},
 		dir:       "infrastructure/object-store",
@@ -111,97 +138,20 @@ func (r *renderer) objectStoreComponent(v *valuesContext) (*component, error) {
 	}, nil
 }
 
-// accountsScript makes the Docs and backup accounts and their buckets in
-// versitygw with the admin API (idempotent: an existing account gets its
-// secret updated, an existing bucket its owner set), as the root account.
-const accountsScript = `set -eu
-admin() {
-  versitygw admin --access "$ROOT_ACCESS_KEY_ID" --secret "$ROOT_SECRET_ACCESS_KEY" \
-    --endpoint-url "$ENDPOINT" "$@"
-}
-tries=0
-until admin list-users >/dev/null 2>&1; do
-  tries=$((tries + 1))
-  [ "$tries" -lt 60 ] || { echo "the object store does not answer at $ENDPOINT" >&2; exit 1; }
-  sleep 5
-done
-ensure_user() {
-  if admin list-users | awk 'NR > 2 {print $1}' | grep -qxF "$1"; then
-    admin update-user --access "$1" --secret "$2" --role user
-  else
-    admin create-user --access "$1" --secret "$2" --role user
-  fi
-}
-ensure_bucket() {
-  if admin list-buckets | awk 'NR > 2 {print $1}' | grep -qxF "$1"; then
-    admin change-bucket-owner --bucket "$1" --owner "$2"
-  else
-    admin create-bucket --bucket "$1" --owner "$2"
-  fi
-}
-ensure_user "$DOCS_ACCESS_KEY_ID" "$DOCS_SECRET_ACCESS_KEY"
-ensure_user "$BACKUP_ACCESS_KEY_ID" "$BACKUP_SECRET_ACCESS_KEY"
-ensure_bucket "$MEDIA_BUCKET" "$DOCS_ACCESS_KEY_ID"
-ensure_bucket "$BACKUP_BUCKET" "$BACKUP_ACCESS_KEY_ID"
-echo "accounts and buckets ready"
-`
-
-// bucketScript checks a bucket with boto3, as Docs will use it, and with
-// --versioning turns versioning on and proves it is on and that versions
-// can be listed (document history calls list_object_versions). It runs in
-// Docs' backend image, which carries boto3: no other image to ship.
-const bucketScript = `import argparse, os, sys
-import boto3
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-parser = argparse.ArgumentParser()
-parser.add_argument("--bucket", required=True)
-parser.add_argument("--versioning", action="store_true")
-args = parser.parse_args()
-
-s3 = boto3.client(
-    "s3",
-    endpoint_url=os.environ["S3_ENDPOINT_URL"],
-    region_name=os.environ["S3_REGION"],
-    aws_access_key_id=os.environ["S3_ACCESS_KEY_ID"],
-    aws_secret_access_key=os.environ["S3_SECRET_ACCESS_KEY"],
-    config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
-                  retries={"max_attempts": 10, "mode": "standard"}),
+// The buckets Job's scripts, kept as files so they are read, linted and
+// run as what they are.
+var (
+	//go:embed scripts/accounts.sh
+	accountsScript string
+	//go:embed scripts/bucket.py
+	bucketScript string
 )
-
-def fail(message):
-    print(f"bucket {args.bucket}: {message}", file=sys.stderr)
-    sys.exit(1)
-
-try:
-    s3.head_bucket(Bucket=args.bucket)
-except ClientError as e:
-    fail(f"cannot be reached with these credentials: {e}")
-
-if args.versioning:
-    status = s3.get_bucket_versioning(Bucket=args.bucket).get("Status")
-    if status != "Enabled":
-        try:
-            s3.put_bucket_versioning(Bucket=args.bucket, VersioningConfiguration={"Status": "Enabled"})
-        except ClientError as e:
-            fail(f"versioning is {status or 'off'} and cannot be turned on ({e}); Docs needs it: enable it on the bucket")
-        status = s3.get_bucket_versioning(Bucket=args.bucket).get("Status")
-    if status != "Enabled":
-        fail(f"versioning is {status or 'off'} after enabling it; Docs needs a store that supports versioning")
-    try:
-        s3.list_object_versions(Bucket=args.bucket, MaxKeys=1)
-    except ClientError as e:
-        fail(f"object versions cannot be listed ({e}); Docs' document history needs it")
-    print(f"bucket {args.bucket}: reachable, versioning enabled")
-else:
-    print(f"bucket {args.bucket}: reachable")
-`
 
 // bucketsComponent prepares storage for Docs and the backups (platform
 // layer): with the embedded store, the accounts, the buckets and
 // versioning; with the operator's S3, a check that the bucket answers to
-// Docs' credentials with versioning on. Either way a Job Flux waits for,
+// Docs' credentials with versioning on; and a write, read and delete in
+// the backup target with the backup keys. Either way a Job Flux waits for,
 // so a bad store stops the rollout before Docs starts on it.
 func (r *renderer) bucketsComponent(v *valuesContext) (*component, error) {
 	cfg, p := v.Config, v.Profile
@@ -210,10 +160,11 @@ func (r *renderer) bucketsComponent(v *valuesContext) (*component, error) {
 		return nil, err
 	}
 	const name = "buckets"
-	s3env := func(secret, accessKey, secretKey string) map[string]any {
+	loc := cfg.BackupLocation()
+	s3env := func(endpoint, region, secret, accessKey, secretKey string) map[string]any {
 		return map[string]any{
-			"S3_ENDPOINT_URL":      s3Endpoint(cfg),
-			"S3_REGION":            cfg.Storage.Region,
+			"S3_ENDPOINT_URL":      endpoint,
+			"S3_REGION":            region,
 			"S3_ACCESS_KEY_ID":     fromSecret(secret, accessKey),
 			"S3_SECRET_ACCESS_KEY": fromSecret(secret, secretKey),
 			// The same boto3 checksum settings as Docs (docs #1189).
@@ -238,18 +189,24 @@ func (r *renderer) bucketsComponent(v *valuesContext) (*component, error) {
 			"volumeMounts":    list{m{"name": "scripts", "mountPath": "/scripts", "readOnly": true}, tmpMount()},
 		}
 	}
-	var ns string
+	ns, part := docsNamespace, name
+	if cfg.Storage.Mode == config.Embedded {
+		ns, part = nsObjectStore, "object-store"
+	}
+	// The backup keys, whatever the target: the embedded store's backup
+	// account, or the operator's keys of the external target.
+	if err := r.secretFromStore(part, ns, "backup-s3", map[string]string{
+		"ACCESS_KEY_ID": config.SecretBackupAccessKeyID, "SECRET_ACCESS_KEY": config.SecretBackupSecretAccessKey,
+	}); err != nil {
+		return nil, err
+	}
+	backups := python("backups-bucket", []string{"--bucket", loc.Bucket, "--prefix", loc.Prefix},
+		s3env(loc.Endpoint, loc.Region, "backup-s3", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))
 	var init, main list
 	scripts := map[string]string{"bucket.py": bucketScript}
 	if cfg.Storage.Mode == config.Embedded {
-		ns = nsObjectStore
 		if err := r.secretFromStore("object-store", ns, "docs-s3", map[string]string{
 			"ACCESS_KEY_ID": "storage.accessKeyID", "SECRET_ACCESS_KEY": "storage.secretAccessKey",
-		}); err != nil {
-			return nil, err
-		}
-		if err := r.secretFromStore("object-store", ns, "backup-s3", map[string]string{
-			"ACCESS_KEY_ID": "backup.accessKeyID", "SECRET_ACCESS_KEY": "backup.secretAccessKey",
 		}); err != nil {
 			return nil, err
 		}
@@ -258,40 +215,45 @@ func (r *renderer) bucketsComponent(v *valuesContext) (*component, error) {
 			return nil, err
 		}
 		scripts["accounts.sh"] = accountsScript
+		vars := map[string]any{
+			"ENDPOINT":               s3Endpoint(cfg),
+			"ROOT_ACCESS_KEY_ID":     fromSecret("objectstore-root", "ROOT_ACCESS_KEY_ID"),
+			"ROOT_SECRET_ACCESS_KEY": fromSecret("objectstore-root", "ROOT_SECRET_ACCESS_KEY"),
+			"DOCS_ACCESS_KEY_ID":     fromSecret("docs-s3", "ACCESS_KEY_ID"),
+			"DOCS_SECRET_ACCESS_KEY": fromSecret("docs-s3", "SECRET_ACCESS_KEY"),
+			"MEDIA_BUCKET":           cfg.Storage.Bucket,
+		}
+		if loc.Embedded {
+			vars["BACKUP_ACCESS_KEY_ID"] = fromSecret("backup-s3", "ACCESS_KEY_ID")
+			vars["BACKUP_SECRET_ACCESS_KEY"] = fromSecret("backup-s3", "SECRET_ACCESS_KEY")
+			vars["BACKUP_BUCKET"] = loc.Bucket
+		}
 		init = list{
 			m{
 				"name":            "accounts",
 				"image":           vgw,
 				"imagePullPolicy": "IfNotPresent",
 				"command":         list{"/bin/sh", "/scripts/accounts.sh"},
-				"env": env(map[string]any{
-					"ENDPOINT":                 s3Endpoint(cfg),
-					"ROOT_ACCESS_KEY_ID":       fromSecret("objectstore-root", "ROOT_ACCESS_KEY_ID"),
-					"ROOT_SECRET_ACCESS_KEY":   fromSecret("objectstore-root", "ROOT_SECRET_ACCESS_KEY"),
-					"DOCS_ACCESS_KEY_ID":       fromSecret("docs-s3", "ACCESS_KEY_ID"),
-					"DOCS_SECRET_ACCESS_KEY":   fromSecret("docs-s3", "SECRET_ACCESS_KEY"),
-					"BACKUP_ACCESS_KEY_ID":     fromSecret("backup-s3", "ACCESS_KEY_ID"),
-					"BACKUP_SECRET_ACCESS_KEY": fromSecret("backup-s3", "SECRET_ACCESS_KEY"),
-					"MEDIA_BUCKET":             cfg.Storage.Bucket,
-					"BACKUP_BUCKET":            backupBucket,
-				}),
+				"env":             env(vars),
 				"resources":       resources(p, "job"),
 				"securityContext": restrictedContainer(),
 				"volumeMounts":    list{m{"name": "scripts", "mountPath": "/scripts", "readOnly": true}},
 			},
-			python("backups-bucket", []string{"--bucket", backupBucket}, s3env("backup-s3", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY")),
+			backups,
 		}
-		main = list{python("media-bucket", []string{"--bucket", cfg.Storage.Bucket, "--versioning"}, s3env("docs-s3", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))}
+		main = list{python("media-bucket", []string{"--bucket", cfg.Storage.Bucket, "--versioning"},
+			s3env(s3Endpoint(cfg), cfg.Storage.Region, "docs-s3", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY"))}
 	} else {
 		// The operator's S3: Docs' credentials are in the docs-backend Secret.
-		ns = docsNamespace
-		main = list{python("media-bucket", []string{"--bucket", cfg.Storage.Bucket, "--versioning"}, s3env(docsSecret, "AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY"))}
+		init = list{backups}
+		main = list{python("media-bucket", []string{"--bucket", cfg.Storage.Bucket, "--versioning"},
+			s3env(s3Endpoint(cfg), cfg.Storage.Region, docsSecret, "AWS_S3_ACCESS_KEY_ID", "AWS_S3_SECRET_ACCESS_KEY"))}
 	}
 	// Rotating a key in the secret store must rerun the Job (it pushes the
 	// keys into versitygw): fingerprint them. A truncated SHA-256 of
 	// 190-bit random values reveals nothing.
 	var creds string
-	for _, n := range []string{"storage.accessKeyID", "storage.secretAccessKey", "backup.accessKeyID", "backup.secretAccessKey"} {
+	for _, n := range []string{"storage.accessKeyID", "storage.secretAccessKey", config.SecretBackupAccessKeyID, config.SecretBackupSecretAccessKey} {
 		if val, ok := r.opts.Secrets.Get(n); ok {
 			creds += n + "=" + val + "\n"
 		}
@@ -301,14 +263,12 @@ func (r *renderer) bucketsComponent(v *valuesContext) (*component, error) {
 		"automountServiceAccountToken": false,
 		"restartPolicy":                "OnFailure",
 		"securityContext":              restrictedPod(objectStoreUID),
+		"initContainers":               init,
 		"containers":                   main,
 		"volumes": list{
 			m{"name": "scripts", "configMap": m{"name": name}},
 			tmpVolume(),
 		},
-	}
-	if len(init) > 0 {
-		pod["initContainers"] = init
 	}
 	job := newObject("batch/v1", "Job", ns, name, "object-store").with("spec", m{
 		"backoffLimit": 6,

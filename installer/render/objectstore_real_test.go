@@ -68,6 +68,16 @@ func objectStoreServer(t *testing.T, files map[string]File, root, secret string)
 		}
 	}
 	c := renderedContainer(t, files["infrastructure/object-store/statefulset-objectstore.yaml"].Content, false, "versitygw")
+	// A volume mounted inside /data (the backups bucket's own) is an empty
+	// folder there before versitygw starts, as kubelet makes it.
+	for _, vm := range c["volumeMounts"].([]any) {
+		mp := vm.(map[string]any)["mountPath"].(string)
+		if strings.HasPrefix(mp, "/data/") {
+			if err := os.MkdirAll(filepath.Join(data, strings.TrimPrefix(mp, "/data/")), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	port := freePort(t)
 	var args []string
 	for _, a := range c["args"].([]any) {
@@ -188,7 +198,7 @@ func TestObjectStoreRealServer(t *testing.T) {
 		if out, err := runScript(t, accounts(docsSecret), "sh", filepath.Join(scripts, "accounts.sh")); err != nil {
 			t.Fatalf("accounts.sh (run %d): %v\n%s", run, err, out)
 		}
-		if out, err := runScript(t, s3(backupKey, backupSecret), "python3", bucketPy, "--bucket", backupBucket); err != nil {
+		if out, err := runScript(t, s3(backupKey, backupSecret), "python3", bucketPy, "--bucket", backupBucket, "--prefix", ""); err != nil {
 			t.Fatalf("bucket.py backups (run %d): %v\n%s", run, err, out)
 		}
 		out, err := runScript(t, s3(docsKey, docsSecret), "python3", bucketPy, "--bucket", f.opts.Config.Storage.Bucket, "--versioning")
