@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/reset"
 )
 
 func objectAt(t *testing.T, files map[string]File, path string) map[string]any {
@@ -139,5 +140,13 @@ func TestEmbeddedBackupEndpointIsTheObjectStoreService(t *testing.T) {
 	f := newFixture(t, "single-small")
 	if got, want := f.opts.Config.BackupLocation().Endpoint, s3Endpoint(f.opts.Config); got != want {
 		t.Fatalf("config.EmbeddedObjectStoreURL %s, the object store Service is at %s", got, want)
+	}
+}
+
+// TestResetKnowsTheBackupsVolume: reset keeps the folder k3s's local-path
+// provisioner makes for this claim (pvc-<uid>_<namespace>_<claim>).
+func TestResetKnowsTheBackupsVolume(t *testing.T) {
+	if !reset.IsBackupVolume("pvc-0b7e6f1c-6a2d-4c55-9d0e-1f2a3b4c5d6e_" + ObjectStoreNamespace + "_" + BackupVolumeClaim) {
+		t.Fatalf("reset does not recognise the folder of claim %s/%s", ObjectStoreNamespace, BackupVolumeClaim)
 	}
 }

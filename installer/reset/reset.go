@@ -43,8 +43,12 @@ type Options struct {
 	Runner host.Runner
 	// StateDir is the appliance's state folder (host path).
 	StateDir string
-	// Purge removes the age key and the volumes too: the whole state folder.
+	// Purge removes the age key and the volumes too: the whole state folder, but for the
+	// embedded object store's backups volume.
 	Purge bool
+	// DeleteBackups, with Purge, deletes the backups volume too (and backups an older
+	// appliance kept in the object store's data volume).
+	DeleteBackups bool
 	// Yes confirms without asking.
 	Yes bool
 	// Prompt asks when Yes is not set; nil (no terminal) makes Run refuse.
@@ -72,6 +76,8 @@ type Plan struct {
 	VolumesTo   string
 	State       []string // host paths in the state folder
 	Kept        []string // host paths kept in the state folder
+	// KeptBackups: a purge keeps the backups volume(s) in Kept (no DeleteBackups).
+	KeptBackups bool
 }
 
 // Empty reports whether there is nothing to reset.
@@ -119,12 +125,20 @@ func (p *Plan) Text() string {
 		item("remove the appliance state: %s", strings.Join(p.State, ", "))
 	}
 	if len(p.Kept) > 0 {
-		item("keep %s (use --purge to remove them too)", keptText(p.Kept))
+		item("keep %s (%s)", keptText(p.Kept), p.keptHint())
 	}
 	if p.ForeignK3s {
 		item("leave alone the k3s on this host: docs-appliance did not install it")
 	}
 	return b.String()
+}
+
+// keptHint says which flags remove what the reset keeps.
+func (p *Plan) keptHint() string {
+	if p.KeptBackups {
+		return "backups are never deleted by default: --purge --delete-backups deletes them too"
+	}
+	return "--purge removes them too, but for the backups volume, which also needs --delete-backups"
 }
 
 func (o *Options) defaults() error {
@@ -136,6 +150,9 @@ func (o *Options) defaults() error {
 	}
 	if o.StateDir == "" || !path.IsAbs(o.StateDir) || path.Clean(o.StateDir) == "/" {
 		return fmt.Errorf("reset: the state folder %q must be an absolute path other than / (--state-dir)", o.StateDir)
+	}
+	if o.DeleteBackups && !o.Purge {
+		return errors.New("reset: --delete-backups deletes the backups volume as part of a purge: give it with --purge, or leave it out to keep every volume")
 	}
 	if o.KillWait == 0 {
 		o.KillWait = 10 * time.Second

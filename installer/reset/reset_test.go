@@ -77,7 +77,8 @@ func newFakeHost(t *testing.T, ours bool) *fakeHost {
 		Mkdir("/sys/class/net/eth0").Mkdir("/sys/class/net/lo").Mkdir("/sys/class/net/cni0").Mkdir("/sys/class/net/flannel.1").
 		Write("/var/lib/docs-data/important", "the operator's data").
 		Write(stateDir+"/age.key", "AGE-SECRET-KEY-1...").
-		Write(stateDir+"/volumes/pvc-1_objectstore_data-objectstore-0/appliance-backups/base.tar", "backup").
+		Write(stateDir+"/volumes/pvc-1_object-store_data-objectstore-0/buckets/docs-media-storage/doc/a.png", "media").
+		Write(stateDir+"/volumes/pvc-3_object-store_backups-objectstore-0/database/postgres/base/20261201T020000/data.tar", "backup").
 		Write(k3s.LegacyVolumesDir+"/pvc-2_database_pg-1/PG_VERSION", "17").
 		Write(stateDir+"/kubeconfig", "kubeconfig").
 		Write(stateDir+"/appliance.yaml", "domain: docs.example.org\n").
@@ -200,7 +201,8 @@ func TestResetRemovesOurK3sAndStateThenHasNothingToDo(t *testing.T) {
 			t.Errorf("%s is still there", p)
 		}
 	}
-	for _, p := range []string{stateDir + "/age.key", stateDir + "/volumes/pvc-1_objectstore_data-objectstore-0/appliance-backups/base.tar",
+	for _, p := range []string{stateDir + "/age.key", stateDir + "/volumes/pvc-1_object-store_data-objectstore-0/buckets/docs-media-storage/doc/a.png",
+		stateDir + "/volumes/pvc-3_object-store_backups-objectstore-0/database/postgres/base/20261201T020000/data.tar",
 		stateDir + "/volumes/pvc-2_database_pg-1/PG_VERSION", "/usr/local/bin/crictl", "/var/lib/docs-data/important"} {
 		if !r.Exists(p) {
 			t.Errorf("%s was removed", p)
@@ -217,7 +219,7 @@ func TestResetRemovesOurK3sAndStateThenHasNothingToDo(t *testing.T) {
 	for _, line := range []string{"✔ Stopping k3s.service", "✔ Killing 5 k3s and pod process(es)", "✔ Unmounting 6 filesystem(s)", "was busy: detached it lazily",
 		"✔ Removing k3s's iptables rules", "✔ Moving the volumes out of k3s's data folder to /var/lib/docs-appliance/volumes", "✔ Removing the appliance state",
 		"reset done; kept /var/lib/docs-appliance/age.key (the age key, which decrypts the desired state's secrets), " +
-			"/var/lib/docs-appliance/volumes (the volumes: the database, and the object store with the documents' files and the database backups); `reset --purge` removes them"} {
+			"/var/lib/docs-appliance/volumes (the volumes: the database, the object store with the documents' files, and the backups volume) (--purge removes them too, but for the backups volume, which also needs --delete-backups)"} {
 		if !strings.Contains(out, line) {
 			t.Errorf("status lacks %q:\n%s", line, out)
 		}
@@ -229,7 +231,7 @@ func TestResetRemovesOurK3sAndStateThenHasNothingToDo(t *testing.T) {
 	if len(h.rec.Commands()) != 0 {
 		t.Errorf("a second reset ran %q", h.rec.Lines())
 	}
-	if !strings.Contains(out, "nothing to reset") || !strings.Contains(out, "--purge removes them") {
+	if !strings.Contains(out, "nothing to reset") || !strings.Contains(out, "--purge removes them too") {
 		t.Errorf("status:\n%s", out)
 	}
 }
@@ -237,13 +239,13 @@ func TestResetRemovesOurK3sAndStateThenHasNothingToDo(t *testing.T) {
 func TestPurgeRemovesTheKeyAndVolumesToo(t *testing.T) {
 	h := newFakeHost(t, true)
 	o := h.options()
-	o.Purge = true
+	o.Purge, o.DeleteBackups = true, true
 	out := reset(t, o)
 	if h.tr.Root.Exists(stateDir) || h.tr.Root.Exists(k3s.DataDir) {
-		t.Error("the state folder or k3s's volumes survived a purge")
+		t.Error("the state folder or k3s's volumes survived a purge with --delete-backups")
 	}
 	if strings.Contains(out, "kept") || strings.Contains(out, "Moving the volumes") {
-		t.Errorf("a purge keeps nothing:\n%s", out)
+		t.Errorf("a purge with --delete-backups keeps nothing:\n%s", out)
 	}
 }
 

@@ -41,7 +41,7 @@ func Run(ctx context.Context, o Options, st *status.Status) (*Plan, error) {
 	if p.Empty() {
 		msg := "nothing to reset: no k3s of this appliance and no appliance state on this host"
 		if len(p.Kept) > 0 {
-			msg += " (kept: " + keptText(p.Kept) + "; --purge removes them)"
+			msg += " (kept: " + keptText(p.Kept) + "; " + p.keptHint() + ")"
 		}
 		st.Info("%s", msg)
 		return p, nil
@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options, st *status.Status) (*Plan, error) {
 	}
 	summary := "reset done"
 	if len(p.Kept) > 0 {
-		summary += "; kept " + keptText(p.Kept) + "; `reset --purge` removes them"
+		summary += "; kept " + keptText(p.Kept) + " (" + p.keptHint() + ")"
 	}
 	st.Info("%s", summary)
 	return p, nil

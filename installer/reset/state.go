@@ -32,7 +32,7 @@ type Keep struct {
 // (unlisted), so that a later reset still knows the folder.
 var Kept = []Keep{
 	{secrets.KeyFileName, "the age key, which decrypts the desired state's secrets"},
-	{filepath.Base(k3s.VolumesDir("/")), "the volumes: the database, and the object store with the documents' files and the database backups"},
+	{filepath.Base(k3s.VolumesDir("/")), "the volumes: the database, the object store with the documents' files, and the backups volume"},
 }
 
 // stateNames are the entries the appliance writes in its state folder. A folder without
@@ -58,6 +58,9 @@ func isStateName(name string) bool {
 }
 
 func keptWhat(name string) (string, bool) {
+	if IsBackupVolume(name) {
+		return backupsWhat, true
+	}
 	for _, k := range Kept {
 		if k.Name == name {
 			return k.What, true
@@ -93,8 +96,7 @@ func planState(r host.Root, o Options, p *Plan) error {
 			ErrForeignState, o.StateDir, strings.Join(foreign, ", "))
 	}
 	if o.Purge {
-		p.State = append(p.State, o.StateDir)
-		return nil
+		return planPurge(r, o, p)
 	}
 	for _, e := range entries {
 		full := path.Join(o.StateDir, e.Name())
@@ -110,11 +112,11 @@ func planState(r host.Root, o Options, p *Plan) error {
 }
 
 // planLegacyVolumes lists the volumes k3s keeps in its data folder (installed before the
-// appliance set default-local-storage-path): unless purging, they are moved to the state
-// folder's volumes before k3s's data folder is removed.
+// appliance set default-local-storage-path): they are moved to the state folder's volumes
+// before k3s's data folder is removed; a purge moves only the backups volume.
 func planLegacyVolumes(r host.Root, o Options, p *Plan) error {
 	if o.Purge {
-		return nil
+		return planLegacyBackupVolumes(r, o, p)
 	}
 	entries, err := r.ReadDir(k3s.LegacyVolumesDir)
 	if errors.Is(err, fs.ErrNotExist) {
