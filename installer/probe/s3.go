@@ -62,29 +62,11 @@ const MaxClockSkew = time.Minute
 func (l *Live) S3(ctx context.Context, st config.Storage, accessKeyID, secretAccessKey string, consent S3Consent) (*S3Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout())
 	defer cancel()
-	if u, err := url.Parse(st.Endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && !(l.PlainHTTP && u.Scheme == "http")) {
-		return nil, fmt.Errorf("%q is not an https endpoint URL; give it as https://host[:port]", st.Endpoint)
-	}
-	if accessKeyID == "" || secretAccessKey == "" {
-		return nil, fmt.Errorf("the access key ID and the secret key are both needed")
-	}
-	hc, err := l.httpClient()
+	client, dates, done, err := l.s3Client(st.Endpoint, st.Region, accessKeyID, secretAccessKey)
 	if err != nil {
 		return nil, err
 	}
-	defer hc.CloseIdleConnections()
-	dates := &dateRecorder{next: hc.Transport, now: l.now}
-	hc.Transport = dates
-	client := s3.New(s3.Options{
-		Region:                     st.Region,
-		BaseEndpoint:               aws.String(st.Endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
-		HTTPClient:                 hc,
-		RetryMaxAttempts:           2,
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	defer done()
 	rep := &S3Report{}
 	b := st.Bucket
 	defer func() {
@@ -287,4 +269,33 @@ func (d *dateRecorder) CloseIdleConnections() {
 	if c, ok := d.next.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
+}
+
+// s3Client is an S3 client that behaves as Docs' and barman's do:
+// path-style addressing, SigV4, checksums only when required; dates
+// records the store's clock. done closes its connections.
+func (l *Live) s3Client(endpoint, region, accessKeyID, secretAccessKey string) (client *s3.Client, dates *dateRecorder, done func(), err error) {
+	if u, err := url.Parse(endpoint); err != nil || u.Host == "" || (u.Scheme != "https" && !(l.PlainHTTP && u.Scheme == "http")) {
+		return nil, nil, nil, fmt.Errorf("%q is not an https endpoint URL; give it as https://host[:port]", endpoint)
+	}
+	if accessKeyID == "" || secretAccessKey == "" {
+		return nil, nil, nil, fmt.Errorf("the access key ID and the secret key are both needed")
+	}
+	hc, err := l.httpClient()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dates = &dateRecorder{next: hc.Transport, now: l.now}
+	hc.Transport = dates
+	client = s3.New(s3.Options{
+		Region:                     region,
+		BaseEndpoint:               aws.String(endpoint),
+		UsePathStyle:               true,
+		Credentials:                credentials.NewStaticCredentialsProvider(accessKeyID, secretAccessKey, ""),
+		HTTPClient:                 hc,
+		RetryMaxAttempts:           2,
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	})
+	return client, dates, hc.CloseIdleConnections, nil
 }

@@ -161,3 +161,12 @@ func freePort(t testing.TB) string {
 	defer ln.Close()
 	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
+
+// PutObject stores an object as the gateway's admin, for a test's setup.
+func (s *S3) PutObject(t testing.TB, bucket, key, body string) {
+	t.Helper()
+	if _, err := s.admin.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: bytes.NewReader([]byte(body)), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+		t.Fatalf("putting %s/%s: %v", bucket, key, err)
+	}
+}
