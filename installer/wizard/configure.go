@@ -135,5 +135,8 @@ func (c *Configure) check(ctx context.Context, checks Checks) error {
 	}
 	c.Config = cfg
 	fmt.Fprintf(c.Out, "✓ %s: every answer is valid and every service accepted it\n", c.ConfigPath)
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(c.Out, "! %s\n", w)
+	}
 	return nil
 }

@@ -33,7 +33,8 @@ func (e *VerifyError) Error() string {
 // Verify runs, without prompting, the live checks the wizard runs on a
 // config that already passed cfg.Validate: every host name resolves; an
 // external OpenID provider, bucket, repository and SMTP relay accept the
-// config and its secrets (secret looks them up by store name); the
+// config and its secrets (secret looks them up by store name), an
+// external backup target takes a write under its prefix; the
 // provider's endpoints still match the ones saved. Nothing is changed: a
 // missing bucket or versioning that is off is reported, not fixed. The
 // reachability proof is not run (it needs port 80, which a running
@@ -72,6 +73,16 @@ func Verify(ctx context.Context, cfg *config.Config, secret func(name string) (s
 	if cfg.Storage.Mode == config.External {
 		if _, err := checks.S3(ctx, cfg.Storage, get("storage.accessKeyID"), get("storage.secretAccessKey"), probe.S3Consent{}); err != nil {
 			add("storage", err)
+		}
+	}
+	if loc := cfg.BackupLocation(); !loc.Embedded {
+		id, key := config.SecretBackupAccessKeyID, config.SecretBackupSecretAccessKey
+		if _, own := secret(key); !own && cfg.BackupSharesStorageBucket() {
+			// Not copied yet (the store copies on its next save).
+			id, key = "storage.accessKeyID", "storage.secretAccessKey"
+		}
+		if _, err := checks.Backup(ctx, loc, get(id), get(key)); err != nil {
+			add("backup", err)
 		}
 	}
 	if cfg.Git.Mode == config.GitExternal {

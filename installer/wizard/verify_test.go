@@ -81,6 +81,7 @@ func TestNonInteractive(t *testing.T) {
 
 	bad := map[string]string{"identity.clientSecret": "not-the-Secret-2", "git.token": "not-the-Token-2", "smtp.password": "not-the-Pass-2"}
 	cfg.Storage.Bucket = "docs-missing"
+	cfg.Backup.Bucket = "docs-missing" // still the storage's bucket: its keys
 	if _, err := wizard.Save(&wizard.Answers{Config: cfg, Secrets: bad}, path, state); err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +96,15 @@ func TestNonInteractive(t *testing.T) {
 	}
 	for field, want := range map[string]string{
 		"identity": "invalid_client", "storage": "create the bucket docs-missing is needed",
+		"backup": "create the bucket docs-missing there (the appliance never creates it)",
 		"git": "refused the credentials", "smtp": "the relay refused",
 	} {
 		if !strings.Contains(fields[field], want) {
 			t.Errorf("%s: reason %q, want it to say %q", field, fields[field], want)
 		}
 	}
-	if len(vf.Problems) != 4 {
-		t.Errorf("problems = %+v, want exactly the four refused answers", vf.Problems)
+	if len(vf.Problems) != 5 {
+		t.Errorf("problems = %+v, want exactly the five refused answers", vf.Problems)
 	}
 	if s.s3.BucketExists("docs-missing") {
 		t.Error("a non-interactive check created a bucket")

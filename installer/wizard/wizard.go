@@ -21,6 +21,7 @@ type Checks interface {
 	Domain(ctx context.Context, name string, reach bool) (*probe.DomainReport, error)
 	OIDC(ctx context.Context, id config.Identity, clientSecret string) (*probe.OIDCReport, error)
 	S3(ctx context.Context, st config.Storage, accessKeyID, secretAccessKey string, consent probe.S3Consent) (*probe.S3Report, error)
+	Backup(ctx context.Context, loc config.BackupLocation, accessKeyID, secretAccessKey string) (*probe.BackupReport, error)
 	Git(ctx context.Context, g config.Git, secret string) (*probe.GitReport, error)
 	SMTP(ctx context.Context, s config.SMTP, password, sendTo string) (*probe.SMTPReport, error)
 }
@@ -85,6 +86,7 @@ func (w *Wizard) Ask(ctx context.Context, start *config.Config) (*Answers, error
 		{"Public address", w.askSite},
 		{"Sign-in (OpenID Connect)", w.askIdentity},
 		{"Object storage (S3)", w.askStorage},
+		{"Backups", w.askBackup},
 		{"Desired-state repository (git)", w.askGit},
 		{"Outgoing e-mail (SMTP)", w.askSMTP},
 		{"Sizing", w.askProfile},

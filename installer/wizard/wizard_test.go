@@ -140,6 +140,15 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 	con.answer("Turn on versioning for the bucket docs-media-storage?", "")
 	con.expect("✓ bucket docs-media-storage: bucket created, versioning turned on, versioning Enabled, write/read/delete round trip passed")
 
+	// Backups: the storage's bucket under appliance-backups/, with its keys.
+	con.expect("Backups go to S3, off this server")
+	con.answer("Backup S3 endpoint URL", "")
+	con.answer("Backup region", "")
+	con.answer("Backup bucket", "")
+	con.answer("Prefix inside the bucket", "")
+	con.expect("The backups use the storage's keys")
+	con.expect("✓ backup target s3://docs-media-storage/appliance-backups/ at " + s.s3.Endpoint + ": write/read/delete round trip passed")
+
 	con.choose("Where should the desired state live?", keyDown)
 	con.answer("Repository URL", s.repo)
 	con.answer("Branch", "")
@@ -202,6 +211,7 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 		"profile":       {saved.Profile, "single"},
 		"train":         {saved.Train, r.cfg.Train},
 		"identity.mode": {saved.Identity.Mode, config.External},
+		"backup":        {saved.BackupLocation().URL() + " at " + saved.BackupLocation().Endpoint, "s3://docs-media-storage/appliance-backups/ at " + s.s3.Endpoint},
 	}
 	for k, v := range want {
 		if v[0] != v[1] {
@@ -215,6 +225,8 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 	for name, v := range map[string]string{
 		"identity.clientSecret": clientSecret, "storage.accessKeyID": s.s3.AccessKey, "storage.secretAccessKey": s.s3.SecretKey,
 		"git.token": gitToken, "smtp.password": smtpPassword,
+		// Copied from the storage's: the target is its bucket.
+		config.SecretBackupAccessKeyID: s.s3.AccessKey, config.SecretBackupSecretAccessKey: s.s3.SecretKey,
 	} {
 		if got, ok := store.Get(name); !ok || got != v {
 			t.Errorf("secret %s: stored %v, want the answer", name, ok)
@@ -278,6 +290,10 @@ func TestWalkThroughOnATerminal(t *testing.T) {
 		con2.answer(p, "")
 	}
 	con2.expect("✓ bucket docs-media-storage: versioning Enabled")
+	for _, p := range []string{"Backup S3 endpoint URL", "Backup region", "Backup bucket", "Prefix inside the bucket"} {
+		con2.answer(p, "")
+	}
+	con2.expect("✓ backup target s3://docs-media-storage/appliance-backups/")
 	con2.choose("Where should the desired state live?", "")
 	con2.answer("Repository URL", "")
 	con2.answer("Branch", "")
