@@ -97,7 +97,7 @@ func TestNonInteractive(t *testing.T) {
 	for field, want := range map[string]string{
 		"identity": "invalid_client", "storage": "create the bucket docs-missing is needed",
 		"backup": "create the bucket docs-missing there (the appliance never creates it)",
-		"git": "refused the credentials", "smtp": "the relay refused",
+		"git":    "refused the credentials", "smtp": "the relay refused",
 	} {
 		if !strings.Contains(fields[field], want) {
 			t.Errorf("%s: reason %q, want it to say %q", field, fields[field], want)
