@@ -11,4 +11,14 @@
 // the secrets package keeps them encrypted in the state folder with their
 // origin (SecretOrigin): a secret the operator must give is never
 // satisfied by a generated one.
+//
+// Where backups go is Config.BackupLocation: an external S3 target
+// (recommended) or the embedded store's backups bucket (embedded storage
+// only; Warnings says the same disk is not a backup). Its keys are always
+// backup.accessKeyID and backup.secretAccessKey. When the target is the
+// external storage's own bucket and the operator gives no keys of its own,
+// RequiredSecrets marks them From the storage's: the secret store's Ensure
+// (run by every load of the inputs and by the wizard's save) copies the
+// storage's values in, as origin copied, and follows a rotated storage key;
+// a copy never satisfies a target that is not the storage's bucket.
 package config
