@@ -12,12 +12,13 @@ import (
 	"time"
 
 	"github.com/suitenumerique/docs-appliance/installer/backup"
+	"github.com/suitenumerique/docs-appliance/installer/backup/backuptest"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 type fixture struct {
-	s        *store
+	s        *backuptest.Store
 	now      *backup.Now
 	stateDir string
 	key      []byte
@@ -31,19 +32,19 @@ const (
 )
 
 func setup(t *testing.T, dbFailure string, mediaObjects int) *fixture {
-	c := kube(t)
-	s := startStore(t, targetBucket, mediaBucket)
+	c, _ := backuptest.Kube(t)
+	s := backuptest.StartStore(t, nil, targetBucket, mediaBucket)
 	for i := range mediaObjects {
-		s.put(t, mediaBucket, fmt.Sprintf("documents/%04d/attachment.png", i), bytes.Repeat([]byte{byte(i)}, 100+i))
+		s.Put(t, mediaBucket, fmt.Sprintf("documents/%04d/attachment.png", i), bytes.Repeat([]byte{byte(i)}, 100+i))
 	}
-	operator(t, c, s, targetBucket, prefix, dbFailure)
-	dir, files, key := stateDir(t)
+	backuptest.Operator(t, c, s, targetBucket, prefix, dbFailure)
+	dir, files, key := backuptest.StateDir(t)
 	id := backup.NewID(time.Date(2026, 12, 2, 3, 15, 0, 0, time.UTC))
 	f := &fixture{s: s, stateDir: dir, key: key}
-	f.now = &backup.Now{Target: s.target(targetBucket, prefix), ID: id, CreatedAt: time.Now(),
+	f.now = &backup.Now{Target: s.Target(targetBucket, prefix), ID: id, CreatedAt: time.Now(),
 		Database:         backup.Database{Client: c.Dynamic, Poll: 100 * time.Millisecond},
-		Media:            backup.Media{Source: s.target(mediaBucket, "")},
-		Git:              backup.Git{Remote: gitServer(t)},
+		Media:            backup.Media{Source: s.Target(mediaBucket, "")},
+		Git:              backup.Git{Remote: backuptest.GitServer(t)},
 		EmbeddedIdentity: true, StateFiles: files, WorkDir: t.TempDir(), Train: "test", ApplianceVersion: "v0.0.0-test"}
 	f.kube = func() *backup.Listing {
 		l, err := backup.List(context.Background(), f.now.Target, backup.Database{Client: c.Dynamic}, "backups")
@@ -96,10 +97,13 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 	if p := m.Part(backup.PartIdentity); p.CoveredBy != backup.PartDatabase {
 		t.Errorf("identity part %+v does not point at the database part", p)
 	}
+	if p := m.Part(backup.PartGit); p.Refs != 3 {
+		t.Errorf("the git part holds %d refs, want main, staging and v1", p.Refs)
+	}
 	if p := m.Part(backup.PartState); len(p.Files) != 2 {
 		t.Errorf("state part %+v, want appliance.yaml and the secret store", p)
 	}
-	keys := f.s.keys(t, targetBucket)
+	keys := f.s.Keys(t, targetBucket)
 	want := map[string]bool{prefix + "sets/" + f.now.ID + ".json": false, prefix + "git/" + f.now.ID + ".bundle": false,
 		prefix + "state/" + f.now.ID + "/appliance.yaml": false, prefix + "state/" + f.now.ID + "/secrets.enc.yaml": false,
 		prefix + "media/documents/0007/attachment.png": false}
@@ -107,7 +111,7 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 		if _, ok := want[k]; ok {
 			want[k] = true
 		}
-		data := f.s.get(t, targetBucket, k)
+		data := f.s.Get(t, targetBucket, k)
 		if bytes.Contains(data, bytes.TrimSpace(f.key)) || bytes.Contains(data, []byte("AGE-SECRET-KEY-")) {
 			t.Errorf("%s holds the age key", k)
 		}
@@ -117,23 +121,23 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 			t.Errorf("%s is not in the target (have %v)", k, keys)
 		}
 	}
-	if got := f.s.get(t, targetBucket, prefix+"media/documents/0007/attachment.png"); !bytes.Equal(got, bytes.Repeat([]byte{7}, 107)) {
+	if got := f.s.Get(t, targetBucket, prefix+"media/documents/0007/attachment.png"); !bytes.Equal(got, bytes.Repeat([]byte{7}, 107)) {
 		t.Errorf("the media copy differs from the original")
 	}
 
 	// The bundle restores every ref.
 	file := filepath.Join(t.TempDir(), "repo.bundle")
-	if err := os.WriteFile(file, f.s.get(t, targetBucket, prefix+"git/"+f.now.ID+".bundle"), 0o600); err != nil {
+	if err := os.WriteFile(file, f.s.Get(t, targetBucket, prefix+"git/"+f.now.ID+".bundle"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	heads := run(t, t.TempDir(), "git", "bundle", "list-heads", file)
+	heads := backuptest.Run(t, t.TempDir(), "git", "bundle", "list-heads", file)
 	for _, ref := range []string{"refs/heads/main", "refs/heads/staging", "refs/tags/v1"} {
 		if !strings.Contains(heads, ref) {
 			t.Errorf("the bundle lacks %s:\n%s", ref, heads)
 		}
 	}
 	clone := filepath.Join(t.TempDir(), "clone")
-	run(t, "", "git", "clone", "--quiet", "--branch", "staging", file, clone)
+	backuptest.Run(t, "", "git", "clone", "--quiet", "--branch", "staging", file, clone)
 	if _, err := os.Stat(filepath.Join(clone, "staging.yaml")); err != nil {
 		t.Errorf("the staging branch cloned from the bundle lacks its file: %v", err)
 	}
@@ -147,7 +151,7 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 	}
 
 	// A state file changed behind the set's back makes it inconsistent, and list says which.
-	f.s.put(t, targetBucket, prefix+"state/"+f.now.ID+"/appliance.yaml", []byte("tampered\n"))
+	f.s.Put(t, targetBucket, prefix+"state/"+f.now.ID+"/appliance.yaml", []byte("tampered\n"))
 	if l := f.kube(); l.Sets[0].Consistent || l.NewestConsistent != "" || !strings.Contains(l.Sets[0].Problem, "appliance.yaml changed") {
 		t.Errorf("a tampered set is listed %+v", l.Sets[0])
 	}
@@ -208,7 +212,7 @@ func TestNowReportsAFailedDatabaseBackup(t *testing.T) {
 	if !errors.As(err, &fe) || fe.Reason != "can't find bucket: NoSuchBucket" {
 		t.Fatalf("error %v (%s), want the Backup's reason", err, outcomes(rs))
 	}
-	if got := f.s.keys(t, targetBucket); len(got) != 0 {
+	if got := f.s.Keys(t, targetBucket); len(got) != 0 {
 		t.Errorf("a failed set wrote %v", got)
 	}
 }
@@ -226,7 +230,7 @@ func TestStateRefusesTheAgeKey(t *testing.T) {
 	if !errors.As(err, &ke) {
 		t.Fatalf("error %v, want the age key refused", err)
 	}
-	for _, k := range f.s.keys(t, targetBucket) {
+	for _, k := range f.s.Keys(t, targetBucket) {
 		if strings.Contains(k, "state/") {
 			t.Errorf("%s was uploaded though the state part was refused", k)
 		}

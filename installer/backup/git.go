@@ -24,6 +24,8 @@ type Git struct {
 	// Bin is the git program; "" is "git" on $PATH.
 	Bin    string
 	Remote gitops.Remote
+	// CABundle holds PEM certificates git trusts beside the remote's own CA (a private PKI).
+	CABundle []byte
 }
 
 func (g Git) bin() string {
@@ -34,7 +36,8 @@ func (g Git) bin() string {
 }
 
 // bundle mirrors the repository into work and writes work/repo.bundle, verified by git. It
-// returns the bundle's path and how many refs it holds.
+// returns the bundle's path and how many refs it holds (HEAD, which it also holds so that a
+// clone from it checks out the default branch, not counted).
 func (g Git) bundle(ctx context.Context, work string) (string, int, error) {
 	env, err := g.env(work)
 	if err != nil {
@@ -58,7 +61,13 @@ func (g Git) bundle(ctx context.Context, work string) (string, int, error) {
 	if err != nil {
 		return "", 0, fmt.Errorf("listing the git bundle's refs: %w", err)
 	}
-	return file, len(strings.Fields(heads)) / 2, nil
+	refs := 0
+	for _, line := range strings.Split(heads, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[1] != "HEAD" {
+			refs++
+		}
+	}
+	return file, refs, nil
 }
 
 // env is git's environment: no system or user config, no prompt, and the remote's credentials
@@ -83,13 +92,17 @@ func (g Git) env(work string) ([]string, error) {
 		case a.Password != "":
 			cfg = append(cfg, [2]string{"http.extraHeader", "Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(a.Username+":"+a.Password))})
 		}
-		if len(a.CAFile) > 0 {
-			ca := filepath.Join(work, "ca.pem")
-			if err := os.WriteFile(ca, a.CAFile, 0o600); err != nil {
-				return nil, fmt.Errorf("writing the CA for git: %w", err)
-			}
-			cfg = append(cfg, [2]string{"http.sslCAInfo", ca})
+	}
+	var ca []byte
+	if a != nil {
+		ca = append(ca, a.CAFile...)
+	}
+	if ca = append(ca, g.CABundle...); len(ca) > 0 {
+		file := filepath.Join(work, "ca.pem")
+		if err := os.WriteFile(file, ca, 0o600); err != nil {
+			return nil, fmt.Errorf("writing the CA for git: %w", err)
 		}
+		cfg = append(cfg, [2]string{"http.sslCAInfo", file})
 	}
 	env = append(env, fmt.Sprintf("GIT_CONFIG_COUNT=%d", len(cfg)))
 	for i, kv := range cfg {

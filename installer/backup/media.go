@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -40,6 +41,19 @@ func copyMedia(ctx context.Context, m Media, dst *store, progress func(done, tot
 	objs, err := src.list(ctx, "")
 	if err != nil {
 		return nil, fmt.Errorf("listing the media bucket: %w", err)
+	}
+	// Backups kept in the media bucket itself (under the target's prefix) are not media.
+	if src.t.Endpoint == dst.t.Endpoint && src.bucket == dst.bucket {
+		if dst.t.Prefix == "" {
+			return nil, fmt.Errorf("the backup target is the root of the media bucket %s: give the backups a prefix (backup.prefix) or a bucket of their own", src.bucket)
+		}
+		kept := objs[:0]
+		for _, o := range objs {
+			if !strings.HasPrefix(o.Key, dst.t.Key("")) {
+				kept = append(kept, o)
+			}
+		}
+		objs = kept
 	}
 	var total int64
 	for _, o := range objs {

@@ -176,6 +176,9 @@ func (n *Now) Steps() ([]steps.Step, error) {
 	return steps.WithDeadlines(list, n.Deadlines), nil
 }
 
+// Part is a part taken (or found taken) by this run's steps, nil before.
+func (n *Now) Part(name string) *Part { return n.parts[name] }
+
 func gitRel(id string) string { return "git/" + id + ".bundle" }
 
 func (n *Now) identityPart() *Part {

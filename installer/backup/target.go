@@ -50,7 +50,7 @@ func (t Target) Check() error {
 	case t.Bucket == "":
 		return errors.New("backup bucket is empty: name the bucket the backups go to")
 	case t.AccessKeyID == "" || t.SecretAccessKey == "":
-		return errors.New("the backup target's keys are not in the secret store: set backup.accessKeyID and backup.secretAccessKey")
+		return errors.New("its access key ID or secret key is empty: put both in the secret store")
 	case strings.HasPrefix(t.Prefix, "/"):
 		return fmt.Errorf("backup prefix %q starts with /: give it as a folder such as appliance/", t.Prefix)
 	}

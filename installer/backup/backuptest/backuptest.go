@@ -1,11 +1,17 @@
-package backup_test
+// Package backuptest runs the real parts the backup tests take a set from and to: versitygw as
+// the S3 store, the appliance's git server, a state folder with a real encrypted secret store,
+// envtest's API server with CloudNativePG's CRDs, and a stand-in for the operator (which cannot
+// run in envtest).
+package backuptest
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -32,37 +38,50 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
-// store is versitygw (the real S3 server the probe tests run) with the target bucket and a media
-// bucket, reached as the embedded store is through its port-forward: plain HTTP on loopback.
-type store struct {
+// Store is versitygw (the real S3 server the probe tests run) with the buckets given. With a nil
+// ca it serves plain HTTP on loopback, as the embedded store is reached through its port-forward;
+// with one, HTTPS as an operator's store.
+type Store struct {
 	*probetest.S3
-	c *s3.Client
+	c  *s3.Client
+	ca *probetest.CA
 }
 
-func startStore(t testing.TB, buckets ...string) *store {
+func StartStore(t testing.TB, ca *probetest.CA, buckets ...string) *Store {
 	t.Helper()
-	s := probetest.StartS3(t, nil, false)
+	s := probetest.StartS3(t, ca, false)
 	for _, b := range buckets {
 		s.CreateBucket(t, b, false)
 	}
-	c := s3.New(s3.Options{Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
+	tr := &http.Transport{}
+	if ca != nil {
+		tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool}
+	}
+	c := s3.New(s3.Options{Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true, HTTPClient: &http.Client{Transport: tr},
 		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, "")})
-	return &store{S3: s, c: c}
+	return &Store{S3: s, c: c, ca: ca}
 }
 
-func (s *store) target(bucket, prefix string) backup.Target {
-	return backup.Target{Endpoint: s.Endpoint, Region: s.Region, Bucket: bucket, Prefix: prefix,
-		AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, PlainHTTP: true}
+// Target is a backup target in bucket under prefix, with the store's keys.
+func (s *Store) Target(bucket, prefix string) backup.Target {
+	t := backup.Target{Endpoint: s.Endpoint, Region: s.Region, Bucket: bucket, Prefix: prefix,
+		AccessKeyID: s.AccessKey, SecretAccessKey: s.SecretKey, PlainHTTP: s.ca == nil}
+	if s.ca != nil {
+		t.CABundle = s.ca.PEM
+	}
+	return t
 }
 
-func (s *store) put(t testing.TB, bucket, key string, data []byte) {
+// Put writes an object.
+func (s *Store) Put(t testing.TB, bucket, key string, data []byte) {
 	t.Helper()
 	if _, err := s.c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
 		t.Fatalf("putting %s/%s: %v", bucket, key, err)
 	}
 }
 
-func (s *store) get(t testing.TB, bucket, key string) []byte {
+// Get reads an object whole.
+func (s *Store) Get(t testing.TB, bucket, key string) []byte {
 	t.Helper()
 	out, err := s.c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
 	if err != nil {
@@ -76,8 +95,8 @@ func (s *store) get(t testing.TB, bucket, key string) []byte {
 	return data
 }
 
-// keys lists every key of a bucket.
-func (s *store) keys(t testing.TB, bucket string) []string {
+// Keys lists every key of a bucket.
+func (s *Store) Keys(t testing.TB, bucket string) []string {
 	t.Helper()
 	var out []string
 	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket)})
@@ -93,10 +112,10 @@ func (s *store) keys(t testing.TB, bucket string) []string {
 	return out
 }
 
-// gitServer runs the appliance's own git server logic (installer/gitserver, over Debian's git
+// GitServer runs the appliance's own git server logic (installer/gitserver, over Debian's git
 // http-backend) on loopback, as install reaches it through a port-forward, with the desired-state
 // repository holding two branches and a tag. It returns the Remote the appliance uses.
-func gitServer(t *testing.T) gitops.Remote {
+func GitServer(t *testing.T) gitops.Remote {
 	t.Helper()
 	for _, p := range []string{gitserver.DefaultGit, gitserver.DefaultHTTPBackend} {
 		kit.File(t, p, "Debian's git", "apt-get install git")
@@ -116,25 +135,26 @@ func gitServer(t *testing.T) gitops.Remote {
 	}
 	work := t.TempDir()
 	bare := filepath.Join(dir, gitops.GitRepoName)
-	run(t, work, "git", "init", "--quiet", "-b", "main", ".")
+	Run(t, work, "git", "init", "--quiet", "-b", "main", ".")
 	for i, branch := range []string{"main", "staging"} {
 		if i > 0 {
-			run(t, work, "git", "checkout", "--quiet", "-b", branch)
+			Run(t, work, "git", "checkout", "--quiet", "-b", branch)
 		}
 		if err := os.WriteFile(filepath.Join(work, branch+".yaml"), []byte("kind: ConfigMap # "+branch+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		run(t, work, "git", "add", ".")
-		run(t, work, "git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", branch)
+		Run(t, work, "git", "add", ".")
+		Run(t, work, "git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", branch)
 	}
-	run(t, work, "git", "tag", "v1")
-	run(t, work, "git", "push", "--quiet", bare, "main", "staging", "v1")
+	Run(t, work, "git", "tag", "v1")
+	Run(t, work, "git", "push", "--quiet", bare, "main", "staging", "v1")
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
 	return gitops.InClusterRemote(strings.TrimPrefix(ts.URL, "http://"), "main", "push-password-of-the-test")
 }
 
-func run(t testing.TB, dir string, name string, args ...string) string {
+// Run runs a program (git) in dir, failing the test on an error.
+func Run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -146,9 +166,9 @@ func run(t testing.TB, dir string, name string, args ...string) string {
 	return string(out)
 }
 
-// stateDir is a state folder as install leaves it: the saved config, a real encrypted secret
+// StateDir is a state folder as install leaves it: the saved config, a real encrypted secret
 // store and its age key.
-func stateDir(t *testing.T) (dir string, files []string, key []byte) {
+func StateDir(t *testing.T) (dir string, files []string, key []byte) {
 	t.Helper()
 	kit.SOPS(t)
 	dir = t.TempDir()
@@ -177,16 +197,16 @@ func stateDir(t *testing.T) (dir string, files []string, key []byte) {
 	return dir, []string{cfg, filepath.Join(dir, secrets.StoreFileName)}, key
 }
 
-// kube is envtest's API server with CloudNativePG's and the barman-cloud plugin's real CRDs (from
-// `make cnpg-kit`) and the database namespace.
-func kube(t *testing.T) *cluster.Client {
+// Kube is envtest's API server with CloudNativePG's and the barman-cloud plugin's real CRDs (from
+// `make cnpg-kit`) and the database namespace; kubeconfig is a file for it.
+func Kube(t *testing.T) (c *cluster.Client, kubeconfig string) {
 	t.Helper()
 	k, err := cnpgkit.Find()
 	if err != nil {
 		kit.Need(t, err)
 	}
 	env := envtest.New(t)
-	c, err := cluster.New(env.Config)
+	c, err = cluster.New(env.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,15 +235,15 @@ func kube(t *testing.T) *cluster.Client {
 	if _, err := c.Apply(ctx, append(crds, ns), cluster.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, env.Kubeconfig
 }
 
 var backupsGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "backups"}
 
-// operator stands in for CloudNativePG, which cannot run in envtest (no pods): when backup now
+// Operator stands in for CloudNativePG, which cannot run in envtest (no pods): when backup now
 // creates its Backup, it writes a base backup where barman-cloud does and reports the Backup
 // completed, or failed with reason. The real operator's run is e2e/cnpg's test.
-func operator(t *testing.T, c *cluster.Client, s *store, bucket, prefix, reason string) {
+func Operator(t *testing.T, c *cluster.Client, s *Store, bucket, prefix, reason string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -242,8 +262,8 @@ func operator(t *testing.T, c *cluster.Client, s *store, bucket, prefix, reason 
 				if reason == "" {
 					id := "20261202T0315" + fmt.Sprint(10+len(b.GetName())%50) + "Z"
 					base := prefix + "database/postgres/base/" + id + "/"
-					s.put(t, bucket, base+"backup.info", []byte("backup_id="+id+"\nstatus=DONE\n"))
-					s.put(t, bucket, base+"data.tar.gz", bytes.Repeat([]byte("pg"), 4096))
+					s.Put(t, bucket, base+"backup.info", []byte("backup_id="+id+"\nstatus=DONE\n"))
+					s.Put(t, bucket, base+"data.tar.gz", bytes.Repeat([]byte("pg"), 4096))
 					st = map[string]any{"phase": "completed", "backupId": id, "serverName": "postgres",
 						"beginWal": "000000010000000000000004", "endWal": "000000010000000000000005",
 						"startedAt": "2026-12-02T03:15:00Z", "stoppedAt": "2026-12-02T03:15:09Z"}
