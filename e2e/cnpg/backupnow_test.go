@@ -58,10 +58,16 @@ func TestBackupNowDatabasePart(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := render.DatabaseNamespace
+	// An immediate checkpoint: without it barman-cloud-backup waits for the next spread one
+	// (checkpoint_timeout, 5 minutes), and so does the operator who ran backup now.
+	store := cnpgkit.ObjectStore(db, "backups", s3.Endpoint, "s3://"+bucket+"/database/", "backup-s3")
+	if err := unstructured.SetNestedField(store.Object, true, "spec", "configuration", "data", "immediateCheckpoint"); err != nil {
+		t.Fatal(err)
+	}
 	apply(ctx, t, inst.Client,
 		&unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": db}}},
 		s3.CredentialsSecret(db, "backup-s3"),
-		cnpgkit.ObjectStore(db, "backups", s3.Endpoint, "s3://"+bucket+"/database/", "backup-s3"),
+		store,
 		cnpgkit.Cluster{Namespace: db, Name: "postgres", Image: k.PostgresImage, Store: "backups"}.Object())
 	if err := inst.WaitCluster(ctx, db, "postgres", 10*time.Minute); err != nil {
 		t.Fatal(err)

@@ -11,13 +11,19 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
 	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/backup/backuptest"
+	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 type fixture struct {
+	c        *cluster.Client
 	s        *backuptest.Store
 	now      *backup.Now
 	stateDir string
@@ -40,7 +46,7 @@ func setup(t *testing.T, dbFailure string, mediaObjects int) *fixture {
 	backuptest.Operator(t, c, s, targetBucket, prefix, dbFailure)
 	dir, files, key := backuptest.StateDir(t)
 	id := backup.NewID(time.Date(2026, 12, 2, 3, 15, 0, 0, time.UTC))
-	f := &fixture{s: s, stateDir: dir, key: key}
+	f := &fixture{c: c, s: s, stateDir: dir, key: key}
 	f.now = &backup.Now{Target: s.Target(targetBucket, prefix), ID: id, CreatedAt: time.Now(),
 		Database:         backup.Database{Client: c.Dynamic, Poll: 100 * time.Millisecond},
 		Media:            backup.Media{Source: s.Target(mediaBucket, "")},
@@ -142,9 +148,27 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 		t.Errorf("the staging branch cloned from the bundle lacks its file: %v", err)
 	}
 
+	// The ObjectStore's status, as the plugin writes it, gives the recovery window.
+	ctx := context.Background()
+	store := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "barmancloud.cnpg.io/v1", "kind": "ObjectStore",
+		"metadata": map[string]any{"name": "backups", "namespace": "database"},
+		"spec":     map[string]any{"configuration": map[string]any{"destinationPath": "s3://backups/appliance/database/"}}}}
+	objectStores := f.c.Dynamic.Resource(schema.GroupVersionResource{Group: "barmancloud.cnpg.io", Version: "v1", Resource: "objectstores"}).Namespace("database")
+	created, err := objectStores.Create(ctx, store, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Object["status"] = map[string]any{"serverRecoveryWindow": map[string]any{"postgres": map[string]any{
+		"firstRecoverabilityPoint": "2026-11-30T02:00:05Z", "lastSuccessfulBackupTime": "2026-12-02T03:15:09Z"}}}
+	if _, err := objectStores.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	l := f.kube()
 	if len(l.Sets) != 1 || !l.Sets[0].Complete || !l.Sets[0].Consistent || l.NewestConsistent != f.now.ID {
 		t.Fatalf("list: %+v", l)
+	}
+	if w := l.RecoveryWindow; w == nil || w.FirstRecoverabilityPoint == nil || !w.FirstRecoverabilityPoint.Equal(time.Date(2026, 11, 30, 2, 0, 5, 0, time.UTC)) || len(l.Warnings) != 0 {
+		t.Errorf("recovery window %+v, warnings %v", w, l.Warnings)
 	}
 	if len(l.Archive) != 1 || l.Archive[0].BackupID != db.BackupID || len(l.Backups) != 1 || l.Backups[0].Phase != "completed" {
 		t.Errorf("list's database backups: archive %+v, cluster %+v", l.Archive, l.Backups)

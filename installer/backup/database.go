@@ -119,10 +119,17 @@ func (d Database) start(ctx context.Context, id string) (string, error) {
 // FailedError is a base backup the operator reports failed, with its reason.
 type FailedError struct {
 	Namespace, Name, Reason string
+	// Pod is the instance that ran it: through the plugin the reason is often only an exit
+	// status, and barman-cloud's own message is in that pod's plugin container log.
+	Pod string
 }
 
 func (e *FailedError) Error() string {
-	return fmt.Sprintf("the database backup %s/%s failed: %s (see `kubectl -n %s describe backup %s`; fix it, then run backup now again)", e.Namespace, e.Name, e.Reason, e.Namespace, e.Name)
+	where := fmt.Sprintf("`kubectl -n %s describe backup %s`", e.Namespace, e.Name)
+	if e.Pod != "" {
+		where += fmt.Sprintf(" and `kubectl -n %s logs %s -c plugin-barman-cloud`", e.Namespace, e.Pod)
+	}
+	return fmt.Sprintf("the database backup %s/%s failed: %s (see %s; fix it, then run backup now again)", e.Namespace, e.Name, e.Reason, where)
 }
 
 // wait polls the Backup until it completed or failed, within ctx's deadline.
@@ -142,7 +149,11 @@ func (d Database) wait(ctx context.Context, name string) (*apiv1.Backup, error) 
 		case apiv1.BackupPhaseCompleted:
 			return true, nil
 		case apiv1.BackupPhaseFailed:
-			return false, &FailedError{Namespace: d.ns(), Name: name, Reason: b.Status.Error}
+			fe := &FailedError{Namespace: d.ns(), Name: name, Reason: b.Status.Error}
+			if b.Status.InstanceID != nil {
+				fe.Pod = b.Status.InstanceID.PodName
+			}
+			return false, fe
 		}
 		return false, nil
 	})
