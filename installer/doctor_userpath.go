@@ -69,13 +69,12 @@ func (d *Doctor) userPathCluster(ctx, life context.Context, e *doctor.Env, c *cl
 	if e.Config.Storage.Mode == config.External {
 		return
 	}
-	ns, svc, port := render.ObjectStoreService()
-	fwd, err := c.PortForwardUntil(ctx, life, ns, "service/"+svc, port)
+	endpoint, err := forwardObjectStore(ctx, life, c)
 	if err != nil {
 		st.Warn("the embedded object store could not be reached: %v", err)
 		return
 	}
-	e.UserPath.S3.Endpoint = "http://" + fwd.Addr
+	e.UserPath.S3.Endpoint = endpoint
 }
 
 // localAddrs are this server's interface addresses.

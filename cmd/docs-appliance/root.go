@@ -72,6 +72,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newConfigureCommand(app),
 		newDoctorCommand(app),
 		newKeyCommand(app),
+		newBackupCommand(app),
 		newValidateCommand(app),
 	)
 	return cmd
