@@ -210,6 +210,7 @@ func (c *Config) validateBackup(add func(path, problem, fix string)) {
 	if p := ServerNameProblem(b.ServerName); p != "" {
 		add("backup.serverName", p, "use "+DefaultServerName+", or another DNS-label-like name for a recovered cluster")
 	}
+	c.validateRecovery(add)
 }
 
 // backupSecrets are the backup target's keys: generated for the embedded

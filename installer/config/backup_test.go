@@ -136,6 +136,9 @@ func TestBackupTargetValidation(t *testing.T) {
 		{"server name reserved", []string{"backup.serverName=all"}, []string{"barman reserves"}},
 		{"embedded with external storage", append(externalStorageSets, "backup.mode=embedded"), []string{"backup.mode: embedded needs storage.mode embedded", "set backup.mode external"}},
 		{"embedded with an endpoint", []string{"backup.endpoint=https://backup.example.net"}, []string{"backup.endpoint: set while backup.mode is embedded"}},
+		{"recovery from the archive it writes", []string{"backup.recovery.serverName=postgres"}, []string{`backup.recovery.serverName: "postgres" is also backup.serverName`, "set backup.serverName to a new name"}},
+		{"recovery server name", []string{"backup.serverName=postgres-r1", "backup.recovery.serverName=Old Cluster"}, []string{`backup.recovery.serverName: "Old Cluster" is not a server name`}},
+		{"recovery target time", []string{"backup.serverName=postgres-r1", "backup.recovery.serverName=postgres", "backup.recovery.targetTime=yesterday"}, []string{`backup.recovery.targetTime: "yesterday" is not an RFC 3339 time`}},
 		{"embedded in the media bucket", []string{"backup.bucket=docs-media-storage"}, []string{`backup.bucket: "docs-media-storage" is the media bucket`}},
 	}
 	for _, tc := range cases {
@@ -166,6 +169,7 @@ func TestBackupTargetValidation(t *testing.T) {
 		ext(),
 		ext("backup.prefix=site-a/appliance/", "backup.region=eu-central-1", "backup.serverName=postgres-recovered-20261202"),
 		append(externalStorageSets, "backup.prefix=backups/"),
+		ext("backup.serverName=postgres-r1", "backup.recovery.serverName=postgres", "backup.recovery.targetTime=2026-12-02T03:15:00Z"),
 	} {
 		c := resolved(t, sets...)
 		if err := c.Validate(catalog(t), func(string) SecretOrigin { return SecretGiven }); err != nil {

@@ -164,6 +164,9 @@ type Backup struct {
 	// another so the recovered cluster never writes into the archive it
 	// recovered from.
 	ServerName string `json:"serverName,omitempty"`
+	// Recovery is set when the database was created from a backup
+	// (restore --from): see Recovery.
+	Recovery *Recovery `json:"recovery,omitempty"`
 	// Schedule of the daily base backup: a cron expression with seconds
 	// first, as CloudNativePG reads it ("0 0 2 * * *" is 02:00).
 	Schedule string `json:"schedule"`

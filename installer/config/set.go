@@ -30,6 +30,13 @@ func (c *Config) Set(assignment string) error {
 			return fmt.Errorf("--set %s: unknown key %q (keys at %s: %s)", key, part, at, strings.Join(tags(v), ", "))
 		}
 		v = f
+		// An optional section (a pointer) is made when a key inside it is set.
+		if i < len(parts)-1 && v.Kind() == reflect.Pointer && v.Type().Elem().Kind() == reflect.Struct {
+			if v.IsNil() {
+				v.Set(reflect.New(v.Type().Elem()))
+			}
+			v = v.Elem()
+		}
 		if i < len(parts)-1 && v.Kind() != reflect.Struct {
 			return fmt.Errorf("--set %s: %s is not a section", key, strings.Join(parts[:i+1], "."))
 		}

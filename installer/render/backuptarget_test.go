@@ -150,3 +150,35 @@ func TestResetKnowsTheBackupsVolume(t *testing.T) {
 		t.Fatalf("reset does not recognise the folder of claim %s/%s", ObjectStoreNamespace, BackupVolumeClaim)
 	}
 }
+
+// TestRecoveredDatabaseRendered: after `restore --from` (backup.recovery),
+// the Cluster is created from the archive it names, to recovery.targetTime
+// when given, while it archives under its own serverName; without it, the
+// Cluster starts empty. The upstream-schema test covers the shape.
+func TestRecoveredDatabaseRendered(t *testing.T) {
+	const cluster = "infrastructure/database/cluster-postgres.yaml"
+	f := newFixture(t, "single-small", "backup.serverName=postgres-r1", "backup.recovery.serverName=postgres",
+		"backup.recovery.targetTime=2026-12-02T03:15:00Z")
+	obj := objectAt(t, fileMap(f.render(t)), cluster)
+	rec, _ := at(obj, "spec", "bootstrap", "recovery").(map[string]any)
+	if rec == nil || at(obj, "spec", "bootstrap", "initdb") != nil {
+		t.Fatalf("bootstrap %v, want recovery only", at(obj, "spec", "bootstrap"))
+	}
+	if rec["source"] != recoveryOrigin || at(rec, "recoveryTarget", "targetTime") != "2026-12-02T03:15:00Z" || rec["owner"] != docsDBUser {
+		t.Errorf("recovery %v", rec)
+	}
+	ext, _ := at(obj, "spec", "externalClusters").([]any)
+	if len(ext) != 1 || at(ext[0].(map[string]any), "name") != rec["source"] ||
+		at(ext[0].(map[string]any), "plugin", "parameters", "serverName") != "postgres" {
+		t.Errorf("externalClusters %v, want the origin archive postgres", ext)
+	}
+	plugins, _ := at(obj, "spec", "plugins").([]any)
+	if len(plugins) != 1 || at(plugins[0].(map[string]any), "parameters", "serverName") != "postgres-r1" {
+		t.Errorf("the recovered cluster archives under %v, want postgres-r1", plugins)
+	}
+
+	fresh := objectAt(t, fileMap(newFixture(t, "single-small").render(t)), cluster)
+	if at(fresh, "spec", "bootstrap", "initdb") == nil || at(fresh, "spec", "externalClusters") != nil {
+		t.Errorf("a fresh appliance's cluster is not created empty: %v", at(fresh, "spec"))
+	}
+}

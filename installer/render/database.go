@@ -146,6 +146,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 	}
 
 	instances := p.Database.Instances
+	bootstrap, external := databaseBootstrap(cfg)
 	spec := m{
 		"instances":             instances,
 		"imageName":             pg,
@@ -156,10 +157,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 		"enablePDB": instances > 1,
 		"storage":   m{"size": p.Storage.Database},
 		"resources": resources(p, "postgres"),
-		"bootstrap": m{"initdb": m{
-			"database": docsDatabase, "owner": docsDBUser, "secret": m{"name": "docs-db"},
-			"dataChecksums": true,
-		}},
+		"bootstrap": bootstrap,
 		"managed": m{"roles": roles},
 		"postgresql": m{"parameters": m{
 			// Docs' web pods, Celery and Keycloak pool their connections.
@@ -172,6 +170,9 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 			"name": barmanPlugin, "isWALArchiver": true,
 			"parameters": m{"barmanObjectName": backupStore, "serverName": cfg.Backup.ServerName},
 		}},
+	}
+	if external != nil {
+		spec["externalClusters"] = external
 	}
 	if instances > 1 {
 		spec["affinity"] = m{"enablePodAntiAffinity": true, "topologyKey": "kubernetes.io/hostname", "podAntiAffinityType": "required"}

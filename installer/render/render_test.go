@@ -162,7 +162,7 @@ var combos = []combo{
 	// The example: one small server, Let's Encrypt, everything embedded.
 	{"single-small-acme-embedded", "single-small", nil},
 	// A site with its own identity provider, S3 and mail relay, on an
-	// air-gapped network with the appliance CA.
+	// air-gapped network with the appliance CA, rebuilt from a backup.
 	{"single-ca-external", "single", []string{
 		"airgapped=true", "tls.mode=appliance-ca",
 		"identity.mode=external", "identity.issuer=https://id.example.org/realms/staff", "identity.clientID=docs-prod",
@@ -173,6 +173,9 @@ var combos = []combo{
 		"identity.endpoints.endSession=https://id.example.org/realms/staff/protocol/openid-connect/logout",
 		"storage.mode=external", "storage.endpoint=https://s3.example.org", "storage.region=eu-west-3", "storage.bucket=acme-docs",
 		"smtp.host=smtp.example.org", "smtp.username=docs", "smtp.from=docs@example.org",
+		// Rebuilt from a backup (restore --from): its database recovered
+		// from the archive the old cluster wrote, archiving under a new name.
+		"backup.serverName=postgres-r1", "backup.recovery.serverName=postgres",
 	}},
 	// Three servers, the operator's own certificate for two names, and
 	// the branding of examples/branding (paths relative to this folder).
