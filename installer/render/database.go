@@ -158,7 +158,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 		"storage":   m{"size": p.Storage.Database},
 		"resources": resources(p, "postgres"),
 		"bootstrap": bootstrap,
-		"managed": m{"roles": roles},
+		"managed":   m{"roles": roles},
 		"postgresql": m{"parameters": m{
 			// Docs' web pods, Celery and Keycloak pool their connections.
 			"max_connections": "200",
