@@ -11,24 +11,11 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/render"
 )
 
-// backupLocation is where the config sends backups: the one place `backup` reads it.
-//
-// WIRING (lead): once config.(*Config).BackupLocation() exists (helper T), this becomes
-//
-//	l := cfg.BackupLocation()
-//	return backupLoc{Embedded: l.Embedded, Endpoint: l.Endpoint, Region: l.Region, Bucket: l.Bucket, Prefix: l.Prefix,
-//		AccessKey: "backup.accessKeyID", SecretKey: "backup.secretAccessKey"}
-//
-// and ServerName reads backup.serverName. Until then it is what render's ObjectStore writes
-// today: the embedded store's appliance-backups bucket, or the operator's bucket under
-// appliance-backups/ with the storage keys.
-var backupLocation = func(cfg *config.Config) backupLoc {
-	if cfg.Storage.Mode == config.External {
-		return backupLoc{Endpoint: strings.TrimSuffix(cfg.Storage.Endpoint, "/"), Region: cfg.Storage.Region,
-			Bucket: cfg.Storage.Bucket, Prefix: "appliance-backups/", AccessKey: "storage.accessKeyID", SecretKey: "storage.secretAccessKey"}
-	}
-	return backupLoc{Embedded: true, Region: cfg.Storage.Region, Bucket: "appliance-backups",
-		AccessKey: "backup.accessKeyID", SecretKey: "backup.secretAccessKey"}
+// backupLocation is where the config sends backups: the one place `backup` and `restore` read it.
+func backupLocation(cfg *config.Config) backupLoc {
+	l := cfg.BackupLocation()
+	return backupLoc{Embedded: l.Embedded, Endpoint: l.Endpoint, Region: l.Region, Bucket: l.Bucket, Prefix: l.Prefix,
+		AccessKey: config.SecretBackupAccessKeyID, SecretKey: config.SecretBackupSecretAccessKey, ServerName: cfg.Backup.ServerName}
 }
 
 // backupLoc is config.BackupLocation plus the names of the target's keys in the secret store.
@@ -62,6 +49,11 @@ func backupEndpoints(ctx, life context.Context, c *cluster.Client, in *Inputs, c
 				return backupEnds{}, fmt.Errorf("reaching the embedded object store: %w", err)
 			}
 		}
+	}
+	// An appliance installed before the store held the backup keys' copy (the target being the
+	// storage's bucket) still reaches its target with the storage's keys.
+	if get(loc.AccessKey) == "" && cfg.BackupSharesStorageBucket() {
+		loc.AccessKey, loc.SecretKey = "storage.accessKeyID", "storage.secretAccessKey"
 	}
 	t := backup.Target{Endpoint: loc.Endpoint, Region: loc.Region, Bucket: loc.Bucket, Prefix: loc.Prefix,
 		AccessKeyID: get(loc.AccessKey), SecretAccessKey: get(loc.SecretKey), CABundle: ca}

@@ -15,3 +15,6 @@ cnpg-kit:
 
 # e2e/cnpg runs the operator from this kit and versitygw (wizard-kit) as its S3 store.
 e2e: cnpg-kit wizard-kit
+
+# installer/backup's tests read CloudNativePG's CRDs from this kit.
+TEST_PREREQS += cnpg-kit

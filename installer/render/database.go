@@ -199,7 +199,9 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 				"region":          m{"name": "backup-s3", "key": "REGION"},
 			},
 			"wal":  m{"compression": "gzip", "maxParallel": 2},
-			"data": m{"compression": "gzip", "jobs": 2},
+			// A backup starts at once instead of at the next spread checkpoint
+			// (up to checkpoint_timeout, 5 min): measured 5 min → 1.5 min.
+			"data": m{"compression": "gzip", "jobs": 2, "immediateCheckpoint": true},
 		},
 		"instanceSidecarConfiguration": m{"resources": resources(p, "job")},
 	})
