@@ -61,6 +61,9 @@ type Install struct {
 
 	// bundleTrain and artifactsDir come from the imported bundle.
 	bundleTrain, artifactsDir string
+	// locked: the caller holds the state folder's lock (restore); restore adds its steps.
+	locked  bool
+	restore *restoreRun
 
 	// Plan is filled by a dry run.
 	Plan *Plan
@@ -120,11 +123,13 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	start := time.Now()
 	// The lock comes first: two first installs at once must not make two age keys. What this
 	// run creates for a refused input (the state folder and its lock) goes again.
-	unlock, err := lockState(i.Inputs.StateDir)
-	if err != nil {
-		return err
+	if !i.locked {
+		unlock, err := lockState(i.Inputs.StateDir)
+		if err != nil {
+			return err
+		}
+		defer func() { unlock(err != nil) }()
 	}
-	defer func() { unlock(err != nil) }()
 	r := &run{i: i, existing: i.Kubeconfig != "", life: ctx}
 	defer r.close()
 	res, err := steps.Run(ctx, st, steps.WithDeadlines(r.prelude(), i.Deadlines))

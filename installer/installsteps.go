@@ -122,11 +122,12 @@ func (r *run) main() ([]steps.Step, error) {
 	if in.Config.Git.Mode != config.GitInCluster {
 		gitWhere = "git remote " + in.Config.Git.URL
 	}
-	return append(list,
+	list = append(list,
 		&steps.Func{
 			Name: "bootstrap", Describe: bootstrapTitle(in),
 			CheckFunc: r.bootstrapDone, RunFunc: r.bootstrap, Deadline: bootstrapDeadline, Remote: "the API server",
 		},
+		r.restoreRepositoryStep(gitWhere),
 		&steps.Func{
 			Name: "clone", Describe: "Cloning the desired-state repository from " + gitWhere,
 			RunFunc: r.clone, Deadline: gitDeadline, Remote: gitWhere,
@@ -147,12 +148,21 @@ func (r *run) main() ([]steps.Step, error) {
 			Name: "converge", TitleFunc: r.convergeTitle,
 			CheckFunc: r.convergeDone, RunFunc: r.converge, Deadline: orDefault(i.Timeout, 30*time.Minute) + time.Minute, Remote: "Flux",
 		},
+		r.restoreMediaStep(),
 		&steps.Func{
 			// No facts check: it only reads, so it runs on every install.
 			Name: "user-path", Describe: "Checking the user path as a browser goes: DNS, TLS, the API, OIDC, media auth, websocket, S3",
 			RunFunc: r.userPath, Deadline: userPathDeadline, Remote: "the appliance's domains",
 		},
-	), nil
+	)
+	// Restore's steps are nil on a plain install.
+	kept := list[:0]
+	for _, s := range list {
+		if s != nil {
+			kept = append(kept, s)
+		}
+	}
+	return kept, nil
 }
 
 func bootstrapTitle(in *Inputs) string {

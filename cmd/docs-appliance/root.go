@@ -73,6 +73,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newDoctorCommand(app),
 		newKeyCommand(app),
 		newBackupCommand(app),
+		newRestoreCommand(app),
 		newValidateCommand(app),
 	)
 	return cmd

@@ -106,39 +106,50 @@ func copyOne(ctx context.Context, src, dst *store, o Object) (bool, error) {
 	if cur != nil && cur.Size == o.Size && cur.SHA256 != "" && o.ETag != "" && cur.Meta[sourceETagKey] == o.ETag {
 		return false, nil
 	}
-	out, err := src.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(o.Key)})
+	if err := transfer(ctx, src, o.Key, dst, key, o.Size, func(etag string) map[string]string {
+		return map[string]string{sourceETagKey: etag}
+	}); err != nil {
+		return false, fmt.Errorf("copying media object %s: %w", o.Key, err)
+	}
+	return true, nil
+}
+
+// transfer copies srcKey of src (size bytes) to dstKey of dst with its Content-Type, the
+// metadata meta makes from the source's ETag, and its SHA-256, read back: objects up to
+// memLimit pass through memory, larger ones through a temp file.
+func transfer(ctx context.Context, src *store, srcKey string, dst *store, dstKey string, size int64, meta func(etag string) map[string]string) error {
+	out, err := src.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(src.bucket), Key: aws.String(srcKey)})
 	if err != nil {
-		return false, fmt.Errorf("reading media object %s: %w", o.Key, err)
+		return fmt.Errorf("reading s3://%s/%s: %w", src.bucket, srcKey, err)
 	}
 	defer out.Body.Close()
-	etag := aws.ToString(out.ETag)
 	h := sha256.New()
 	var body io.ReadSeeker
 	var n int64
-	if o.Size <= memLimit {
+	if size <= memLimit {
 		data, err := io.ReadAll(io.TeeReader(out.Body, h))
 		if err != nil {
-			return false, fmt.Errorf("reading media object %s: %w", o.Key, err)
+			return fmt.Errorf("reading s3://%s/%s: %w", src.bucket, srcKey, err)
 		}
 		body, n = bytes.NewReader(data), int64(len(data))
 	} else {
 		f, err := os.CreateTemp("", "docs-appliance-media-")
 		if err != nil {
-			return false, fmt.Errorf("making a temp file for media object %s: %w", o.Key, err)
+			return fmt.Errorf("making a temp file for s3://%s/%s: %w", src.bucket, srcKey, err)
 		}
 		defer os.Remove(f.Name())
 		defer f.Close()
 		if n, err = io.Copy(io.MultiWriter(f, h), out.Body); err != nil {
-			return false, fmt.Errorf("reading media object %s: %w", o.Key, err)
+			return fmt.Errorf("reading s3://%s/%s: %w", src.bucket, srcKey, err)
 		}
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return false, fmt.Errorf("reading media object %s: %w", o.Key, err)
+			return fmt.Errorf("reading s3://%s/%s: %w", src.bucket, srcKey, err)
 		}
 		body = f
 	}
-	sum := hex.EncodeToString(h.Sum(nil))
-	if err := dst.put(ctx, key, body, n, sum, map[string]string{sourceETagKey: etag}); err != nil {
-		return false, fmt.Errorf("copying media object %s: %w", o.Key, err)
+	var m map[string]string
+	if meta != nil {
+		m = meta(aws.ToString(out.ETag))
 	}
-	return true, nil
+	return dst.putTyped(ctx, dstKey, body, n, hex.EncodeToString(h.Sum(nil)), m, aws.ToString(out.ContentType))
 }

@@ -183,12 +183,20 @@ func (s *store) get(ctx context.Context, key string, limit int64) ([]byte, error
 // it back and checks size and SHA-256: a put the store acknowledged but did not keep whole is
 // an error here, never a set that cannot be restored.
 func (s *store) put(ctx context.Context, key string, body io.ReadSeeker, size int64, sum string, meta map[string]string) error {
+	return s.putTyped(ctx, key, body, size, sum, meta, "")
+}
+
+// putTyped is put with the object's Content-Type (media keep theirs: Docs serves them with it).
+func (s *store) putTyped(ctx context.Context, key string, body io.ReadSeeker, size int64, sum string, meta map[string]string, contentType string) error {
 	m := map[string]string{shaKey: sum}
 	for k, v := range meta {
 		m[k] = v
 	}
-	if _, err := s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key),
-		Body: body, ContentLength: aws.Int64(size), Metadata: m}); err != nil {
+	in := &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), Body: body, ContentLength: aws.Int64(size), Metadata: m}
+	if contentType != "" {
+		in.ContentType = aws.String(contentType)
+	}
+	if _, err := s.c.PutObject(ctx, in); err != nil {
 		return fmt.Errorf("writing s3://%s/%s: %w", s.bucket, key, err)
 	}
 	return s.verify(ctx, key, size, sum)

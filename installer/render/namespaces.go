@@ -16,6 +16,12 @@ var restrictedNamespaces = map[string]bool{nsObjectStore: true}
 // pinned chart allows), restricted where every pod is the appliance's own,
 // restricted audited and warned elsewhere so drift shows up, privileged
 // only where a component needs the host.
+// ManagedByLabel and ManagedByValue mark what the appliance made, its namespaces first.
+const (
+	ManagedByLabel = "app.kubernetes.io/managed-by"
+	ManagedByValue = "docs-appliance"
+)
+
 func namespaceLabels(name string) map[string]string {
 	enforce := "baseline"
 	switch {
@@ -25,7 +31,7 @@ func namespaceLabels(name string) map[string]string {
 		enforce = "restricted"
 	}
 	return map[string]string{
-		"app.kubernetes.io/managed-by":       "docs-appliance",
+		ManagedByLabel:                       ManagedByValue,
 		"pod-security.kubernetes.io/enforce": enforce,
 		"pod-security.kubernetes.io/audit":   "restricted",
 		"pod-security.kubernetes.io/warn":    "restricted",
