@@ -151,7 +151,7 @@ func TestRestoreChecksOnRealPostgres(t *testing.T) {
 
 	for _, c := range []struct {
 		name, damage, want string
-		db             string
+		db                 string
 	}{
 		{"a table is missing", "drop table impress_comment", "the restored docs database lacks tables: impress_comment", "docs"},
 		{"the users are gone", "delete from impress_document_access; delete from impress_user",
