@@ -2,6 +2,7 @@ package restorecheck
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -123,7 +124,7 @@ func activeJob(ctx context.Context, kube kubernetes.Interface, cron *batchv1.Cro
 
 // jobFrom is the Job `kubectl create job --from=cronjob/<name>` makes: the
 // jobTemplate's labels, annotations and spec, marked as a manual run,
-// owned (controller) by the CronJob, with a name unique to the second.
+// owned (controller) by the CronJob, named by the time and a random tail.
 func jobFrom(cron *batchv1.CronJob, now time.Time) *batchv1.Job {
 	annotations := map[string]string{"cronjob.kubernetes.io/instantiate": "manual"}
 	for k, v := range cron.Spec.JobTemplate.Annotations {
@@ -132,7 +133,7 @@ func jobFrom(cron *batchv1.CronJob, now time.Time) *batchv1.Job {
 	controller := true
 	return &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:        fmt.Sprintf("%s-now-%s", cron.Name, strings.ToLower(now.UTC().Format("20060102t150405"))),
+			Name:        fmt.Sprintf("%s-now-%s-%s", cron.Name, strings.ToLower(now.UTC().Format("20060102t150405")), strings.ToLower(rand.Text()[:4])),
 			Namespace:   cron.Namespace,
 			Labels:      cron.Spec.JobTemplate.Labels,
 			Annotations: annotations,
