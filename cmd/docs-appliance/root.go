@@ -72,6 +72,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newConfigureCommand(app),
 		newDoctorCommand(app),
 		newKeyCommand(app),
+		newRestoreCheckCommand(app),
 		newValidateCommand(app),
 	)
 	return cmd

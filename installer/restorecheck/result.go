@@ -75,6 +75,10 @@ func (e *FailedError) Error() string {
 	return fmt.Sprintf("the restore check failed: %s", e.Result.Message)
 }
 
+// ExitCode is the command's exit code for a check that ran and failed: 3,
+// as doctor's and preflight's failures.
+func (e *FailedError) ExitCode() int { return 3 }
+
 // Parse reads a result ConfigMap's data. A malformed timestamp or number
 // is an error naming its key (the record is the script's, not a user's).
 func Parse(data map[string]string) (*Result, error) {
