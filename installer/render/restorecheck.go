@@ -92,7 +92,8 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 			rule([]string{"postgresql.cnpg.io"}, []string{"clusters"}, crud),
 			rule([]string{"postgresql.cnpg.io"}, []string{"backups"}, []string{"get", "list"}),
 			rule([]string{""}, []string{"pods", "pods/log"}, []string{"get", "list"}),
-			rule([]string{""}, []string{"pods/exec"}, []string{"create"}),
+			// kubectl 1.31+ opens exec over a WebSocket: a GET.
+			rule([]string{""}, []string{"pods/exec"}, []string{"get", "create"}),
 			m{"apiGroups": list{""}, "resources": list{"configmaps"}, "resourceNames": list{RestoreCheckResult}, "verbs": list{"get", "patch", "update"}},
 			rule([]string{""}, []string{"configmaps"}, []string{"create"}),
 		),
