@@ -184,37 +184,74 @@ func TestRestoreChecksOnRealPostgres(t *testing.T) {
 	})
 }
 
-// TestRestoreCheckBackupSelection runs select-backup.jq with the real jq
-// over Backup objects as CloudNativePG lists them: the newest completed
-// backup of the live cluster, never a newer failed or running one, nor
-// another cluster's.
-func TestRestoreCheckBackupSelection(t *testing.T) {
+// jqFilter runs one of the restore check's jq filters with the real jq.
+func jqFilter(t *testing.T, file, input string, args ...string) string {
+	t.Helper()
 	jq := kit.Program(t, "jq", "apt-get install jq (the kubectl image carries it)")
-	backups := `{"items":[
+	filter := filepath.Join(t.TempDir(), file)
+	if err := os.WriteFile(filter, []byte(mustScript(t, file)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(jq, append(append([]string{"-r"}, args...), "-f", filter)...)
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("jq -f %s: %v: %s", file, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestRestoreCheckFilters runs the restore check's jq filters with the
+// real jq over objects shaped as CloudNativePG and the API server return
+// them (e2e/cnpg runs them on the real ones).
+func TestRestoreCheckFilters(t *testing.T) {
+	t.Run("select-backup: the newest completed backup of the live cluster", func(t *testing.T) {
+		backups := `{"items":[
  {"metadata":{"name":"postgres-daily-20261124020000"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"completed","backupId":"20261124T020001","stoppedAt":"2026-11-24T02:03:00Z"}},
  {"metadata":{"name":"postgres-daily-20261126020000"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"failed","backupId":"20261126T020001","stoppedAt":"2026-11-26T02:01:00Z"}},
  {"metadata":{"name":"postgres-now-1"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"running","backupId":"20261127T020001"}},
  {"metadata":{"name":"restore-check-x"},"spec":{"cluster":{"name":"restore-check"}},"status":{"phase":"completed","backupId":"20261128T020001","stoppedAt":"2026-11-28T02:01:00Z"}},
  {"metadata":{"name":"postgres-daily-20261125020000"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"completed","backupId":"20261125T020001","stoppedAt":"2026-11-25T02:02:00Z"}}
 ]}`
-	dir := t.TempDir()
-	filter := filepath.Join(dir, "select-backup.jq")
-	if err := os.WriteFile(filter, []byte(mustScript(t, "select-backup.jq")), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pick := func(input string) string {
-		cmd := exec.Command(jq, "-r", "--arg", "source", postgresCluster, "-f", filter)
-		cmd.Stdin = strings.NewReader(input)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("jq: %v: %s", err, out)
+		if got, want := jqFilter(t, "select-backup.jq", backups, "--arg", "source", postgresCluster), "postgres-daily-20261125020000 20261125T020001 2026-11-25T02:02:00Z"; got != want {
+			t.Errorf("picked %q, want %q", got, want)
 		}
-		return strings.TrimSpace(string(out))
-	}
-	if got, want := pick(backups), "postgres-daily-20261125020000 20261125T020001 2026-11-25T02:02:00Z"; got != want {
-		t.Errorf("picked %q, want %q", got, want)
-	}
-	if got := pick(`{"items":[{"metadata":{"name":"b"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"failed"}}]}`); got != "" {
-		t.Errorf("picked %q among no completed backup", got)
-	}
+		if got := jqFilter(t, "select-backup.jq", `{"items":[{"metadata":{"name":"b"},"spec":{"cluster":{"name":"postgres"}},"status":{"phase":"failed"}}]}`, "--arg", "source", postgresCluster); got != "" {
+			t.Errorf("picked %q among no completed backup", got)
+		}
+	})
+	t.Run("cluster-ready: Ready and every instance", func(t *testing.T) {
+		for input, want := range map[string]string{
+			`{"spec":{"instances":1},"status":{"readyInstances":1,"conditions":[{"type":"Ready","status":"True"}]}}`:            "true",
+			`{"spec":{"instances":1},"status":{"phase":"Setting up primary","conditions":[{"type":"Ready","status":"False"}]}}`: "false",
+			`{"spec":{"instances":1}}`: "false",
+		} {
+			if got := jqFilter(t, "cluster-ready.jq", input); got != want {
+				t.Errorf("%s: %q, want %q", input, got, want)
+			}
+		}
+	})
+	t.Run("recovery-failure: the full-recovery pod's failed container", func(t *testing.T) {
+		pods := `{"items":[
+ {"metadata":{"name":"restore-check-1"},"status":{"containerStatuses":[{"name":"postgres","state":{"terminated":{"exitCode":1}}}]}},
+ {"metadata":{"name":"restore-check-1-full-recovery-abcde"},"status":{
+   "initContainerStatuses":[{"name":"bootstrap-controller","state":{"terminated":{"exitCode":0}}},{"name":"plugin-barman-cloud","state":{"running":{}}}],
+   "containerStatuses":[{"name":"full-recovery","state":{"waiting":{}},"lastState":{"terminated":{"exitCode":1}}}]}}]}`
+		if got, want := jqFilter(t, "recovery-failure.jq", pods), "restore-check-1-full-recovery-abcde full-recovery 1"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+		if got := jqFilter(t, "recovery-failure.jq", `{"items":[{"metadata":{"name":"restore-check-1-full-recovery-abcde"},"status":{"containerStatuses":[{"name":"full-recovery","state":{"running":{}}}]}}]}`); got != "" {
+			t.Errorf("a running recovery reads as failed: %q", got)
+		}
+	})
+	t.Run("error-lines: errors and a program's stderr", func(t *testing.T) {
+		logs := `not json
+{"level":"info","msg":"Downloading backup catalog"}
+{"level":"error","logger":"restore","msg":"while restoring","error":"exit status 1"}
+{"level":"info","pipe":"stderr","logger":"barman-cloud-restore","msg":"ERROR: Barman cloud restore exception: unexpected end of data"}`
+		want := "restore: while restoring: exit status 1\nbarman-cloud-restore: ERROR: Barman cloud restore exception: unexpected end of data"
+		if got := jqFilter(t, "error-lines.jq", logs, "-R"); got != want {
+			t.Errorf("got %q", got)
+		}
+	})
 }

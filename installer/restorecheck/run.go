@@ -61,8 +61,12 @@ func Wait(ctx context.Context, kube kubernetes.Interface, name string, timeout t
 	var job *batchv1.Job
 	err := wait.PollUntilContextTimeout(ctx, pollEvery, timeout, true, func(ctx context.Context) (bool, error) {
 		j, err := kube.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return false, fmt.Errorf("the restore-check Job %s/%s was deleted before it ended", ns, name)
+		}
 		if err != nil {
-			return false, fmt.Errorf("reading Job %s/%s: %w", ns, name, err)
+			// The API server may be restarting: look again.
+			return false, nil
 		}
 		job = j
 		return finished(j) != "", nil

@@ -75,7 +75,7 @@ jq --arg id "$backupid" '.spec.bootstrap.recovery.recoveryTarget.backupID = $id'
 deadline=$((created + ${RECOVERY_TIMEOUT:-5400}))
 while :; do
   ready=$(kubectl -n "$NAMESPACE" get clusters.postgresql.cnpg.io "$NAME" -o json 2>/dev/null \
-    | jq -r '[.status.conditions[]? | select(.type == "Ready" and .status == "True")] | length > 0 and (.status.readyInstances // 0) == .spec.instances' 2>/dev/null)
+    | jq -r -f "$here/cluster-ready.jq")
   [ "$ready" = true ] && break
   failed=$(kubectl -n "$NAMESPACE" get pods -l "cnpg.io/cluster=$NAME" -o json 2>/dev/null | jq -r -f "$here/recovery-failure.jq")
   if [ -n "$failed" ]; then
