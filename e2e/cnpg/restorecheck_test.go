@@ -23,6 +23,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
+	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/restorecheck"
 )
 
@@ -154,7 +155,7 @@ insert into impress_document (title) select 'late ' || g from generate_series(1,
 		t.Fatalf("a truncated backup: got %v, want a failed check", err)
 	}
 	t.Logf("the check of the truncated backup failed: %s", res.Message)
-	if !strings.Contains(res.Message, "recovering backup postgres-first failed: pod restore-check-1-full-recovery") ||
+	if !strings.Contains(res.Message, "recovering backup postgres-first failed: pod "+render.RestoreCheckCluster+"-1-full-recovery") ||
 		!strings.Contains(res.Message, "barman-cloud-restore") {
 		t.Errorf("the failure does not say why (the full-recovery pod and barman-cloud-restore's words): %s", res.Message)
 	}
@@ -243,7 +244,7 @@ func throwawayGone(ctx context.Context, t *testing.T, inst *cnpgkit.Installed) {
 	t.Helper()
 	gvr, err := inst.Client.Mapper.RESTMapping(schema.GroupKind{Group: "postgresql.cnpg.io", Kind: "Cluster"}, "v1")
 	must(t, err)
-	_, err = inst.Client.Dynamic.Resource(gvr.Resource).Namespace(ns).Get(ctx, "restore-check", metav1.GetOptions{})
+	_, err = inst.Client.Dynamic.Resource(gvr.Resource).Namespace(ns).Get(ctx, render.RestoreCheckCluster, metav1.GetOptions{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the throwaway cluster is still there after the check (%v)", err)
 	}

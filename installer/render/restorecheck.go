@@ -9,8 +9,13 @@ import (
 )
 
 const (
-	// restoreCheck is the throwaway cluster and the CronJob that makes it.
+	// restoreCheck is the CronJob, its ServiceAccount, Role and scripts.
 	restoreCheck = "restore-check"
+	// RestoreCheckCluster is the throwaway Cluster the check recovers. Not
+	// restoreCheck: CloudNativePG makes a ServiceAccount, Role and
+	// RoleBinding named after each Cluster, and would take over the
+	// CronJob's (and delete them with the throwaway cluster).
+	RestoreCheckCluster = "restore-check-throwaway"
 	// RestoreCheckCronJob is the CronJob (in DatabaseNamespace) running the
 	// daily restore check; `restore-check now` runs a Job from its template.
 	RestoreCheckCronJob = restoreCheck
@@ -59,7 +64,7 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 	// No spec.plugins: every enabled plugin with the WAL capability
 	// archives, and the throwaway cluster must write into no archive. The
 	// serverName below is the live cluster's, read only.
-	throwaway := newObject("postgresql.cnpg.io/v1", "Cluster", nsDatabase, restoreCheck, "database").with("spec", m{
+	throwaway := newObject("postgresql.cnpg.io/v1", "Cluster", nsDatabase, RestoreCheckCluster, "database").with("spec", m{
 		"instances":             1,
 		"imageName":             pg,
 		"enableSuperuserAccess": false,
@@ -123,7 +128,7 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 						"imagePullPolicy": "IfNotPresent",
 						"command":         list{"/bin/bash", "/restore-check/restore-check.sh"},
 						"env": env(map[string]any{
-							"NAMESPACE": nsDatabase, "NAME": restoreCheck, "SOURCE": postgresCluster,
+							"NAMESPACE": nsDatabase, "NAME": RestoreCheckCluster, "SOURCE": postgresCluster,
 							"RESULT": RestoreCheckResult, "RECOVERY_TIMEOUT": fmt.Sprint(recoveryTimeout),
 							"HOME": "/tmp", "SCRIPTS": "/restore-check",
 							"CHECK_KEYCLOAK": fmt.Sprint(cfg.Identity.Mode == config.Embedded),

@@ -1,14 +1,18 @@
 package render
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/e2e/postgres"
+	"github.com/suitenumerique/docs-appliance/installer/cluster"
 )
 
 func mustScript(t *testing.T, name string) string {
@@ -254,4 +258,50 @@ func TestRestoreCheckFilters(t *testing.T) {
 			t.Errorf("got %q", got)
 		}
 	})
+}
+
+// TestRestoreCheckNamesNoClusterTakesOver: CloudNativePG makes a
+// ServiceAccount, Role and RoleBinding named after every Cluster (and
+// deletes them with it), so no rendered Cluster — the throwaway one in the
+// restore check's ConfigMap included — may share its name with one of the
+// appliance's own in the database namespace.
+func TestRestoreCheckNamesNoClusterTakesOver(t *testing.T) {
+	res := newFixture(t, "single-small").render(t)
+	clusters, rbac := map[string]bool{}, map[string]string{}
+	for _, f := range res.Files {
+		if !strings.HasPrefix(f.Path, "base/platform/database/") || strings.HasSuffix(f.Path, "kustomization.yaml") {
+			continue
+		}
+		objs, err := cluster.DecodeObjects(f.Content)
+		if err != nil {
+			t.Fatalf("%s: %v", f.Path, err)
+		}
+		for _, o := range objs {
+			if o.GetNamespace() != nsDatabase {
+				continue
+			}
+			switch o.GetKind() {
+			case "Cluster":
+				clusters[o.GetName()] = true
+			case "ServiceAccount", "Role", "RoleBinding":
+				rbac[o.GetName()] = o.GetKind()
+			case "ConfigMap":
+				if js, ok, _ := unstructured.NestedString(o.Object, "data", "cluster.json"); ok {
+					var inner map[string]any
+					if err := json.Unmarshal([]byte(js), &inner); err != nil {
+						t.Fatal(err)
+					}
+					clusters[(&unstructured.Unstructured{Object: inner}).GetName()] = true
+				}
+			}
+		}
+	}
+	if !clusters[RestoreCheckCluster] || !clusters[postgresCluster] {
+		t.Fatalf("clusters %v", clusters)
+	}
+	for name := range clusters {
+		if kind, ok := rbac[name]; ok {
+			t.Errorf("Cluster %s shares its name with the %s the appliance renders: CloudNativePG takes it over", name, kind)
+		}
+	}
 }
