@@ -74,6 +74,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newKeyCommand(app),
 		newBackupCommand(app),
 		newRestoreCommand(app),
+		newRestoreCheckCommand(app),
 		newValidateCommand(app),
 	)
 	return cmd

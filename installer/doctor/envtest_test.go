@@ -358,15 +358,20 @@ spec: {instances: 1, storage: {size: 1Gi}}`))
 		f.e.Now = nil
 
 		f.expect("platform-restore-check", Warned, "no restore check has run yet")
-		record := func(status, msg string, finished time.Time) {
-			f.apply(obj(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {status: %q, message: %q, backup: recent, finishedAt: %q}",
-				render.RestoreCheckResult, render.DatabaseNamespace, status, msg, finished.UTC().Format(time.RFC3339))))
+		record := func(status, msg string, finished time.Time, more string) {
+			if more != "" {
+				more = ", " + more
+			}
+			f.apply(obj(fmt.Sprintf("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: %s, namespace: %s}\ndata: {status: %q, message: %q, backup: recent, finishedAt: %q%s}",
+				render.RestoreCheckResult, render.DatabaseNamespace, status, msg, finished.UTC().Format(time.RFC3339), more)))
 		}
-		record("failed", "the restored docs database has 0 tables", time.Now().Add(-time.Hour))
+		record("failed", "the restored docs database has 0 tables", time.Now().Add(-time.Hour), "")
 		f.expect("platform-restore-check", Failed, "0 tables")
-		record("passed", "", time.Now().Add(-time.Hour))
-		f.expect("platform-restore-check", Passed, "backup recent")
-		record("passed", "", time.Now().Add(-3*24*time.Hour))
+		record("passed", "", time.Now().Add(-time.Hour), "rtoSeconds: \"312\", rpoSeconds: \"140\"")
+		f.expect("platform-restore-check", Passed, "backup recent): restored in 5m12s (RTO), newest archived WAL 2m20s old (RPO)")
+		record("passed", "", time.Now().Add(-time.Hour), "rtoSeconds: \"312\", rpoSeconds: \"1260\"")
+		f.expect("platform-restore-check", Warned, "newest archived WAL 21m0s old (RPO); the RPO exceeds 15m0s")
+		record("passed", "", time.Now().Add(-3*24*time.Hour), "")
 		f.expect("platform-restore-check", Warned, "3 days")
 	})
 

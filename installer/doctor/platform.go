@@ -2,6 +2,7 @@ package doctor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/render"
+	"github.com/suitenumerique/docs-appliance/installer/restorecheck"
 )
 
 // How old the newest backup and restore check may be: both run daily,
@@ -22,6 +24,10 @@ const (
 	backupWarnAge  = 26 * time.Hour
 	backupFailAge  = 72 * time.Hour
 	restoreWarnAge = 50 * time.Hour
+	// RPOWarn bounds the data a disaster may lose, as the restore check
+	// measured it (the age of the newest archived WAL): archive_timeout is
+	// 5min, so three times that means the archiver is falling behind.
+	RPOWarn = 15 * time.Minute
 )
 
 func platformChecks() []Check {
@@ -166,31 +172,45 @@ func ageText(d time.Duration) string {
 	return d.Round(time.Second).String()
 }
 
-// checkRestoreCheck reads what the last restore check recorded.
+// checkRestoreCheck reads what the last restore check recorded: its
+// outcome, age, time to restore (RTO) and data at risk (RPO).
 func checkRestoreCheck(ctx context.Context, e *Env) Finding {
 	if _, f, ok := databases(ctx, e); !ok {
 		return f
 	}
-	cm, err := e.Kube.Kube.CoreV1().ConfigMaps(render.DatabaseNamespace).Get(ctx, render.RestoreCheckResult, metav1.GetOptions{})
 	fix := "run one now and read its report: docs-appliance restore-check now"
-	if apierrors.IsNotFound(err) {
+	r, err := restorecheck.Read(ctx, e.Kube.Kube)
+	if errors.Is(err, restorecheck.ErrNoResult) {
 		return Warn(fix, "no restore check has run yet: the backups are not known to restore")
 	}
-	if err != nil {
+	var apiErr apierrors.APIStatus
+	if errors.As(err, &apiErr) {
 		return apiError("reading the last restore check", err)
 	}
-	d := cm.Data
-	finished, perr := time.Parse(time.RFC3339, d["finishedAt"])
-	if d["status"] == "failed" {
-		return Fail(fix+"; until it passes, treat the backups as unproven", "the restore check of %s failed: %s", orText(d["finishedAt"], "an unknown time"), orText(d["message"], "no reason recorded"))
+	if err != nil {
+		return Warn(fix, "the last restore check left an unreadable record: %v", err)
 	}
-	if d["status"] != "passed" || perr != nil {
-		return Warn(fix, "the last restore check recorded %q at %q", d["status"], d["finishedAt"])
+	when := "an unknown time"
+	if !r.FinishedAt.IsZero() {
+		when = r.FinishedAt.UTC().Format(time.RFC3339)
 	}
-	age := e.now().Sub(finished)
-	detail := fmt.Sprintf("passed %s ago (backup %s)", ageText(age), orText(d["backup"], "unnamed"))
+	if r.Status == restorecheck.Failed {
+		return Fail(fix+"; until it passes, treat the backups as unproven", "the restore check of %s failed: %s", when, orText(r.Message, "no reason recorded"))
+	}
+	if r.FinishedAt.IsZero() {
+		return Warn(fix, "the last restore check passed at an unknown time")
+	}
+	age := e.now().Sub(r.FinishedAt)
+	detail := fmt.Sprintf("passed %s ago (backup %s)", ageText(age), orText(r.Backup, "unnamed"))
+	if r.RTO > 0 || r.RPO > 0 {
+		detail += fmt.Sprintf(": restored in %s (RTO), newest archived WAL %s old (RPO)", r.RTO, r.RPO)
+	}
 	if age > restoreWarnAge {
 		return Warn(fix+"; the daily restore check is not running (its CronJob is restore-check in "+render.DatabaseNamespace+")", "%s", detail)
+	}
+	if r.RPO > RPOWarn {
+		return Warn("WAL archiving is falling behind: check platform-database and the barman-cloud sidecar's log in the postgres pods",
+			"%s; the RPO exceeds %s", detail, RPOWarn)
 	}
 	return Pass("%s", detail)
 }

@@ -306,7 +306,8 @@ func TestScriptsParse(t *testing.T) {
 		check      []string
 		pkg        string // the Debian package of the interpreter
 	}{
-		{"check.sh", restoreCheckScript, []string{"bash", "-n"}, "bash"},
+		{"restore-check.sh", mustScript(t, "restore-check.sh"), []string{"bash", "-n"}, "bash"},
+		{"checks.sh", mustScript(t, "checks.sh"), []string{"bash", "-n"}, "bash"},
 		{"accounts.sh", accountsScript, []string{"sh", "-n"}, "dash"},
 		{"bucket.py", bucketScript, []string{"python3", "-m", "py_compile"}, "python3"},
 	} {

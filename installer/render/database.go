@@ -1,10 +1,6 @@
 package render
 
 import (
-	"fmt"
-
-	"sigs.k8s.io/yaml"
-
 	"github.com/suitenumerique/docs-appliance/installer/config"
 )
 
@@ -19,13 +15,6 @@ const (
 	backupBucket = config.EmbeddedBackupBucket
 	// barmanPlugin is the CNPG-I plugin name of plugin-barman-cloud.
 	barmanPlugin = "barman-cloud.cloudnative-pg.io"
-	// restoreCheck is the throwaway cluster and the CronJob that makes it.
-	restoreCheck = "restore-check"
-	// RestoreCheckResult is the ConfigMap (in the database namespace)
-	// where each restore check records its outcome for doctor: keys
-	// status (passed|failed), message, backup, backupStoppedAt, startedAt,
-	// finishedAt and the restored row counts.
-	RestoreCheckResult = "restore-check-result"
 )
 
 // DatabaseNamespace is where the PostgreSQL cluster, its backups and the
@@ -198,7 +187,7 @@ func (r *renderer) databaseComponent(v *valuesContext) (*component, error) {
 				"secretAccessKey": m{"name": "backup-s3", "key": "ACCESS_SECRET_KEY"},
 				"region":          m{"name": "backup-s3", "key": "REGION"},
 			},
-			"wal":  m{"compression": "gzip", "maxParallel": 2},
+			"wal": m{"compression": "gzip", "maxParallel": 2},
 			// A backup starts at once instead of at the next spread checkpoint
 			// (up to checkpoint_timeout, 5 min): measured 5 min → 1.5 min.
 			"data": m{"compression": "gzip", "jobs": 2, "immediateCheckpoint": true},
@@ -251,159 +240,4 @@ func database(object, name, owner string, extensions ...string) Object {
 		spec["extensions"] = ext
 	}
 	return newObject("postgresql.cnpg.io/v1", "Database", nsDatabase, object, "database").with("spec", spec)
-}
-
-// restoreCheckScript recovers a throwaway cluster from the newest
-// completed backup, checks the restored data the way Docs would read it,
-// records the outcome in a ConfigMap doctor reads, and always removes the
-// throwaway cluster. It never archives: the throwaway cluster has no
-// WAL-archiving plugin, so the real backups are never written to.
-const restoreCheckScript = `set -uo pipefail
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-backup=""; stopped=""; counts=()
-
-record() {
-  local status=$1 message=$2
-  local args=(--from-literal=status="$status" --from-literal=message="$message"
-    --from-literal=backup="$backup" --from-literal=backupStoppedAt="$stopped"
-    --from-literal=startedAt="$started" --from-literal=finishedAt="$(date -u +%Y-%m-%dT%H:%M:%SZ)")
-  for kv in "${counts[@]}"; do args+=(--from-literal="$kv"); done
-  kubectl -n "$NAMESPACE" create configmap "$RESULT" "${args[@]}" --dry-run=client -o yaml \
-    | kubectl apply --server-side --force-conflicts --field-manager=restore-check -f - >/dev/null
-}
-cleanup() {
-  kubectl -n "$NAMESPACE" delete clusters.postgresql.cnpg.io "$NAME" --ignore-not-found --wait=true --timeout=10m >/dev/null || true
-}
-fail() { echo "restore check failed: $1" >&2; record failed "$1"; cleanup; exit 1; }
-trap 'fail "interrupted"' TERM INT
-
-# A leftover of an interrupted run would hide this run's result.
-cleanup
-
-latest=$(kubectl -n "$NAMESPACE" get backups.postgresql.cnpg.io -l "cnpg.io/cluster=$SOURCE" -o json \
-  | jq -r '[.items[] | select(.status.phase == "completed")] | sort_by(.status.stoppedAt) | last | "\(.metadata.name) \(.status.stoppedAt)" // empty') \
-  || fail "listing the backups of $SOURCE"
-[ -n "$latest" ] && [ "$latest" != "null null" ] || fail "no completed backup of $SOURCE to restore"
-read -r backup stopped <<<"$latest"
-echo "recovering $NAME from backup $backup ($stopped)"
-
-kubectl apply -f /restore-check/cluster.yaml >/dev/null || fail "creating the throwaway cluster"
-kubectl -n "$NAMESPACE" wait "clusters.postgresql.cnpg.io/$NAME" --for=condition=Ready --timeout="$TIMEOUT" \
-  || fail "the throwaway cluster did not recover from backup $backup within $TIMEOUT"
-pod=$(kubectl -n "$NAMESPACE" get pods -l "cnpg.io/cluster=$NAME,cnpg.io/instanceRole=primary" -o jsonpath='{.items[0].metadata.name}')
-[ -n "$pod" ] || fail "the throwaway cluster has no primary pod"
-
-q() { kubectl -n "$NAMESPACE" exec "$pod" -c postgres -- psql -U postgres -d "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
-
-tables=$(q docs "select count(*) from information_schema.tables where table_schema = 'public'") || fail "reading the restored docs database"
-counts+=("tables=$tables")
-[ "$tables" -ge 10 ] || fail "the restored docs database has $tables tables: Docs' schema is missing"
-migrations=$(q docs "select count(*) from django_migrations") || fail "reading django_migrations"
-counts+=("migrations=$migrations")
-[ "$migrations" -gt 0 ] || fail "no Django migration is recorded in the restored database"
-users=$(q docs "select count(*) from impress_user") || fail "reading impress_user"
-counts+=("users=$users")
-# createsuperuser runs at install: a restored Docs always has a user.
-[ "$users" -ge 1 ] || fail "the restored database has no user"
-documents=$(q docs "select count(*) from impress_document") || fail "reading impress_document"
-counts+=("documents=$documents")
-if [ "$CHECK_KEYCLOAK" = "true" ]; then
-  realms=$(q keycloak "select count(*) from realm where name = 'docs'") || fail "reading the restored keycloak database"
-  [ "$realms" -eq 1 ] || fail "the restored keycloak database lacks the docs realm"
-fi
-
-record passed "recovered backup $backup and read $tables tables, $users users, $documents documents"
-cleanup
-echo "restore check passed"
-`
-
-// restoreCheckObjects: the CronJob, its rights (clusters in its namespace,
-// exec into their pods, its result ConfigMap) and the throwaway cluster
-// it creates.
-func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
-	cfg, p := v.Config, v.Profile
-	kubectl, err := v.image("kubectl")
-	if err != nil {
-		return nil, err
-	}
-	throwaway := newObject("postgresql.cnpg.io/v1", "Cluster", nsDatabase, restoreCheck, "database").with("spec", m{
-		"instances":             1,
-		"imageName":             pg,
-		"enableSuperuserAccess": false,
-		"enablePDB":             false,
-		"storage":               m{"size": p.Storage.Database},
-		"resources":             resources(p, "restore-check"),
-		"bootstrap":             m{"recovery": m{"source": "origin", "database": docsDatabase, "owner": docsDBUser}},
-		"externalClusters": list{m{
-			"name": "origin",
-			"plugin": m{"name": barmanPlugin, "parameters": m{
-				"barmanObjectName": backupStore, "serverName": postgresCluster,
-			}},
-		}},
-	})
-	clusterYAML, err := yaml.Marshal(map[string]any(throwaway))
-	if err != nil {
-		return nil, fmt.Errorf("encoding the restore-check cluster: %w", err)
-	}
-	const name = restoreCheck
-	cm := configMap(nsDatabase, name, "database", map[string]string{
-		"check.sh":     restoreCheckScript,
-		"cluster.yaml": string(clusterYAML),
-	})
-	crud := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
-	rbac := []Object{
-		serviceAccount(nsDatabase, name, "database", true),
-		role(nsDatabase, name, "database",
-			rule([]string{"postgresql.cnpg.io"}, []string{"clusters"}, crud),
-			rule([]string{"postgresql.cnpg.io"}, []string{"backups"}, []string{"get", "list"}),
-			rule([]string{""}, []string{"pods"}, []string{"get", "list"}),
-			rule([]string{""}, []string{"pods/exec"}, []string{"create"}),
-			m{"apiGroups": list{""}, "resources": list{"configmaps"}, "resourceNames": list{RestoreCheckResult}, "verbs": list{"get", "patch", "update"}},
-			rule([]string{""}, []string{"configmaps"}, []string{"create"}),
-		),
-		roleBinding(nsDatabase, name, "database", "Role", name, nsDatabase, name),
-	}
-	cron := newObject("batch/v1", "CronJob", nsDatabase, name, "database").with("spec", m{
-		"schedule":                   cfg.Backup.RestoreCheckSchedule,
-		"concurrencyPolicy":          "Forbid",
-		"startingDeadlineSeconds":    3600,
-		"successfulJobsHistoryLimit": 1,
-		"failedJobsHistoryLimit":     1,
-		"jobTemplate": m{"spec": m{
-			// A failed check is a finding, not something to retry blindly.
-			"backoffLimit":          0,
-			"activeDeadlineSeconds": 3 * 3600,
-			"template": m{
-				"metadata": m{"labels": selectorFor(name)},
-				"spec": m{
-					"serviceAccountName":           name,
-					"automountServiceAccountToken": true,
-					"restartPolicy":                "Never",
-					"securityContext":              restrictedPod(65532),
-					"containers": list{m{
-						"name":            "check",
-						"image":           kubectl,
-						"imagePullPolicy": "IfNotPresent",
-						"command":         list{"/bin/bash", "/restore-check/check.sh"},
-						"env": env(map[string]any{
-							"NAMESPACE": nsDatabase, "NAME": restoreCheck, "SOURCE": postgresCluster,
-							"RESULT": RestoreCheckResult, "TIMEOUT": "90m", "HOME": "/tmp",
-							"CHECK_KEYCLOAK": fmt.Sprint(cfg.Identity.Mode == config.Embedded),
-						}),
-						"resources":       resources(p, "job"),
-						"securityContext": restrictedContainer(),
-						"volumeMounts": list{
-							m{"name": "script", "mountPath": "/restore-check", "readOnly": true},
-							tmpMount(),
-						},
-					}},
-					"volumes": list{
-						m{"name": "script", "configMap": m{"name": name}},
-						tmpVolume(),
-					},
-				},
-			},
-		}},
-	})
-	return append(append([]Object{cm}, rbac...), cron), nil
 }

@@ -109,7 +109,7 @@ func renderedObjects(t *testing.T, res *Result) (crds, objs []*unstructured.Unst
 			case o.GetKind() == "ConfigMap" && o.GetName() == restoreCheck:
 				objs = append(objs, o)
 				data, _, _ := unstructured.NestedStringMap(o.Object, "data")
-				inner, err := cluster.DecodeObjects([]byte(data["cluster.yaml"]))
+				inner, err := cluster.DecodeObjects([]byte(data["cluster.json"]))
 				if err != nil || len(inner) != 1 {
 					t.Fatalf("the restore-check ConfigMap holds no cluster: %v", err)
 				}
