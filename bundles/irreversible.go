@@ -137,6 +137,9 @@ func (c *Catalog) checkHops(t *Train) error {
 					t.Name, f, d.Reason, d.Component)
 			}
 		}
+		if err := docsStep(from.Docs.Version, t.Docs.Version); err != nil {
+			return fmt.Errorf("train %s: the upgrade from %s %w", t.Name, f, err)
+		}
 		a, aok := k3sMinor(from.K3s.Version)
 		b, bok := k3sMinor(t.K3s.Version)
 		if aok && bok && (b < a || b > a+1) {
@@ -145,4 +148,32 @@ func (c *Catalog) checkHops(t *Train) error {
 		}
 	}
 	return nil
+}
+
+// docsStep refuses a hop that skips a Docs minor or major release (Docs'
+// UPGRADE.md: upgrades run sequentially; fix releases may be skipped): the
+// next minor of the same major, or the next major's x.0.
+func docsStep(from, to string) error {
+	fa, fb, ok1 := majorMinor(from)
+	ta, tb, ok2 := majorMinor(to)
+	if !ok1 || !ok2 {
+		return nil
+	}
+	switch {
+	case ta < fa || (ta == fa && tb < fb):
+		return fmt.Errorf("moves Docs back from %s to %s (fix: a train never downgrades Docs)", from, to)
+	case ta == fa && tb <= fb+1, ta == fa+1 && tb == 0:
+		return nil
+	}
+	return fmt.Errorf("moves Docs from %s to %s, skipping a release (Docs' UPGRADE.md: minor and major releases must not be skipped; fix: add a stop train with the release between them to upgradesFrom and requiredStops)", from, to)
+}
+
+func majorMinor(v string) (int, int, bool) {
+	parts := strings.SplitN(strings.TrimPrefix(v, "v"), ".", 3)
+	if len(parts) < 2 {
+		return 0, 0, false
+	}
+	a, err1 := strconv.Atoi(parts[0])
+	b, err2 := strconv.Atoi(parts[1])
+	return a, b, err1 == nil && err2 == nil
 }

@@ -45,6 +45,12 @@ func TestDerivedIrreversibleMustBeDeclared(t *testing.T) {
 		{"postgresql minor is reversible", hopTrain("2030.02", "2030.01", ""), "", nil},
 		{"k3s skips a minor", hopTrain("2030.02", "2030.01", "", "version: v1.35.2+k3s1", "version: v1.33.1+k3s1"),
 			"one minor at a time", nil},
+		{"docs skips a minor", hopTrain("2030.02", "2030.01", "irreversible: [{component: docs, reason: migrates}]\n",
+			"docs: {version: v5.4.1}", "docs: {version: v5.6.0}"), "skipping a release", nil},
+		{"docs next major", hopTrain("2030.02", "2030.01", "irreversible: [{component: docs, reason: migrates}]\n",
+			"docs: {version: v5.4.1}", "docs: {version: v6.0.0}"), "", []string{"docs"}},
+		{"docs back", hopTrain("2030.02", "2030.01", "irreversible: [{component: docs, reason: migrates}]\n",
+			"docs: {version: v5.4.1}", "docs: {version: v5.3.0}"), "moves Docs back", nil},
 		{"extra declaration kept", hopTrain("2030.02", "2030.01", "irreversible: [{component: standin-app, reason: stand-in migration}]\n"),
 			"", []string{"standin-app"}},
 	} {
@@ -184,5 +190,24 @@ func TestPathThroughAStopTheSearchPassedBy(t *testing.T) {
 	path, err := c.UpgradePath("2099.01", "2099.04")
 	if err != nil || strings.Join(path, ",") != "2099.02,2099.03,2099.04" {
 		t.Fatalf("path %v, err %v", path, err)
+	}
+}
+
+func TestEmbeddedGraph(t *testing.T) {
+	c, err := LoadEmbedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := c.UpgradePath("2026.11", "2026.12")
+	if err != nil || strings.Join(path, ",") != "2026.12" {
+		t.Fatalf("2026.11 → 2026.12: path %v, err %v", path, err)
+	}
+	a, _ := c.Get("2026.11")
+	b, _ := c.Get("2026.12")
+	if got := HopIrreversible(a, b); len(got) != 0 {
+		t.Errorf("2026.11 → 2026.12 keeps Docs, Keycloak and the PostgreSQL major, yet marks %v", got)
+	}
+	if _, err := c.UpgradePath("2026.12", "2026.11"); err == nil {
+		t.Error("a downgrade was allowed")
 	}
 }

@@ -122,6 +122,10 @@ type Image struct {
 	// the train runs another release.
 	Chart              string `json:"chart,omitempty"`
 	AppVersionMismatch string `json:"appVersionMismatch,omitempty"`
+	// Size is the image's compressed size in bytes (its layers), when
+	// recorded: upgrade --plan sums the new images' sizes for its disk
+	// gate and says so when one is missing.
+	Size int64 `json:"size,omitempty"`
 }
 
 // Pinned returns the reference pinned by digest when the digest is known
@@ -383,6 +387,9 @@ func (t *Train) Validate() error {
 			add(p+".reference", "listed twice", "keep one entry per image")
 		}
 		seenImage[im.Reference] = true
+		if im.Size < 0 {
+			add(p+".size", "negative", "give the compressed size in bytes, or leave it out")
+		}
 		if im.Digest != "" && !digestRe.MatchString(im.Digest) {
 			add(p+".digest", fmt.Sprintf("%q is not sha256:<64 hex>", im.Digest), "run make lock on a connected machine")
 		}
