@@ -140,9 +140,9 @@ type RestoreCheck struct {
 	// Found is false when no restore check has recorded a result yet.
 	Found bool
 	// Status is passed or failed; Backup names the backup it restored.
-	Status, Message, Backup string
+	Status, Message, Backup     string
 	FinishedAt, BackupStoppedAt time.Time
-	Err error
+	Err                         error
 }
 
 // readRestoreCheck reads the ConfigMap database/restore-check-result the
