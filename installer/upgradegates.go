@@ -78,7 +78,7 @@ func (u *UpgradePlan) doctorGate(ctx context.Context, st *status.Status, c *clus
 		g.Fix = "run the plan where the cluster answers (doctor's checks need it)"
 		return g
 	}
-	d := &Doctor{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.Runner}
+	d := &Doctor{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.Runner, TrainFile: u.installedFile}
 	if err := d.Run(ctx, st); err != nil {
 		g.Outcome, g.Message = upgrade.Fail, "doctor could not run: "+err.Error()
 		return g

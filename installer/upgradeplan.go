@@ -40,6 +40,8 @@ type UpgradePlan struct {
 
 	// Plan is filled by Run.
 	Plan *upgrade.Plan
+	// installedFile is the --train-file of the installed train, for doctor.
+	installedFile string
 }
 
 // Run computes the plan. An error means there is no plan (no appliance, a
@@ -48,7 +50,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if _, err := os.Stat(SavedConfigPath(u.StateDir)); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
 	}
-	trains, err := readTrainFiles(u.TrainFiles)
+	trains, files, err := readTrainFiles(u.TrainFiles)
 	if err != nil {
 		return err
 	}
@@ -57,6 +59,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if st.End(err) != nil {
 		return fmt.Errorf("reading the installed appliance: %w", err)
 	}
+	u.installedFile = files[in.Config.Train]
 	to := u.To
 	if to == "" {
 		to = in.Catalog.Latest().Name
@@ -125,22 +128,24 @@ func requiredStops(cat *bundles.Catalog, path []string) map[string]bool {
 }
 
 // readTrainFiles parses --train-file trains, oldest first (a train's
-// required stop must be known when it is added).
-func readTrainFiles(files []string) ([]*bundles.Train, error) {
+// required stop must be known when it is added), and says which file holds which train.
+func readTrainFiles(files []string) ([]*bundles.Train, map[string]string, error) {
 	var out []*bundles.Train
+	byName := map[string]string{}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("reading --train-file: %w", err)
+			return nil, nil, fmt.Errorf("reading --train-file: %w", err)
 		}
 		t, err := bundles.ParseTrain(data)
 		if err != nil {
-			return nil, fmt.Errorf("loading --train-file %s: %w", f, err)
+			return nil, nil, fmt.Errorf("loading --train-file %s: %w", f, err)
 		}
 		out = append(out, t)
+		byName[t.Name] = f
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	return out, byName, nil
 }
 
 func (u *UpgradePlan) root() host.Root {
