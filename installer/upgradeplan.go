@@ -71,7 +71,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	p := &upgrade.Plan{Environment: in.Config.Environment, From: in.Config.Train, To: to, Path: append([]string{}, path...), Hops: []upgrade.Hop{}, Diff: u.Diff}
 	stops := requiredStops(in.Catalog, path)
 	prev := in.Train
-	before, err := u.desiredState(ctx, in, prev)
+	before, missingBefore, err := u.desiredState(ctx, in, prev)
 	if err != nil {
 		return err
 	}
@@ -81,12 +81,13 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 			return err
 		}
 		st.Start(fmt.Sprintf("rendering train %s for the hop %s → %s", name, prev.Name, name))
-		after, err := u.desiredState(ctx, in, next)
+		after, missingAfter, err := u.desiredState(ctx, in, next)
 		if st.End(err) != nil {
 			return err
 		}
-		p.Hops = append(p.Hops, upgrade.NewHop(upgrade.HopInput{From: prev, To: next, Before: before, After: after, RequiredStop: stops[name]}, u.Diff))
-		prev, before = next, after
+		p.Hops = append(p.Hops, upgrade.NewHop(upgrade.HopInput{From: prev, To: next, Before: before, After: after,
+			RequiredStop: stops[name], NotRendered: append(append([]string{}, missingBefore...), missingAfter...)}, u.Diff))
+		prev, before, missingBefore = next, after, missingAfter
 	}
 	if len(p.Hops) > 0 {
 		p.Gates = u.gates(ctx, st, in, p)
@@ -97,8 +98,9 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 
 // desiredState renders the appliance's config with train t, in memory, and
 // adds the config record gitops commits beside the render. A chart this
-// build does not carry is left out of both sides of a hop alike.
-func (u *UpgradePlan) desiredState(ctx context.Context, in *Inputs, t *bundles.Train) ([]upgrade.File, error) {
+// build does not carry is left out and named (the hop says its change is
+// not in the diff).
+func (u *UpgradePlan) desiredState(ctx context.Context, in *Inputs, t *bundles.Train) ([]upgrade.File, []string, error) {
 	cfg := *in.Config
 	cfg.Train = t.Name
 	res, err := render.Render(ctx, render.Options{
@@ -106,13 +108,17 @@ func (u *UpgradePlan) desiredState(ctx context.Context, in *Inputs, t *bundles.T
 		Recipients: in.Recipients(), AllowMissingCharts: true, Branding: in.Branding,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("rendering train %s: %w", t.Name, err)
+		return nil, nil, fmt.Errorf("rendering train %s: %w", t.Name, err)
 	}
 	record, err := gitops.RecordedConfig(&cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(append([]upgrade.File{}, res.Files...), upgrade.File{Path: gitops.ConfigFile(cfg.Environment), Content: record}), nil
+	var missing []string
+	for _, m := range res.Missing {
+		missing = append(missing, m.Chart.Name+" "+m.Chart.Version)
+	}
+	return append(append([]upgrade.File{}, res.Files...), upgrade.File{Path: gitops.ConfigFile(cfg.Environment), Content: record}), missing, nil
 }
 
 // requiredStops are the trains of the path some later train of the path requires.

@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -40,6 +41,9 @@ type Hop struct {
 	Components      []Component            `json:"components"`
 	Files           []FileChange           `json:"files"`
 	Irreversible    []bundles.Irreversible `json:"irreversible"`
+	// NotRendered are the charts this build does not carry (name version):
+	// left out of the renders, so what they change is not in Files.
+	NotRendered []string `json:"notRendered,omitempty"`
 }
 
 // HopInput is what a hop is computed from: its two trains and the
@@ -48,11 +52,12 @@ type HopInput struct {
 	From, To      *bundles.Train
 	Before, After []File
 	RequiredStop  bool
+	NotRendered   []string
 }
 
 // NewHop computes a hop; diff keeps each file's whole diff.
 func NewHop(in HopInput, diff bool) Hop {
-	h := Hop{From: in.From.Name, To: in.To.Name, RequiredStop: in.RequiredStop}
+	h := Hop{From: in.From.Name, To: in.To.Name, RequiredStop: in.RequiredStop, NotRendered: uniqueSorted(in.NotRendered)}
 	h.K3s, h.Flux, h.Docs, h.FluxControllers, h.Charts, h.Images = versionChanges(in.From, in.To)
 	h.NewImages = newImages(in.From, in.To)
 	h.Files = DiffFiles(in.Before, in.After)
@@ -143,4 +148,17 @@ func (p *Plan) TotalNewImages() NewImages {
 		t.WithoutSize = append(t.WithoutSize, h.NewImages.WithoutSize...)
 	}
 	return t
+}
+
+func uniqueSorted(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

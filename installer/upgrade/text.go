@@ -67,6 +67,9 @@ func writeHop(b *strings.Builder, n int, h Hop, diff bool) {
 		added, removed, modified = added+c.Added, removed+c.Removed, modified+c.Modified
 		lines, gone = lines+c.LinesAdded, gone+c.LinesGone
 	}
+	if len(h.NotRendered) > 0 {
+		fmt.Fprintf(b, "  not in the diff: %s (charts this build does not carry; pass --charts DIR or use a release build)\n", strings.Join(h.NotRendered, ", "))
+	}
 	if len(h.Files) == 0 {
 		b.WriteString("  desired state: unchanged\n")
 	} else {
