@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -118,6 +119,12 @@ func standinPlan(t *testing.T, installed, to string, diff bool) (*UpgradePlan, s
 	t.Helper()
 	files := standinTrainFiles(t)
 	state := installedOn(t, installed)
+	before := folderState(t, state)
+	t.Cleanup(func() {
+		if after := folderState(t, state); after != before {
+			t.Errorf("the plan changed the state folder:\n%s\n->\n%s", before, after)
+		}
+	})
 	root := t.TempDir()
 	u := &UpgradePlan{StateDir: state, To: to, TrainFiles: files, ChartsDir: packageStandins(t, files), Root: host.Root(root), Diff: diff,
 		// The host's free space is a fact of this machine: a fixed one keeps the golden file stable.
@@ -126,6 +133,23 @@ func standinPlan(t *testing.T, installed, to string, diff bool) (*UpgradePlan, s
 		}}
 	err := u.Run(context.Background(), status.Discard())
 	return u, root, err
+}
+
+// folderState lists a folder's files with their sizes and modification times.
+func folderState(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d %s\n", p, info.Size(), info.ModTime())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }
 
 // sanitize replaces the test's temporary folders in a plan's text.
