@@ -12,30 +12,82 @@ import (
 // not allow is an error that says which way is allowed.
 func (c *Catalog) UpgradePath(from, to string) ([]string, error) {
 	if _, err := c.Get(to); err != nil {
-		return nil, err
+		return nil, &PathError{From: from, To: to, Kind: PathUnknownTrain, err: err}
 	}
 	if from == to {
 		return nil, nil
 	}
 	if to < from {
-		return nil, fmt.Errorf("upgrading from %s to %s: a downgrade is not possible; roll back with the previous desired state instead (git revert)", from, to)
+		return nil, &PathError{From: from, To: to, Kind: PathDowngrade}
 	}
 	if path := c.search(from, to, true); path != nil {
 		return path, nil
 	}
 	if path := c.search(from, to, false); path != nil {
-		// A path exists but skips a required stop: name it.
+		// A path exists but skips a required stop. The search above keeps
+		// the first way it reaches a train, which may be the way without
+		// the stop: go through the stop explicitly before refusing.
 		for _, n := range path {
 			for _, stop := range c.trains[n].RequiredStops {
 				if stop > from && !contains(path, stop) {
-					return nil, fmt.Errorf("upgrading from %s to %s: %s requires a stop at %s first, and %s cannot be reached through it; upgrade to %s, then to %s", from, to, n, stop, to, stop, to)
+					if first, err := c.UpgradePath(from, stop); err == nil {
+						if rest := c.search(stop, to, true); rest != nil {
+							return append(first, rest...), nil
+						}
+					}
+					return nil, &PathError{From: from, To: to, Kind: PathSkipsStop, Stop: stop, StopOf: n}
 				}
 			}
 		}
 	}
 	direct, _ := c.Get(to)
-	return nil, fmt.Errorf("upgrading from %s to %s: no allowed path; %s upgrades only from %s", from, to, to, orNone(direct.UpgradesFrom))
+	return nil, &PathError{From: from, To: to, Kind: PathNone, Allowed: direct.UpgradesFrom}
 }
+
+// PathKind says why an upgrade path was refused.
+type PathKind string
+
+// The ways an upgrade can be refused.
+const (
+	PathUnknownTrain PathKind = "unknown-train"
+	PathDowngrade    PathKind = "downgrade"
+	PathSkipsStop    PathKind = "skips-required-stop"
+	PathNone         PathKind = "no-path"
+)
+
+// ExitPathRefused is the exit code of a refused upgrade path.
+const ExitPathRefused = 5
+
+// PathError is an upgrade the train graph does not allow, naming the way
+// that is allowed when there is one.
+type PathError struct {
+	From, To string
+	Kind     PathKind
+	// Stop is the required stop a direct path would skip, StopOf the train
+	// that requires it.
+	Stop, StopOf string
+	// Allowed are the trains To upgrades from directly (PathNone).
+	Allowed []string
+	err     error
+}
+
+func (e *PathError) Error() string {
+	switch e.Kind {
+	case PathUnknownTrain:
+		return fmt.Sprintf("upgrading from %s to %s: %v", e.From, e.To, e.err)
+	case PathDowngrade:
+		return fmt.Sprintf("upgrading from %s to %s: a downgrade is not possible; roll back with the previous desired state instead (git revert), or restore a backup of %s", e.From, e.To, e.To)
+	case PathSkipsStop:
+		return fmt.Sprintf("upgrading from %s to %s: %s requires a stop at %s first, and %s cannot be reached through it; upgrade to %s, then to %s", e.From, e.To, e.StopOf, e.Stop, e.To, e.Stop, e.To)
+	}
+	return fmt.Sprintf("upgrading from %s to %s: no allowed path; %s upgrades only from %s", e.From, e.To, e.To, orNone(e.Allowed))
+}
+
+func (e *PathError) Unwrap() error { return e.err }
+
+// ExitCode: a refused path is its own exit code (5), apart from a plan
+// whose gates fail (3).
+func (e *PathError) ExitCode() int { return ExitPathRefused }
 
 // search finds the shortest chain of direct upgrades (x → y when
 // y.upgradesFrom holds x) from `from` to `to`; with stops set, a train is

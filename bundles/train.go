@@ -41,6 +41,11 @@ type Train struct {
 	UpgradesFrom []string `json:"upgradesFrom,omitempty"`
 	// RequiredStops lists trains an upgrade to this one must have passed through.
 	RequiredStops []string `json:"requiredStops,omitempty"`
+	// Irreversible lists what the upgrade into this train cannot undo (a
+	// database migration, a PostgreSQL major): past it, the way back is a
+	// restore. The catalog refuses a train that leaves out one its version
+	// changes imply (irreversible.go).
+	Irreversible []Irreversible `json:"irreversible,omitempty"`
 }
 
 // K3s pins the k3s release and its per-architecture artifacts.
@@ -117,6 +122,10 @@ type Image struct {
 	// the train runs another release.
 	Chart              string `json:"chart,omitempty"`
 	AppVersionMismatch string `json:"appVersionMismatch,omitempty"`
+	// Size is the image's compressed size in bytes (its layers), when
+	// recorded: upgrade --plan sums the new images' sizes for its disk
+	// gate and says so when one is missing.
+	Size int64 `json:"size,omitempty"`
 }
 
 // Pinned returns the reference pinned by digest when the digest is known
@@ -378,11 +387,15 @@ func (t *Train) Validate() error {
 			add(p+".reference", "listed twice", "keep one entry per image")
 		}
 		seenImage[im.Reference] = true
+		if im.Size < 0 {
+			add(p+".size", "negative", "give the compressed size in bytes, or leave it out")
+		}
 		if im.Digest != "" && !digestRe.MatchString(im.Digest) {
 			add(p+".digest", fmt.Sprintf("%q is not sha256:<64 hex>", im.Digest), "run make lock on a connected machine")
 		}
 	}
 	t.validateChartLinks(add)
+	t.validateIrreversible(add)
 	for i, f := range t.UpgradesFrom {
 		if !trainNameRe.MatchString(f) {
 			add(fmt.Sprintf("upgradesFrom[%d]", i), fmt.Sprintf("%q is not a train name", f), "use YYYY.MM")
@@ -491,11 +504,15 @@ func LoadCatalog(fsys fs.FS, dir string) (*Catalog, error) {
 }
 
 func (c *Catalog) checkGraph() error {
-	for _, t := range c.trains {
+	for _, name := range c.Names() {
+		t := c.trains[name]
 		for _, s := range t.RequiredStops {
 			if _, ok := c.trains[s]; !ok {
 				return fmt.Errorf("train %s: requiredStops names unknown train %s", t.Name, s)
 			}
+		}
+		if err := c.checkHops(t); err != nil {
+			return err
 		}
 	}
 	return nil

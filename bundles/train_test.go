@@ -25,7 +25,7 @@ func TestEmbeddedTrainsLoad(t *testing.T) {
 	if tr.Locked() {
 		t.Error("2026.11 claims to be locked but no digest could be looked up")
 	}
-	if c.Latest().Name != "2026.11" {
+	if c.Latest().Name != "2026.12" {
 		t.Errorf("latest = %s", c.Latest().Name)
 	}
 }

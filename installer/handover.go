@@ -53,6 +53,9 @@ const workDirName = "work"
 // checkInputs refuses what would stop the install half-way: an unpinned train, a build without
 // the Flux manifests, an in-cluster git server the train does not pin.
 func (i *Install) checkInputs(ctx context.Context, in *Inputs, existing bool) error {
+	if err := checkEnvironmentKept(i.Inputs.StateDir, in.Config); err != nil {
+		return err
+	}
 	if err := checkPinned(in.Train, existing); err != nil {
 		return err
 	}

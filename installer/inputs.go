@@ -23,6 +23,9 @@ type InputOptions struct {
 	// embedded ones: a train newer than this binary, or a test train. It must
 	// validate, and install still refuses it unless it is locked.
 	TrainFile string
+	// Trains are more trains beside the embedded ones, already parsed
+	// (upgrade --plan's --train-file, repeatable).
+	Trains []*bundles.Train
 	// Sets are --set key=value overrides, applied in order.
 	Sets []string
 	// SecretFiles are --secret name=FILE: secrets given by the operator,
@@ -71,6 +74,11 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	cat, err := bundles.LoadEmbedded()
 	if err != nil {
 		return nil, fmt.Errorf("loading release trains: %w", err)
+	}
+	for _, t := range o.Trains {
+		if err := cat.Add(t); err != nil {
+			return nil, fmt.Errorf("adding train %s: %w", t.Name, err)
+		}
 	}
 	var fileTrain *bundles.Train
 	if o.TrainFile != "" {

@@ -86,8 +86,15 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 	t.Run("trains", func(t *testing.T) {
 		r := runBinary(t, nil, "trains", "--output=json")
 		r.wantCode(t, 0)
-		if l, ok := r.document(t).([]any); !ok || len(l) == 0 {
-			t.Errorf("trains document %s", r.stdout)
+		l, ok := r.document(t).([]any)
+		if !ok || len(l) == 0 {
+			t.Fatalf("trains document %s", r.stdout)
+		}
+		// Every train lists the hops into it: 2026.12 the one from 2026.11, nothing irreversible.
+		last, _ := l[len(l)-1].(map[string]any)
+		hops, _ := last["hops"].([]any)
+		if len(hops) == 0 || hops[0].(map[string]any)["from"] == nil || hops[0].(map[string]any)["irreversible"] == nil {
+			t.Errorf("the newest train's hops: %v", last["hops"])
 		}
 	})
 	t.Run("install --dry-run", func(t *testing.T) {
@@ -160,6 +167,8 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 		{"airgap keygen: key exists", []string{"airgap", "keygen", keys}, "already exists"},
 		{"configure: nothing saved", []string{"configure", "--non-interactive"}, "does not exist"},
 		{"preflight: unknown check", []string{"preflight", "--root", root, "--ignore-preflight", "nope"}, "nope"},
+		{"upgrade: without --plan", []string{"upgrade"}, "only --plan"},
+		{"upgrade --plan: no appliance", []string{"upgrade", "--plan"}, "no appliance is installed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append([]string{}, tc.args...), "--state-dir", t.TempDir())

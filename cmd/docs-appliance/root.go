@@ -66,6 +66,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newTrainsCommand(app),
 		newRenderCommand(app),
 		newInstallCommand(app),
+		newUpgradeCommand(app),
 		newAirgapCommand(app),
 		newPreflightCommand(app),
 		newResetCommand(app),

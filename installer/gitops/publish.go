@@ -62,6 +62,15 @@ func Publish(ctx context.Context, repo *Repo, in PublishInput) (*Published, erro
 	return s.Commit(ctx)
 }
 
+// RecordedConfig is the content of ConfigFile for cfg, as Stage commits it.
+func RecordedConfig(cfg *config.Config) ([]byte, error) {
+	data, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the config: %w", err)
+	}
+	return append([]byte(configHeader), data...), nil
+}
+
 // Staged is a render written into the working copy, not committed yet.
 type Staged struct {
 	repo          *Repo
@@ -93,11 +102,10 @@ func Stage(repo *Repo, in PublishInput) (*Staged, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfgYAML, err := yaml.Marshal(in.Config)
+	cfgYAML, err := RecordedConfig(in.Config)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the config: %w", err)
+		return nil, err
 	}
-	cfgYAML = append([]byte(configHeader), cfgYAML...)
 	if err := atomicfile.Write(filepath.Join(repo.Dir(), filepath.FromSlash(ConfigFile(env))), cfgYAML, 0o644); err != nil {
 		return nil, fmt.Errorf("recording the config: %w", err)
 	}

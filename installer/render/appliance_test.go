@@ -323,15 +323,21 @@ func TestScriptsParse(t *testing.T) {
 	}
 }
 
-// TestRealTrainRenders renders the embedded release train (with stand-in
-// charts of the same names and versions) in every combination: the train
+// TestRealTrainRenders renders every embedded release train (with stand-in
+// charts of the same names and versions) in every combination: each train
 // pins every image the appliance's own manifests use.
 func TestRealTrainRenders(t *testing.T) {
 	cat, err := bundles.LoadEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := cat.Get("2026.11")
+	for _, name := range cat.Names() {
+		t.Run(name, func(t *testing.T) { realTrainRenders(t, cat, name) })
+	}
+}
+
+func realTrainRenders(t *testing.T, cat *bundles.Catalog, name string) {
+	tr, err := cat.Get(name)
 	if err != nil {
 		t.Fatal(err)
 	}
