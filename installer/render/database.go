@@ -23,6 +23,10 @@ const (
 	barmanPlugin = "barman-cloud.cloudnative-pg.io"
 	// restoreCheck is the throwaway cluster and the CronJob that makes it.
 	restoreCheck = "restore-check"
+	// restoreCheckJob is the identity of the CronJob's pods (ServiceAccount, Role, RoleBinding):
+	// never the throwaway cluster's name, whose ServiceAccount, Role and RoleBinding
+	// CloudNativePG makes and owns.
+	restoreCheckJob = "restore-check-job"
 	// RestoreCheckResult is the ConfigMap (in the database namespace)
 	// where each restore check records its outcome for doctor: keys
 	// status (passed|failed), message, backup, backupStoppedAt, startedAt,
@@ -353,8 +357,8 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 	})
 	crud := []string{"get", "list", "watch", "create", "update", "patch", "delete"}
 	rbac := []Object{
-		serviceAccount(nsDatabase, name, "database", true),
-		role(nsDatabase, name, "database",
+		serviceAccount(nsDatabase, restoreCheckJob, "database", true),
+		role(nsDatabase, restoreCheckJob, "database",
 			rule([]string{"postgresql.cnpg.io"}, []string{"clusters"}, crud),
 			rule([]string{"postgresql.cnpg.io"}, []string{"backups"}, []string{"get", "list"}),
 			rule([]string{""}, []string{"pods"}, []string{"get", "list"}),
@@ -362,7 +366,7 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 			m{"apiGroups": list{""}, "resources": list{"configmaps"}, "resourceNames": list{RestoreCheckResult}, "verbs": list{"get", "patch", "update"}},
 			rule([]string{""}, []string{"configmaps"}, []string{"create"}),
 		),
-		roleBinding(nsDatabase, name, "database", "Role", name, nsDatabase, name),
+		roleBinding(nsDatabase, restoreCheckJob, "database", "Role", restoreCheckJob, nsDatabase, restoreCheckJob),
 	}
 	cron := newObject("batch/v1", "CronJob", nsDatabase, name, "database").with("spec", m{
 		"schedule":                   cfg.Backup.RestoreCheckSchedule,
@@ -377,7 +381,7 @@ func restoreCheckObjects(v *valuesContext, pg string) ([]Object, error) {
 			"template": m{
 				"metadata": m{"labels": selectorFor(name)},
 				"spec": m{
-					"serviceAccountName":           name,
+					"serviceAccountName":           restoreCheckJob,
 					"automountServiceAccountToken": true,
 					"restartPolicy":                "Never",
 					"securityContext":              restrictedPod(65532),
