@@ -64,8 +64,10 @@ func (a *Appliance) checkImmediateBackup(ctx context.Context, t *testing.T) {
 	if id == "" || objects == 0 {
 		t.Fatalf("backup %s (id %q) completed, but s3://%s/%s holds nothing", name, id, a.Target.Bucket, prefix)
 	}
-	t.Logf("backup %s (method %s, id %s) completed %s after the cluster was ready: %d objects, %d KiB at s3://%s/%s",
-		name, method, id, time.Since(start).Round(time.Second), objects, size>>10, a.Target.Bucket, prefix)
+	started, _, _ := unstructured.NestedString(b.Object, "status", "startedAt")
+	stopped, _, _ := unstructured.NestedString(b.Object, "status", "stoppedAt")
+	t.Logf("backup %s (method %s, id %s, %s to %s) found completed after %s: %d objects, %d KiB at s3://%s/%s",
+		name, method, id, started, stopped, time.Since(start).Round(time.Second), objects, size>>10, a.Target.Bucket, prefix)
 }
 
 // Docs-shaped data: the tables the restore check reads (and as many as a Docs schema has), rows
@@ -167,6 +169,11 @@ func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[strin
 	if _, err := a.CNPG.PSQL(ctx, ns, restoreCheck+"-1", "docs", "select 1"); err == nil {
 		t.Error("the throwaway cluster is still running after the check")
 	}
+	if n, _, err := a.S3.Size(ctx, a.Target.Bucket, a.Target.DatabasePrefix+restoreCheck+"/"); err != nil || n > 0 {
+		t.Errorf("the throwaway cluster wrote %d objects into the backups (%v)", n, err)
+	}
+	made, perr := a.Provisioner.Made()
+	t.Logf("volumes provisioned so far: %d (last error: %v)", made, perr)
 	return res
 }
 
