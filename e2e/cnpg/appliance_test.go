@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/yaml"
@@ -56,8 +58,11 @@ type Appliance struct {
 
 // backupTarget is where the database's backups go, the one place that knows it: today the
 // appliance puts them under appliance-backups/ of the external storage bucket, with its keys
-// (render.backupTarget). With the backup: section (backup.mode external, endpoint, bucket,
-// prefix), installFlags says so and DatabasePrefix becomes <prefix>database/.
+// (render's backupTarget). When render follows the backup: section (backup.mode external,
+// endpoint, bucket, prefix; keys backup.accessKeyID and backup.secretAccessKey), switch here:
+// Bucket its own (create it in setUpAppliance beside the media bucket), installFlags returning
+// --set backup.mode=external, backup.endpoint=<S3.Endpoint>, backup.bucket, backup.prefix, and
+// Secrets gaining the two backup keys; DatabasePrefix becomes <prefix>database/.
 type backupTarget struct {
 	Bucket string
 	// DatabasePrefix is barman-cloud's destination inside Bucket: its <serverName>/base/<id>/ and
@@ -167,6 +172,9 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 		t.Fatal(err)
 	}
 	t.Cleanup(a.S3.Stop)
+	// Before the store stops (cleanups run last first): the other tests of the package use the
+	// namespace database too.
+	t.Cleanup(func() { a.tearDown(t) })
 	// The train has no Docs, so no buckets component makes the media bucket: it is the operator's.
 	if err := a.S3.CreateBucket(ctx, a.Target.Bucket); err != nil {
 		t.Fatal(err)
@@ -239,6 +247,33 @@ func (a *Appliance) EnsureOperator(ctx context.Context, t *testing.T) {
 	}
 	if a.CNPG == nil {
 		a.CNPG = inst
+	}
+}
+
+// tearDown stops Flux applying (kustomize-controller scaled to zero) and removes the namespace
+// database with the appliance's Clusters, backups and restore check, waiting until it is gone:
+// the later tests of the package make their own Clusters there. The rest (Flux, the git server)
+// stays until the node goes down.
+func (a *Appliance) tearDown(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	kube := a.Env.Client.Kube
+	if sc, err := kube.AppsV1().Deployments(gitops.FluxNamespace).GetScale(ctx, "kustomize-controller", metav1.GetOptions{}); err == nil {
+		sc.Spec.Replicas = 0
+		if _, err := kube.AppsV1().Deployments(gitops.FluxNamespace).UpdateScale(ctx, "kustomize-controller", sc, metav1.UpdateOptions{}); err != nil {
+			t.Errorf("stopping Flux: %v", err)
+		}
+	}
+	if err := kube.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Errorf("removing the appliance's namespace %s: %v", ns, err)
+		return
+	}
+	err := waitFor(ctx, 4*time.Minute, "namespace "+ns+" gone", func(ctx context.Context) (bool, error) {
+		_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	})
+	if err != nil {
+		t.Errorf("removing the appliance's database: %v", err)
 	}
 }
 
