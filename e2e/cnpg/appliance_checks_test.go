@@ -22,9 +22,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
 )
 
-func metaList() metav1.ListOptions { return metav1.ListOptions{} }
-
-var backupsGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "backups"}
+var applianceBackupsGVR = schema.GroupVersionResource{Group: "postgresql.cnpg.io", Version: "v1", Resource: "backups"}
 
 // checkImmediateBackup waits for the Backup the ScheduledBackup made at once, and finds its base
 // backup in the store.
@@ -32,8 +30,8 @@ func (a *Appliance) checkImmediateBackup(ctx context.Context, t *testing.T) {
 	t.Helper()
 	start := time.Now()
 	var name string
-	err := waitFor(ctx, 5*time.Minute, "the ScheduledBackup's first Backup", func(ctx context.Context) (bool, error) {
-		list, err := a.Env.Client.Dynamic.Resource(backupsGVR).Namespace(ns).List(ctx, metaList())
+	err := applianceWait(ctx, 5*time.Minute, "the ScheduledBackup's first Backup", func(ctx context.Context) (bool, error) {
+		list, err := a.Env.Client.Dynamic.Resource(applianceBackupsGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, nil
 		}
@@ -56,7 +54,7 @@ func (a *Appliance) checkImmediateBackup(ctx context.Context, t *testing.T) {
 	}
 	id, _, _ := unstructured.NestedString(b.Object, "status", "backupId")
 	method, _, _ := unstructured.NestedString(b.Object, "status", "method")
-	prefix := a.Target.DatabasePrefix + serverName + "/base/" + id + "/"
+	prefix := a.Target.DatabasePrefix + liveServerName + "/base/" + id + "/"
 	objects, size, err := a.S3.Size(ctx, a.Target.Bucket, prefix)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +70,7 @@ func (a *Appliance) checkImmediateBackup(ctx context.Context, t *testing.T) {
 
 // Docs-shaped data: the tables the restore check reads (and as many as a Docs schema has), rows
 // in each, written into the docs database as Docs' migrations and use would.
-var docsSeed = map[string]int{"impress_user": 3, "impress_document": 12, "django_migrations": 41}
+var applianceDocsSeed = map[string]int{"impress_user": 3, "impress_document": 12, "django_migrations": 41}
 
 func (a *Appliance) seedDocsSchema(ctx context.Context, t *testing.T) {
 	t.Helper()
@@ -88,9 +86,9 @@ create table if not exists impress_invitation (id uuid primary key, email varcha
 create table if not exists impress_template (id uuid primary key, title varchar(255) not null, code text not null);
 create table if not exists impress_linktrace (id uuid primary key, document_id uuid references impress_document(id), user_id uuid references impress_user(id));
 create table if not exists impress_documentfavorite (id uuid primary key, document_id uuid references impress_document(id), user_id uuid references impress_user(id));
-insert into django_migrations (app, name, applied) select 'core', format('%04s_migration', g), now() from generate_series(1, ` + strconv.Itoa(docsSeed["django_migrations"]) + `) g;
-insert into impress_user (id, sub, email, full_name) select gen_random_uuid(), 'sub-' || g, 'user' || g || '@e2e.test', 'User ' || g from generate_series(1, ` + strconv.Itoa(docsSeed["impress_user"]) + `) g;
-insert into impress_document (id, title, path, depth, creator_id) select gen_random_uuid(), 'Document ' || g, lpad(g::text, 7, '0'), 1, (select id from impress_user order by sub limit 1) from generate_series(1, ` + strconv.Itoa(docsSeed["impress_document"]) + `) g;
+insert into django_migrations (app, name, applied) select 'core', format('%04s_migration', g), now() from generate_series(1, ` + strconv.Itoa(applianceDocsSeed["django_migrations"]) + `) g;
+insert into impress_user (id, sub, email, full_name) select gen_random_uuid(), 'sub-' || g, 'user' || g || '@e2e.test', 'User ' || g from generate_series(1, ` + strconv.Itoa(applianceDocsSeed["impress_user"]) + `) g;
+insert into impress_document (id, title, path, depth, creator_id) select gen_random_uuid(), 'Document ' || g, lpad(g::text, 7, '0'), 1, (select id from impress_user order by sub limit 1) from generate_series(1, ` + strconv.Itoa(applianceDocsSeed["impress_document"]) + `) g;
 `
 	if _, err := a.CNPG.PSQL(ctx, ns, "postgres-1", "docs", sql); err != nil {
 		t.Fatal(err)
@@ -100,7 +98,7 @@ insert into impress_document (id, title, path, depth, creator_id) select gen_ran
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = waitFor(ctx, 5*time.Minute, "WAL segment "+segment+" archived", func(ctx context.Context) (bool, error) {
+	err = applianceWait(ctx, 5*time.Minute, "WAL segment "+segment+" archived", func(ctx context.Context) (bool, error) {
 		last, err := a.CNPG.PSQL(ctx, ns, "postgres-1", "docs", "select coalesce(last_archived_wal, '') from pg_stat_archiver")
 		return err == nil && last >= segment, nil
 	})
@@ -115,17 +113,18 @@ insert into impress_document (id, title, path, depth, creator_id) select gen_ran
 func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[string]string {
 	t.Helper()
 	kube := a.Env.Client.Kube
-	cron, err := kube.BatchV1().CronJobs(ns).Get(ctx, restoreCheck, metav1.GetOptions{})
+	cron, err := kube.BatchV1().CronJobs(ns).Get(ctx, restoreCheckName, metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	yes := true
 	job := &batchv1.Job{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: fmt.Sprintf("%s-e2e-%d", restoreCheck, time.Now().Unix()), Namespace: ns,
+			Name: fmt.Sprintf("%s-e2e-%d", restoreCheckName, time.Now().Unix()), Namespace: ns,
 			Annotations: map[string]string{"cronjob.kubernetes.io/instantiate": "manual"},
 			Labels:      cron.Spec.JobTemplate.Labels,
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "batch/v1", Kind: "CronJob", Name: cron.Name, UID: cron.UID,
-				Controller: ptr(true), BlockOwnerDeletion: ptr(true)}},
+				Controller: &yes, BlockOwnerDeletion: &yes}},
 		},
 		Spec: cron.Spec.JobTemplate.Spec,
 	}
@@ -134,7 +133,7 @@ func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[strin
 		t.Fatal(err)
 	}
 	var done *batchv1.Job
-	err = waitFor(ctx, 20*time.Minute, "restore-check job "+job.Name, func(ctx context.Context) (bool, error) {
+	err = applianceWait(ctx, 20*time.Minute, "restore-check job "+job.Name, func(ctx context.Context) (bool, error) {
 		j, err := kube.BatchV1().Jobs(ns).Get(ctx, job.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -147,12 +146,12 @@ func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[strin
 	if err != nil {
 		t.Fatalf("%v; the check's log:\n%s", err, logs)
 	}
-	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, restoreResult, metav1.GetOptions{})
+	cm, err := kube.CoreV1().ConfigMaps(ns).Get(ctx, applianceRestoreResult, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the restore check recorded no result (%v); its log:\n%s", err, logs)
 	}
 	res := cm.Data
-	t.Logf("restore check ran %s; result %s", took.Round(time.Second), resultText(res))
+	t.Logf("restore check ran %s; result %s", took.Round(time.Second), restoreResultText(res))
 	if done.Status.Succeeded == 0 || res["status"] != "passed" {
 		t.Fatalf("the restore check did not pass: %s: %s\nits log:\n%s", res["status"], res["message"], logs)
 	}
@@ -160,16 +159,16 @@ func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[strin
 		t.Errorf("the result lacks when it ran or which backup it used: %v", res)
 	}
 	// The recovered database holds the seeded rows (the keys the check records them under).
-	for key, want := range map[string]int{"users": docsSeed["impress_user"], "documents": docsSeed["impress_document"], "migrations": docsSeed["django_migrations"]} {
+	for key, want := range map[string]int{"users": applianceDocsSeed["impress_user"], "documents": applianceDocsSeed["impress_document"], "migrations": applianceDocsSeed["django_migrations"]} {
 		if v, ok := res[key]; ok && v != strconv.Itoa(want) {
 			t.Errorf("the restore check read %s=%s, the live database has %d", key, v, want)
 		}
 	}
 	// The throwaway cluster is gone: it never lingers, nor archives into the real backups.
-	if _, err := a.CNPG.PSQL(ctx, ns, restoreCheck+"-1", "docs", "select 1"); err == nil {
+	if _, err := a.CNPG.PSQL(ctx, ns, restoreCheckName+"-1", "docs", "select 1"); err == nil {
 		t.Error("the throwaway cluster is still running after the check")
 	}
-	if n, _, err := a.S3.Size(ctx, a.Target.Bucket, a.Target.DatabasePrefix+restoreCheck+"/"); err != nil || n > 0 {
+	if n, _, err := a.S3.Size(ctx, a.Target.Bucket, a.Target.DatabasePrefix+restoreCheckName+"/"); err != nil || n > 0 {
 		t.Errorf("the throwaway cluster wrote %d objects into the backups (%v)", n, err)
 	}
 	made, perr := a.Provisioner.Made()
@@ -177,7 +176,7 @@ func (a *Appliance) runRestoreCheck(ctx context.Context, t *testing.T) map[strin
 	return res
 }
 
-func resultText(res map[string]string) string {
+func restoreResultText(res map[string]string) string {
 	var parts []string
 	for _, k := range []string{"status", "message", "backup", "backupStoppedAt", "startedAt", "finishedAt", "rtoSeconds", "recoveredTo", "rpoSeconds", "tables", "migrations", "users", "documents"} {
 		if v, ok := res[k]; ok {
@@ -200,7 +199,7 @@ func (a *Appliance) jobLogs(ctx context.Context, job string) string {
 			fmt.Fprintf(&b, "%s: %v\n", p.Name, err)
 			continue
 		}
-		fmt.Fprintf(&b, "--- %s\n%s", p.Name, lastLines(string(out), 40))
+		fmt.Fprintf(&b, "--- %s\n%s", p.Name, outputTail(string(out), 40))
 	}
 	return b.String()
 }
@@ -239,5 +238,3 @@ func (a *Appliance) Doctor(ctx context.Context, t *testing.T, extra ...string) *
 	}
 	return rep
 }
-
-func ptr[T any](v T) *T { return &v }

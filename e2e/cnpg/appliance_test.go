@@ -65,8 +65,8 @@ type Appliance struct {
 // Secrets gaining the two backup keys; DatabasePrefix becomes <prefix>database/.
 type backupTarget struct {
 	Bucket string
-	// DatabasePrefix is barman-cloud's destination inside Bucket: its <serverName>/base/<id>/ and
-	// <serverName>/wals/ are under it.
+	// DatabasePrefix is barman-cloud's destination inside Bucket: its <liveServerName>/base/<id>/ and
+	// <liveServerName>/wals/ are under it.
 	DatabasePrefix string
 }
 
@@ -74,17 +74,17 @@ func (b backupTarget) installFlags() []string { return nil }
 
 // The config's names (e2e/testdata/cnpg/appliance.yaml).
 const (
-	mediaBucket   = "docs-media"
-	kubectlImage  = "registry.k8s.io/kubectl:v1.35.2"
-	serverName    = "postgres"
-	restoreCheck  = "restore-check"
-	restoreResult = "restore-check-result"
+	applianceMediaBucket   = "docs-media"
+	applianceKubectlImage  = "registry.k8s.io/kubectl:v1.35.2"
+	liveServerName         = "postgres"
+	restoreCheckName       = "restore-check"
+	applianceRestoreResult = "restore-check-result"
 )
 
-// afterInstall lists the subtests other files add to TestApplianceOnCloudNativePG (from an init
+// applianceSubtests lists the subtests other files add to TestApplianceOnCloudNativePG (from an init
 // func: they run in the order of their files' names, after this file's subtests, on the same
 // Appliance; a subtest that breaks the appliance on purpose, a disaster recovery, goes last).
-var afterInstall []applianceStep
+var applianceSubtests []applianceStep
 
 type applianceStep struct {
 	name string
@@ -93,7 +93,7 @@ type applianceStep struct {
 
 // onAppliance adds a subtest to TestApplianceOnCloudNativePG (call it from an init func).
 func onAppliance(name string, run func(t *testing.T, a *Appliance)) {
-	afterInstall = append(afterInstall, applianceStep{name, run})
+	applianceSubtests = append(applianceSubtests, applianceStep{name, run})
 }
 
 // The appliance installed with its real database component converges, backs up right away into
@@ -110,7 +110,7 @@ func TestApplianceOnCloudNativePG(t *testing.T) {
 	t.Run("install converges with the real database component", func(t *testing.T) {
 		begin := time.Now()
 		out := a.Install(ctx, t)
-		t.Logf("install: %s to every Kustomization Ready; output ended:\n%s", time.Since(begin).Round(time.Second), lastLines(out, 8))
+		t.Logf("install: %s to every Kustomization Ready; output ended:\n%s", time.Since(begin).Round(time.Second), outputTail(out, 8))
 		a.checkKustomizationsReady(ctx, t)
 		if err := a.CNPG.WaitCluster(ctx, ns, "postgres", 10*time.Minute); err != nil {
 			t.Fatal(err)
@@ -133,7 +133,7 @@ func TestApplianceOnCloudNativePG(t *testing.T) {
 	t.Run("doctor passes the database, backup and restore-check checks", func(t *testing.T) {
 		a.checkDoctor(ctx, t)
 	})
-	for _, s := range afterInstall {
+	for _, s := range applianceSubtests {
 		if t.Failed() {
 			return
 		}
@@ -156,7 +156,7 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 	}
 	dir := t.TempDir()
 	a := &Appliance{Kit: k, State: filepath.Join(dir, "state"), Train: filepath.Join(dir, "train.yaml"), Charts: filepath.Join(dir, "charts"),
-		Target: backupTarget{Bucket: mediaBucket, DatabasePrefix: "appliance-backups/"}}
+		Target: backupTarget{Bucket: applianceMediaBucket, DatabasePrefix: "appliance-backups/"}}
 	a.Env = appliance.Setup(ctx, t, testNode)
 	a.Config = filepath.Join(a.Env.Mod, "e2e", "testdata", "cnpg", "appliance.yaml")
 	a.Kubeconfig = a.Env.NodeKubeconfig()
@@ -196,8 +196,8 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 	// The train's images: the kit's (tagged as the train pins them), the kubectl image for the
 	// restore check, and the harness's.
 	kubectlTar := filepath.Join(dir, "kubectl.tar")
-	a.Env.KubectlImage(ctx, t, kubectlImage, kubectlTar)
-	pins := append(a.Env.Pins, a.Env.Import(ctx, t, []string{kubectlTar}, []string{kubectlImage})...)
+	a.Env.KubectlImage(ctx, t, applianceKubectlImage, kubectlTar)
+	pins := append(a.Env.Pins, a.Env.Import(ctx, t, []string{kubectlTar}, []string{applianceKubectlImage})...)
 	pins = append(pins, a.Env.PinsOf(ctx, t, k.OperatorImage, k.PostgresImage, k.PluginImage, k.SidecarImage)...)
 	a.Env.WaitNodeImages(ctx, t, pins)
 	operatorCRDs, pluginCRDs := kitCRDs(t, k)
@@ -268,7 +268,7 @@ func (a *Appliance) tearDown(t *testing.T) {
 		t.Errorf("removing the appliance's namespace %s: %v", ns, err)
 		return
 	}
-	err := waitFor(ctx, 4*time.Minute, "namespace "+ns+" gone", func(ctx context.Context) (bool, error) {
+	err := applianceWait(ctx, 4*time.Minute, "namespace "+ns+" gone", func(ctx context.Context) (bool, error) {
 		_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return apierrors.IsNotFound(err), nil
 	})
@@ -345,7 +345,7 @@ func (a *Appliance) Install(ctx context.Context, t *testing.T, extra ...string) 
 // among them.
 func (a *Appliance) checkKustomizationsReady(ctx context.Context, t *testing.T) {
 	t.Helper()
-	list, err := a.Env.Client.Dynamic.Resource(gitops.KustomizationGVR).Namespace(gitops.FluxNamespace).List(ctx, metaList())
+	list, err := a.Env.Client.Dynamic.Resource(gitops.KustomizationGVR).Namespace(gitops.FluxNamespace).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,7 +373,7 @@ func (a *Appliance) checkKustomizationsReady(ctx context.Context, t *testing.T) 
 	t.Logf("Kustomizations Ready: %s", strings.Join(names, ", "))
 }
 
-func lastLines(s string, n int) string {
+func outputTail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
@@ -382,7 +382,7 @@ func lastLines(s string, n int) string {
 }
 
 // waitFor polls cond every two seconds until it holds or timeout passes.
-func waitFor(ctx context.Context, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) error {
+func applianceWait(ctx context.Context, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) error {
 	if err := wait.PollUntilContextTimeout(ctx, 2*time.Second, timeout, true, cond); err != nil {
 		return fmt.Errorf("waiting for %s: %w", what, err)
 	}
