@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -17,36 +16,31 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
-	"helm.sh/helm/v3/pkg/chart/loader"
-	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 
-	"github.com/suitenumerique/docs-appliance/e2e/images"
-	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/e2e/appliance"
 	"github.com/suitenumerique/docs-appliance/e2e/node"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
-	"github.com/suitenumerique/docs-appliance/installer/gitserver"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 )
 
 // Names of the test train.
 const (
-	gitServerImage = "ghcr.io/suitenumerique/docs-appliance-git-server:e2e"
-	trainName      = "2099.01"
-	appNamespace   = "standin"
-	appName        = "standin-app"
+	trainName    = appliance.TrainName
+	appNamespace = "standin"
+	appName      = "standin-app"
 )
 
 // env is everything the installs of the test share.
 type env struct {
+	// app is the binary, the imported images and their pins (e2e/appliance).
+	app                                                *appliance.Env
 	bin, kubeconfig, config, train, charts, state, mod string
 	// pins are the train's images; appImage the stand-in pinned by digest.
 	pins     []pin
@@ -196,7 +190,7 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 
 	t.Run("a timeout names the Kustomization, its condition and the objects not ready", func(t *testing.T) {
 		// A train whose app image is on no node and in no reachable registry.
-		missing := pin{"docs-appliance.test/missing:e2e", "sha256:" + strings.Repeat("0", 64)}
+		missing := pin{Reference: "docs-appliance.test/missing:e2e", Digest: "sha256:" + strings.Repeat("0", 64)}
 		dir := t.TempDir()
 		broken := filepath.Join(dir, "train.yaml")
 		e.writeTrain(t, broken, filepath.Join(dir, "charts"), missing.Reference+"@"+missing.Digest, []pin{missing})
@@ -272,215 +266,32 @@ func TestInstallHandsOverToGitAndFlux(t *testing.T) {
 
 func setup(ctx context.Context, t *testing.T) *env {
 	t.Helper()
-	mod, err := images.ModuleDir(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := appliance.Setup(ctx, t, testNode)
 	dir := t.TempDir()
-	e := &env{kubeconfig: testNode.Kubeconfig, state: filepath.Join(dir, "state"), charts: filepath.Join(dir, "charts"),
-		config: filepath.Join(mod, "e2e", "testdata", "install", "appliance.yaml"), train: filepath.Join(dir, "train.yaml")}
-	if e.c, err = cluster.NewFromKubeconfig(e.kubeconfig); err != nil {
-		t.Fatal(err)
-	}
-
-	// The binary under test, as `make build` makes it (with the embedded Flux manifests).
-	e.bin = filepath.Join(dir, "docs-appliance")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", e.bin, "./cmd/docs-appliance")
-	build.Dir, build.Env = mod, append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building docs-appliance: %v\n%s", err, out)
-	}
-	if _, err := gitops.FluxManifests("v2.9.5"); gitops.IsFluxManifestsMissing(err) {
-		kit.Unavailable(t, "the Flux install manifests the binary embeds ("+filepath.Join(mod, "installer/gitops/manifests/v2.9.5")+")", "run `make flux-manifests`")
-	} else if err != nil {
-		t.Fatal(err)
-	}
-
-	// Images: the git server assembled from this machine's Debian git, the stand-in, and the
-	// Flux controllers the harness built. Imported with digest references, as k3s preloads
-	// images pinned by digest; the train then pins the digests containerd recorded.
-	server := filepath.Join(dir, "git-server")
-	if err := images.BuildGo(ctx, mod, "./cmd/git-server", server); err != nil {
-		t.Fatal(err)
-	}
-	gitTar := filepath.Join(dir, "git-server.tar")
-	if _, err := gitserver.WriteImage(gitserver.ImageOptions{Tag: gitServerImage, ServerBinary: server, GitRoot: "/", Out: gitTar}); err != nil {
-		t.Fatal(err)
-	}
-	standinTar, err := images.GoProgram{Package: "./e2e/images/standin", Tag: images.Standin, User: "65532:65532"}.Build(ctx, mod, dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := kit.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirs, err := v.Dirs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	tars := []string{gitTar, standinTar}
-	refs := []string{gitServerImage, images.Standin}
-	for _, f := range v.Flux {
-		tars = append(tars, filepath.Join(dirs.FluxImages, f.Name+".tar"))
-		refs = append(refs, f.Image())
-	}
-	ctr := func(args ...string) string {
-		t.Helper()
-		argv := append([]string{"-a", filepath.Join(testNode.RunDir, "containerd", "containerd.sock"), "-n", "k8s.io"}, args...)
-		out, err := exec.CommandContext(ctx, filepath.Join(dirs.Containerd, "ctr"), argv...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("ctr %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	for _, tar := range tars {
-		ctr("images", "import", "--platform", "linux/amd64", tar)
-	}
-	digests := map[string]string{}
-	for _, line := range strings.Split(ctr("images", "ls"), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 && strings.HasPrefix(f[2], "sha256:") {
-			digests[f[0]] = f[2]
-		}
-	}
-	var pins []pin
-	for _, r := range refs {
-		if digests[r] == "" {
-			t.Fatalf("containerd lists no digest for %s", r)
-		}
-		pins = append(pins, pin{r, digests[r]})
-		// A pod pinned by digest finds a local image only under a repo@digest name: CRI makes
-		// one when it pulls, `ctr images import` does not (and --digests names the archive's
-		// index, not the image). Tag it as a pull would have.
-		ctr("images", "tag", "--force", r, r[:strings.LastIndex(r, ":")]+"@"+digests[r])
-	}
-	standinPinned := images.Standin + "@" + digests[images.Standin]
-	// The cluster preflight of install looks for them where the kubelet lists them.
-	e.waitNodeImages(ctx, t, pins)
-
-	// Charts, packaged now with the pinned image and the random token.
+	e := &env{app: a, bin: a.Bin, mod: a.Mod, c: a.Client, pins: a.Pins, appImage: a.Standin, kubeconfig: testNode.Kubeconfig,
+		state: filepath.Join(dir, "state"), charts: filepath.Join(dir, "charts"),
+		config: filepath.Join(a.Mod, "e2e", "testdata", "install", "appliance.yaml"), train: filepath.Join(dir, "train.yaml")}
+	// Charts, packaged now with the pinned image and a random token.
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
 		t.Fatal(err)
 	}
 	e.token = hex.EncodeToString(tok)
-	e.mod, e.pins, e.appImage = mod, pins, standinPinned
-	e.writeTrain(t, e.train, e.charts, standinPinned, nil)
-
-	// k3s's local-path provisioner gives the git server its volume; the e2e node has no
-	// provisioner, so a host folder stands in, as a PersistentVolume the claim binds to.
-	pvDir := filepath.Join(testNode.RunDir, "pv", "git-server")
-	if err := os.MkdirAll(pvDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(pvDir, 0o777); err != nil { // the server runs as 65532
-		t.Fatal(err)
-	}
-	pv := &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "v1", "kind": "PersistentVolume", "metadata": map[string]any{"name": "e2e-git-server-data"},
-		"spec": map[string]any{
-			"capacity":                      map[string]any{"storage": "5Gi"},
-			"accessModes":                   []any{"ReadWriteOnce"},
-			"persistentVolumeReclaimPolicy": "Retain",
-			"storageClassName":              "",
-			"hostPath":                      map[string]any{"path": pvDir, "type": "Directory"},
-		},
-	}}
-	if _, err := e.c.Apply(ctx, []*unstructured.Unstructured{pv}, cluster.ApplyOptions{}); err != nil {
-		t.Fatal(err)
-	}
+	e.writeTrain(t, e.train, e.charts, e.appImage, nil)
 	return e
 }
 
 // pin is an image of the test train.
-type pin struct{ Reference, Digest string }
-
-// waitNodeImages waits until the kubelet lists every pinned image by digest in the node's status
-// (it refreshes that list every few seconds).
-func (e *env) waitNodeImages(ctx context.Context, t *testing.T, pins []pin) {
-	t.Helper()
-	deadline := time.Now().Add(2 * time.Minute)
-	for {
-		nodes, err := e.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		have := map[string]bool{}
-		for _, n := range nodes.Items {
-			for _, im := range n.Status.Images {
-				for _, name := range im.Names {
-					have[name] = true
-				}
-			}
-		}
-		var missing []string
-		for _, p := range pins {
-			repo := p.Reference[:strings.LastIndex(p.Reference, ":")]
-			if !have[repo+"@"+p.Digest] {
-				missing = append(missing, repo+"@"+p.Digest)
-			}
-		}
-		if len(missing) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the node does not list %v", missing)
-		}
-		time.Sleep(2 * time.Second)
-	}
-}
+type pin = appliance.Pin
 
 // writeTrain packages the stand-in charts into chartsDir (the app running appImage) and writes
 // the train pinning them, with the test's images and extra ones, to path.
 func (e *env) writeTrain(t *testing.T, path, chartsDir, appImage string, extra []pin) {
 	t.Helper()
-	type chartPin struct{ Name, Layer, Namespace, Version, SHA256 string }
-	var charts []chartPin
-	for _, c := range []struct {
-		name, layer, namespace string
-		values                 map[string]any
-	}{
-		{"standin-operator", "operators", "operators", map[string]any{"image": e.appImage}},
-		{appName, "apps", appNamespace, map[string]any{"image": appImage, "token": e.token}},
-	} {
-		ch, err := loader.LoadDir(filepath.Join(e.mod, "e2e", "testdata", "install", "charts", c.name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		vals, err := yaml.Marshal(c.values)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, f := range ch.Raw {
-			if f.Name == chartutil.ValuesfileName {
-				f.Data = vals
-			}
-		}
-		if err := os.MkdirAll(chartsDir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		tgz, err := chartutil.Save(ch, chartsDir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(tgz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum := sha256.Sum256(data)
-		charts = append(charts, chartPin{c.name, c.layer, c.namespace, ch.Metadata.Version, hex.EncodeToString(sum[:])})
-	}
-	tmpl, err := template.ParseFiles(filepath.Join(e.mod, "e2e", "testdata", "install", "train.yaml.tmpl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var train bytes.Buffer
-	if err := tmpl.Execute(&train, map[string]any{"Charts": charts, "Images": append(append([]pin{}, e.pins...), extra...)}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, train.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	e.app.WriteTrain(t, path, chartsDir, []appliance.Chart{
+		{Name: "standin-operator", Layer: "operators", Namespace: "operators", Values: map[string]any{"image": e.appImage}},
+		{Name: appName, Layer: "apps", Namespace: appNamespace, Values: map[string]any{"image": appImage, "token": e.token}},
+	}, append(append([]pin{}, e.pins...), extra...))
 }
 
 // install runs the binary with the test's inputs; extra flags come last.

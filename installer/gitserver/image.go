@@ -55,16 +55,32 @@ var gitPrograms = []string{DefaultHTTPBackend, DefaultGit}
 // interpreter and DT_NEEDED entries, transitively), following symbolic links inside root. Each
 // library is stored under the directory it was found in, dereferenced.
 func GitFiles(root string) ([]ImageFile, error) {
+	files, err := ProgramFiles(root, gitPrograms...)
+	if err != nil {
+		return nil, fmt.Errorf("%w (install Debian's git package there)", err)
+	}
+	return files, nil
+}
+
+// ProgramFiles collects programs (absolute paths) under root and the shared libraries they need,
+// as GitFiles does for git's: for other images assembled from a Debian system's programs.
+func ProgramFiles(root string, programs ...string) ([]ImageFile, error) {
 	var files []ImageFile
 	seen := map[string]bool{}
 	var queue []string
-	for _, p := range gitPrograms {
+	for _, p := range programs {
 		data, err := readRooted(root, p)
 		if err != nil {
-			return nil, fmt.Errorf("reading %s under %s (install Debian's git package there): %w", p, root, err)
+			return nil, fmt.Errorf("reading %s under %s: %w", p, root, err)
+		}
+		if seen[p] {
+			continue
 		}
 		files = append(files, ImageFile{Path: p, Mode: 0o755, Data: data})
 		seen[p] = true
+		if _, _, _, err := elfNeeds(data); err != nil {
+			continue // a script: it needs its interpreter, which the caller lists
+		}
 		queue = append(queue, p)
 	}
 	triplet := ""

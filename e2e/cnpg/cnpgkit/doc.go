@@ -16,7 +16,9 @@
 //	apply(cnpgkit.Backup(ns, "now", "pg")); b, _ := inst.WaitBackup(ctx, ns, "now", 10*time.Minute)
 //	apply(cnpgkit.Cluster{..., Name: "pg-restored", RecoverFrom: "pg"}.Object())  // archives under its own server name
 //
-// e2e/cnpg/backup_test.go is the whole round trip.
+// e2e/cnpg/backup_test.go is the whole round trip. For the appliance's own rendered Clusters
+// (e2e/cnpg/appliance_test.go): StartS3With (versitygw over TLS, S3TLS), Provision (volumes for
+// classless claims as they come) and Kit.SidecarTrusting (the sidecar trusting a test CA).
 //
 // Upstream's install manifests are applied as published, with two changes the node needs: the
 // plugin's images are the train's (upstream's manifest.yaml names a testing image) and its

@@ -3,6 +3,7 @@ package cnpgkit
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -45,8 +46,23 @@ type S3 struct {
 	logs   *syncBuffer
 }
 
-// StartS3 runs versitygw over dir/s3 until Stop; a missing versitygw is a *kit.MissingError.
+// StartS3 runs versitygw over dir/s3 until Stop, over plain HTTP; a missing versitygw is a
+// *kit.MissingError.
 func StartS3(ctx context.Context, n *node.Node, dir string) (*S3, error) {
+	return StartS3With(ctx, n, dir, S3Options{})
+}
+
+// S3Options change how StartS3With runs versitygw.
+type S3Options struct {
+	// TLS, when set, serves HTTPS with its certificate (Endpoint is then https://).
+	TLS *S3TLS
+	// Versioning gives versitygw a versioning folder (dir/s3-versions), without which it keeps
+	// no object versions at all.
+	Versioning bool
+}
+
+// StartS3With is StartS3 with options.
+func StartS3With(ctx context.Context, n *node.Node, dir string, o S3Options) (*S3, error) {
 	bin := os.Getenv("DOCS_APPLIANCE_VERSITYGW")
 	if bin == "" {
 		root, err := kit.CacheRoot()
@@ -58,14 +74,29 @@ func StartS3(ctx context.Context, n *node.Node, dir string) (*S3, error) {
 	if err := kit.CheckBinaries(filepath.Dir(bin), "the versitygw S3 server", "wizard-kit", filepath.Base(bin)); err != nil {
 		return nil, err
 	}
-	s := &S3{Endpoint: "http://" + node.NodeIP + ":" + s3Port, Region: "us-east-1",
+	scheme := "http"
+	if o.TLS != nil {
+		scheme = "https"
+	}
+	s := &S3{Endpoint: scheme + "://" + node.NodeIP + ":" + s3Port, Region: "us-east-1",
 		AccessKey: "AKIACNPGKIT000000001", SecretKey: randomHex(20), Root: filepath.Join(dir, "s3"),
 		exited: make(chan error, 1), logs: &syncBuffer{}}
 	if err := os.MkdirAll(s.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("making the S3 folder: %w", err)
 	}
-	s.cmd = exec.Command("nsenter", "--net=/run/netns/"+n.Name, bin,
-		"--port", node.NodeIP+":"+s3Port, "--quiet", "--region", s.Region, "posix", s.Root)
+	args := []string{"--net=/run/netns/" + n.Name, bin, "--port", node.NodeIP + ":" + s3Port, "--quiet", "--region", s.Region}
+	if o.TLS != nil {
+		args = append(args, "--cert", o.TLS.CertFile, "--key", o.TLS.KeyFile)
+	}
+	args = append(args, "posix")
+	if o.Versioning {
+		versions := filepath.Join(dir, "s3-versions")
+		if err := os.MkdirAll(versions, 0o700); err != nil {
+			return nil, fmt.Errorf("making the S3 versions folder: %w", err)
+		}
+		args = append(args, "--versioning-dir", versions)
+	}
+	s.cmd = exec.Command("nsenter", append(args, s.Root)...)
 	// The keys go through the environment, never the command line.
 	s.cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+s.AccessKey, "ROOT_SECRET_ACCESS_KEY="+s.SecretKey)
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
@@ -93,10 +124,14 @@ func StartS3(ctx context.Context, n *node.Node, dir string) (*S3, error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	transport := &http.Transport{DialContext: dial}
+	if o.TLS != nil {
+		transport.TLSClientConfig = &tls.Config{RootCAs: o.TLS.Pool}
+	}
 	s.Client = s3.New(s3.Options{
 		Region: s.Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
 		Credentials: credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, ""),
-		HTTPClient:  &http.Client{Transport: &http.Transport{DialContext: dial}},
+		HTTPClient:  &http.Client{Transport: transport},
 	})
 	return s, nil
 }
