@@ -23,6 +23,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/e2e/cnpg/cnpgkit"
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/e2e/node"
+	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 )
@@ -56,25 +57,25 @@ type Appliance struct {
 	Target  backupTarget
 }
 
-// backupTarget is where the database's backups go, the one place that knows it: today the
-// appliance puts them under appliance-backups/ of the external storage bucket, with its keys
-// (render's backupTarget). When render follows the backup: section (backup.mode external,
-// endpoint, bucket, prefix; keys backup.accessKeyID and backup.secretAccessKey), switch here:
-// Bucket its own (create it in setUpAppliance beside the media bucket), installFlags returning
-// --set backup.mode=external, backup.endpoint=<S3.Endpoint>, backup.bucket, backup.prefix, and
-// Secrets gaining the two backup keys; DatabasePrefix becomes <prefix>database/.
+// backupTarget is where the backups go: a bucket of their own on the external store, under a
+// prefix (the config's backup: section, e2e/testdata/cnpg/appliance.yaml), with keys of their own.
 type backupTarget struct {
-	Bucket string
-	// DatabasePrefix is barman-cloud's destination inside Bucket: its <liveServerName>/base/<id>/ and
-	// <liveServerName>/wals/ are under it.
+	Bucket, Prefix string
+	// DatabasePrefix is barman-cloud's destination inside Bucket: its <serverName>/base/<id>/ and
+	// <serverName>/wals/ are under it.
 	DatabasePrefix string
 }
 
-func (b backupTarget) installFlags() []string { return nil }
+// URL is the target as restore --from takes it.
+func (b backupTarget) URL() string { return "s3://" + b.Bucket + "/" + b.Prefix }
 
 // The config's names (e2e/testdata/cnpg/appliance.yaml).
 const (
+	// ns is the appliance's database namespace.
+	ns                     = "database"
 	applianceMediaBucket   = "docs-media"
+	applianceBackupBucket  = "docs-backups"
+	applianceBackupPrefix  = "site-a/"
 	applianceKubectlImage  = "registry.k8s.io/kubectl:v1.35.2"
 	liveServerName         = "postgres"
 	restoreCheckName       = "restore-check"
@@ -126,12 +127,34 @@ func TestApplianceOnCloudNativePG(t *testing.T) {
 	if t.Failed() {
 		return
 	}
-	t.Run("the restore check's job, made from its CronJob, recovers the backup and records its result", func(t *testing.T) {
+	var set *backup.Manifest
+	t.Run("backup now takes a set of every part, each verified in the target", func(t *testing.T) {
 		a.seedDocsSchema(ctx, t)
-		a.runRestoreCheck(ctx, t)
+		set = a.backupNow(ctx, t)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("restore-check now recovers the newest backup and the rows written since, with RTO and RPO", func(t *testing.T) {
+		a.writeAfterBackup(ctx, t)
+		a.checkRestoreCheckPasses(ctx, t)
 	})
 	t.Run("doctor passes the database, backup and restore-check checks", func(t *testing.T) {
 		a.checkDoctor(ctx, t)
+	})
+	t.Run("a backup cut short in the store fails the restore check, naming why", func(t *testing.T) {
+		a.checkBrokenBackup(ctx, t, set)
+	})
+	if t.Failed() {
+		return
+	}
+	t.Run("restore --from rebuilds the lost appliance on a fresh one with every row, its history and media", func(t *testing.T) {
+		live := map[string]int{}
+		for _, table := range []string{"impress_user", "impress_document", "impress_document_access", "django_migrations"} {
+			live[table] = a.count(ctx, t, "postgres-1", table)
+		}
+		key := a.disaster(ctx, t)
+		a.recover(ctx, t, set, key, live)
 	})
 	for _, s := range applianceSubtests {
 		if t.Failed() {
@@ -156,7 +179,7 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 	}
 	dir := t.TempDir()
 	a := &Appliance{Kit: k, State: filepath.Join(dir, "state"), Train: filepath.Join(dir, "train.yaml"), Charts: filepath.Join(dir, "charts"),
-		Target: backupTarget{Bucket: applianceMediaBucket, DatabasePrefix: "appliance-backups/"}}
+		Target: backupTarget{Bucket: applianceBackupBucket, Prefix: applianceBackupPrefix, DatabasePrefix: applianceBackupPrefix + "database/"}}
 	a.Env = appliance.Setup(ctx, t, testNode)
 	a.Config = filepath.Join(a.Env.Mod, "e2e", "testdata", "cnpg", "appliance.yaml")
 	a.Kubeconfig = a.Env.NodeKubeconfig()
@@ -175,9 +198,12 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 	// Before the store stops (cleanups run last first): the other tests of the package use the
 	// namespace database too.
 	t.Cleanup(func() { a.tearDown(t) })
-	// The train has no Docs, so no buckets component makes the media bucket: it is the operator's.
-	if err := a.S3.CreateBucket(ctx, a.Target.Bucket); err != nil {
-		t.Fatal(err)
+	// The train has no Docs, so no buckets component makes the media bucket: it is the
+	// operator's, as is the backup target's bucket.
+	for _, b := range []string{applianceMediaBucket, a.Target.Bucket} {
+		if err := a.S3.CreateBucket(ctx, b); err != nil {
+			t.Fatal(err)
+		}
 	}
 	system, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
 	if err != nil {
@@ -214,6 +240,7 @@ func setUpAppliance(ctx context.Context, t *testing.T) *Appliance {
 	a.Secrets = map[string]string{}
 	for name, value := range map[string]string{
 		"storage.accessKeyID": a.S3.AccessKey, "storage.secretAccessKey": a.S3.SecretKey, "identity.clientSecret": "e2e-client-secret-0123456789",
+		"backup.accessKeyID": a.S3.AccessKey, "backup.secretAccessKey": a.S3.SecretKey,
 	} {
 		f := filepath.Join(secretDir, name)
 		if err := os.WriteFile(f, []byte(value), 0o600); err != nil {
@@ -323,7 +350,7 @@ func (a *Appliance) InstallArgs(extra ...string) []string {
 	for name, f := range a.Secrets {
 		args = append(args, "--secret", name+"="+f)
 	}
-	return append(append(args, a.Target.installFlags()...), extra...)
+	return append(args, extra...)
 }
 
 // Install runs install and fails t if it fails.

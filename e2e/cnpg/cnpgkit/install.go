@@ -111,7 +111,7 @@ func operatorObjects(manifest []byte) ([]*unstructured.Unstructured, error) {
 // CA into the webhook configurations at start, and the Service reaches it only once kube-proxy has
 // its endpoint.
 func waitWebhook(ctx context.Context, c *cluster.Client, k Kit) error {
-	probe := Cluster{Namespace: Namespace, Name: "webhook-probe", Image: k.PostgresImage, Store: "none"}.Object()
+	probe := probeCluster(Namespace, "webhook-probe", k.PostgresImage, "none")
 	var last error
 	err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
 		_, last = c.Apply(ctx, []*unstructured.Unstructured{probe}, cluster.ApplyOptions{DryRun: true})

@@ -18,6 +18,9 @@ import (
 // provisionedLabel marks the PersistentVolumes Provision made.
 const provisionedLabel = "cnpgkit.e2e.docs-appliance.test/provisioned"
 
+// postgresUID is the user CloudNativePG runs PostgreSQL as (spec.postgresUID's default).
+const postgresUID = 26
+
 // Provisioner stands in for k3s's local-path provisioner, which the e2e node lacks, for the
 // classless claims of CloudNativePG's instances (PVCs labelled cnpg.io/cluster): each pending claim gets a
 // host folder under the node's run folder, owned by PostgreSQL's user, as a PersistentVolume bound
@@ -25,7 +28,6 @@ const provisionedLabel = "cnpgkit.e2e.docs-appliance.test/provisioned"
 // volume whose claim is gone is deleted with its folder, as local-path's Delete policy does. So
 // Clusters the appliance renders (no storage class: k3s's default serves them) and their
 // throwaway restore-check and recovery clusters get volumes as they come, however often.
-// Volumes (pre-made, of StorageClass) stays for Clusters that name that class.
 type Provisioner struct {
 	inst *Installed
 	dir  string
@@ -77,7 +79,7 @@ func (p *Provisioner) once(ctx context.Context) error {
 		return fmt.Errorf("listing PostgreSQL's claims: %w", err)
 	}
 	for _, c := range claims.Items {
-		// Claims of a class are Volumes' (made ahead, of StorageClass).
+		// A claim naming a class is that class's provisioner's.
 		classless := c.Spec.StorageClassName == nil || *c.Spec.StorageClassName == ""
 		if !classless || c.Status.Phase != corev1.ClaimPending || c.Spec.VolumeName != "" || c.DeletionTimestamp != nil {
 			continue

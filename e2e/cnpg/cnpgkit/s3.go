@@ -46,12 +46,6 @@ type S3 struct {
 	logs   *syncBuffer
 }
 
-// StartS3 runs versitygw over dir/s3 until Stop, over plain HTTP; a missing versitygw is a
-// *kit.MissingError.
-func StartS3(ctx context.Context, n *node.Node, dir string) (*S3, error) {
-	return StartS3With(ctx, n, dir, S3Options{})
-}
-
 // S3Options change how StartS3With runs versitygw.
 type S3Options struct {
 	// TLS, when set, serves HTTPS with its certificate (Endpoint is then https://).
