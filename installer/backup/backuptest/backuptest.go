@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,10 +74,14 @@ func (s *Store) Target(bucket, prefix string) backup.Target {
 	return t
 }
 
-// Put writes an object.
+// Put writes an object, typed by its key's extension as an upload from a browser is.
 func (s *Store) Put(t testing.TB, bucket, key string, data []byte) {
 	t.Helper()
-	if _, err := s.c.PutObject(context.Background(), &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}); err != nil {
+	in := &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(data)}
+	if typ := mime.TypeByExtension(path.Ext(key)); typ != "" {
+		in.ContentType = aws.String(typ)
+	}
+	if _, err := s.c.PutObject(context.Background(), in); err != nil {
 		t.Fatalf("putting %s/%s: %v", bucket, key, err)
 	}
 }
@@ -93,6 +99,16 @@ func (s *Store) Get(t testing.TB, bucket, key string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// ContentType is an object's Content-Type.
+func (s *Store) ContentType(t testing.TB, bucket, key string) string {
+	t.Helper()
+	out, err := s.c.HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("reading %s/%s: %v", bucket, key, err)
+	}
+	return aws.ToString(out.ContentType)
 }
 
 // Keys lists every key of a bucket.
@@ -117,6 +133,28 @@ func (s *Store) Keys(t testing.TB, bucket string) []string {
 // repository holding two branches and a tag. It returns the Remote the appliance uses.
 func GitServer(t *testing.T) gitops.Remote {
 	t.Helper()
+	remote, bare := EmptyGitServer(t)
+	work := t.TempDir()
+	Run(t, work, "git", "init", "--quiet", "-b", "main", ".")
+	for i, branch := range []string{"main", "staging"} {
+		if i > 0 {
+			Run(t, work, "git", "checkout", "--quiet", "-b", branch)
+		}
+		if err := os.WriteFile(filepath.Join(work, branch+".yaml"), []byte("kind: ConfigMap # "+branch+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		Run(t, work, "git", "add", ".")
+		Run(t, work, "git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", branch)
+	}
+	Run(t, work, "git", "tag", "v1")
+	Run(t, work, "git", "push", "--quiet", bare, "main", "staging", "v1")
+	return remote
+}
+
+// EmptyGitServer is GitServer with the repository as a new appliance's server has it: no branch
+// yet. It returns the Remote and the bare repository's folder.
+func EmptyGitServer(t *testing.T) (gitops.Remote, string) {
+	t.Helper()
 	for _, p := range []string{gitserver.DefaultGit, gitserver.DefaultHTTPBackend} {
 		kit.File(t, p, "Debian's git", "apt-get install git")
 	}
@@ -133,24 +171,9 @@ func GitServer(t *testing.T) gitops.Remote {
 	if err := s.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	work := t.TempDir()
-	bare := filepath.Join(dir, gitops.GitRepoName)
-	Run(t, work, "git", "init", "--quiet", "-b", "main", ".")
-	for i, branch := range []string{"main", "staging"} {
-		if i > 0 {
-			Run(t, work, "git", "checkout", "--quiet", "-b", branch)
-		}
-		if err := os.WriteFile(filepath.Join(work, branch+".yaml"), []byte("kind: ConfigMap # "+branch+"\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		Run(t, work, "git", "add", ".")
-		Run(t, work, "git", "-c", "user.name=t", "-c", "user.email=t@localhost", "commit", "--quiet", "-m", branch)
-	}
-	Run(t, work, "git", "tag", "v1")
-	Run(t, work, "git", "push", "--quiet", bare, "main", "staging", "v1")
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return gitops.InClusterRemote(strings.TrimPrefix(ts.URL, "http://"), "main", "push-password-of-the-test")
+	return gitops.InClusterRemote(strings.TrimPrefix(ts.URL, "http://"), "main", "push-password-of-the-test"), filepath.Join(dir, gitops.GitRepoName)
 }
 
 // Run runs a program (git) in dir, failing the test on an error.
