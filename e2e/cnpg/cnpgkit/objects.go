@@ -17,7 +17,7 @@ func probeCluster(namespace, name, image, store string) *unstructured.Unstructur
 		"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
 		"metadata": m{"name": name, "namespace": namespace},
 		"spec": m{
-			"instances": 1, "imageName": image, "imagePullPolicy": "IfNotPresent",
+			"instances": int64(1), "imageName": image, "imagePullPolicy": "IfNotPresent",
 			"storage": m{"size": "1Gi"},
 			"plugins": []any{m{"name": PluginName, "isWALArchiver": true,
 				"parameters": m{"barmanObjectName": store, "serverName": name}}},
