@@ -135,8 +135,11 @@ func (r *Restore) Run(ctx context.Context, st *status.Status) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := os.Remove(filepath.Join(stateDir, restorePendingFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", restorePendingFile, err)
+	// Done: install saved the config it installed, which later runs read.
+	for _, name := range []string{restorePendingFile, restoredConfigFile} {
+		if err := os.Remove(filepath.Join(stateDir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("removing %s: %w", name, err)
+		}
 	}
 	st.Info("restored set %s: the database recovered from archive %s now archives as %s", rr.pending.Set, r.Result.RecoveredFrom, rr.pending.ServerName)
 	return nil
