@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -46,7 +47,7 @@ func Main(m *testing.M, n **Node) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	node, err := Up(ctx, Options{Images: imgs, DNS: "1"})
+	node, err := Up(ctx, Options{Name: packageNodeName(), Images: imgs, DNS: "1"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
@@ -133,4 +134,19 @@ func testImages(ctx context.Context, dir string) ([]string, error) {
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// packageNodeName names the node of this test binary's package after $DOCS_APPLIANCE_E2E_NODE
+// (default docs-e2e) and the package (install.test → docs-e2e-install): `make e2e` runs packages
+// side by side (go test -p), each on a node of its own.
+func packageNodeName() string {
+	base := os.Getenv(EnvNodeName)
+	if base == "" {
+		base = "docs-e2e"
+	}
+	pkg := strings.TrimSuffix(filepath.Base(os.Args[0]), ".test")
+	if pkg == "" || pkg == "e2e" {
+		return base
+	}
+	return base + "-" + pkg
 }

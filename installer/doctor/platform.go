@@ -36,6 +36,7 @@ func platformChecks() []Check {
 		{ID: "platform-database", Group: "platform", Title: "the database cluster healthy", Run: checkDatabase},
 		{ID: "platform-backup-age", Group: "platform", Title: "a recent database backup", Run: checkBackupAge},
 		{ID: "platform-restore-check", Group: "platform", Title: "the last restore check passed, recently", Run: checkRestoreCheck},
+		{ID: "platform-backup-target", Group: "platform", Title: "backups kept off this server", Run: checkBackupTarget},
 		{ID: "platform-cache", Group: "platform", Title: "the cache running", Run: checkCache},
 		{ID: "platform-identity", Group: "platform", Title: "the identity realm imported and its server ready", Run: checkIdentity},
 	}
@@ -160,6 +161,25 @@ func checkBackupAge(ctx context.Context, e *Env) Finding {
 		return Pass("%s", strings.Join(lines, "; "))
 	}
 	return worst
+}
+
+// checkBackupTarget: backups in the embedded object store share this server's disk with the
+// data they are to bring back.
+func checkBackupTarget(_ context.Context, e *Env) Finding {
+	if e.Config == nil {
+		return Skip("no saved config to read the backup target from")
+	}
+	if e.Train != nil {
+		if _, ok := e.Train.Chart("cloudnative-pg"); !ok {
+			return Skip("train %s carries no database to back up", e.Train.Name)
+		}
+	}
+	l := e.Config.BackupLocation()
+	if l.Embedded {
+		return Warn("set backup.mode external with an S3 bucket off this server (docs-appliance configure checks it live), then run install",
+			"backups go to the embedded object store (%s), on this server's disk: the same disk is not a backup", l.URL())
+	}
+	return Pass("backups go to %s at %s", l.URL(), l.Endpoint)
 }
 
 func ageText(d time.Duration) string {
