@@ -124,9 +124,9 @@ func (i *Install) install(ctx context.Context, st *status.Status) (err error) {
 	// The lock comes first: two first installs at once must not make two age keys. What this
 	// run creates for a refused input (the state folder and its lock) goes again.
 	if !i.locked {
-		unlock, err := lockState(i.Inputs.StateDir)
-		if err != nil {
-			return err
+		unlock, lerr := lockState(i.Inputs.StateDir)
+		if lerr != nil {
+			return lerr
 		}
 		defer func() { unlock(err != nil) }()
 	}

@@ -21,7 +21,11 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/suitenumerique/docs-appliance/installer/gitops"
 )
 
 // Restore rebuilds the appliance from a backup set on a fresh server (`restore --from`): it
@@ -214,12 +218,17 @@ func (rr *restoreRun) fresh(ctx context.Context, st *status.Status) error {
 	if err != nil {
 		return fmt.Errorf("reaching the cluster of --kubeconfig: %w", err)
 	}
-	nss, err := c.Kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{LabelSelector: render.ManagedByLabel + "=" + render.ManagedByValue})
-	if err != nil {
+	// What a restore would overwrite: the appliance's database, or Flux syncing an appliance's
+	// repository. Leftovers of a removed appliance (a labelled namespace, CRDs) are not refused.
+	if _, err := c.Kube.CoreV1().Namespaces().Get(ctx, render.DatabaseNamespace, metav1.GetOptions{}); err == nil {
+		return &LiveApplianceError{What: "the cluster already has the appliance's database namespace " + render.DatabaseNamespace}
+	} else if !apierrors.IsNotFound(err) {
 		return fmt.Errorf("looking for an appliance on the cluster: %w", err)
 	}
-	if len(nss.Items) > 0 {
-		return &LiveApplianceError{What: fmt.Sprintf("the cluster already has the appliance's namespaces (%s, …)", nss.Items[0].Name)}
+	if _, err := c.Dynamic.Resource(gitops.GitRepositoryGVR).Namespace(gitops.FluxNamespace).Get(ctx, gitops.FluxName, metav1.GetOptions{}); err == nil {
+		return &LiveApplianceError{What: "Flux on the cluster already syncs an appliance's repository (GitRepository " + gitops.FluxNamespace + "/" + gitops.FluxName + ")"}
+	} else if !apierrors.IsNotFound(err) && !meta.IsNoMatchError(err) {
+		return fmt.Errorf("looking for Flux on the cluster: %w", err)
 	}
 	return nil
 }

@@ -9,14 +9,10 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/backup/backuptest"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/probe/probetest"
-	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
@@ -169,22 +165,17 @@ func TestRestorePreparesTheStateFromTheSet(t *testing.T) {
 	}
 }
 
-// A cluster that runs an appliance (its labelled namespaces) is refused before anything is
-// fetched; bad flags name themselves.
+// A cluster that holds an appliance's database is refused before anything is fetched; bad
+// flags name themselves.
 func TestRestoreRefusesALiveClusterAndBadFlags(t *testing.T) {
 	f := newRestoreFixture(t)
-	c, err := reachCluster(context.Background(), f.kubecfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Kube.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name: "docs", Labels: map[string]string{render.ManagedByLabel: render.ManagedByValue}}}, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	f.r.Install.Kubeconfig = f.kubecfg
+	f.r.Install.Kubeconfig = f.kubecfg // its API server has the namespace database (backuptest.Kube)
 	var live *LiveApplianceError
-	if _, err := f.pre(t); !errors.As(err, &live) || !strings.Contains(err.Error(), "docs") {
-		t.Errorf("a cluster with an appliance: %v", err)
+	if _, err := f.pre(t); !errors.As(err, &live) || !strings.Contains(err.Error(), "database namespace database") {
+		t.Errorf("a cluster with an appliance's database: %v", err)
+	}
+	if left, _ := os.ReadDir(f.fresh); len(left) != 0 {
+		t.Errorf("a refused restore left %d files in the state folder", len(left))
 	}
 
 	for _, tc := range []struct {
