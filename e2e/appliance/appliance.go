@@ -11,8 +11,10 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/wait"
 
 	"github.com/suitenumerique/docs-appliance/e2e/images"
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
@@ -203,6 +205,26 @@ func (e *Env) gitVolume(ctx context.Context, t *testing.T) {
 	if _, err := e.Client.Apply(ctx, []*unstructured.Unstructured{pv}, cluster.ApplyOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// NewGitVolume replaces the git server's volume with an empty one, as a new server's disk is:
+// the old PersistentVolume (released by its deleted claim) and its folder go first.
+func (e *Env) NewGitVolume(ctx context.Context, t *testing.T) {
+	t.Helper()
+	pvs := e.Client.Kube.CoreV1().PersistentVolumes()
+	if err := pvs.Delete(ctx, "e2e-git-server-data", metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := pvs.Get(ctx, "e2e-git-server-data", metav1.GetOptions{})
+		return apierrors.IsNotFound(err), nil
+	}); err != nil {
+		t.Fatalf("waiting for the git server's old volume to go: %v", err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.Node.RunDir, "pv", "git-server")); err != nil {
+		t.Fatal(err)
+	}
+	e.gitVolume(ctx, t)
 }
 
 // Command runs the binary on the host (it reaches the API server through the node's loopback

@@ -232,6 +232,7 @@ func (a *Appliance) disaster(ctx context.Context, t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	a.Env.NewGitVolume(ctx, t)
 	if _, err := a.S3.Client.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(applianceMediaBucket), Key: aws.String(mediaKey)}); err != nil {
 		t.Fatal(err)
 	}
