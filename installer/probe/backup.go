@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -111,17 +110,8 @@ func prefixRoundTrip(ctx context.Context, client *s3.Client, loc config.BackupLo
 		}
 		return nil
 	}
-	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(loc.Bucket), Key: aws.String(key)})
-	if err != nil {
-		return errors.Join(s3Error("reading back the probe object "+where, keyID, err), remove())
-	}
-	data, err := io.ReadAll(io.LimitReader(got.Body, 1<<20))
-	got.Body.Close()
-	if err != nil {
-		return errors.Join(fmt.Errorf("reading back the probe object %s: %w", where, err), remove())
-	}
-	if !bytes.Equal(data, body) {
-		return errors.Join(fmt.Errorf("reading back the probe object %s: got %d different bytes: the store does not return what it stored", where, len(data)), remove())
+	if err := readBack(ctx, client, loc.Bucket, key, where, keyID, body); err != nil {
+		return errors.Join(err, remove())
 	}
 	return remove()
 }

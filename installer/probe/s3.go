@@ -174,17 +174,8 @@ func roundTrip(ctx context.Context, client *s3.Client, bucket, keyID string) err
 		}
 		return nil
 	}
-	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
-	if err != nil {
-		return errors.Join(s3Error("reading back the probe object "+key, keyID, err), cleanupErr())
-	}
-	data, err := io.ReadAll(io.LimitReader(got.Body, 1<<20))
-	got.Body.Close()
-	if err != nil {
-		return errors.Join(fmt.Errorf("reading back the probe object %s: %w", key, err), cleanupErr())
-	}
-	if !bytes.Equal(data, body) {
-		return errors.Join(fmt.Errorf("reading back the probe object %s: got %d different bytes: the store does not return what it stored", key, len(data)), cleanupErr())
+	if err := readBack(ctx, client, bucket, key, key, keyID, body); err != nil {
+		return errors.Join(err, cleanupErr())
 	}
 	if err := cleanupErr(); err != nil {
 		return err
@@ -298,4 +289,21 @@ func (l *Live) s3Client(endpoint, region, accessKeyID, secretAccessKey string) (
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})
 	return client, dates, hc.CloseIdleConnections, nil
+}
+
+// readBack reads the probe object key back and compares it with body (where names it in errors).
+func readBack(ctx context.Context, client *s3.Client, bucket, key, where, keyID string, body []byte) error {
+	got, err := client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return s3Error("reading back the probe object "+where, keyID, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(got.Body, 1<<20))
+	got.Body.Close()
+	if err != nil {
+		return fmt.Errorf("reading back the probe object %s: %w", where, err)
+	}
+	if !bytes.Equal(data, body) {
+		return fmt.Errorf("reading back the probe object %s: got %d different bytes: the store does not return what it stored", where, len(data))
+	}
+	return nil
 }
