@@ -30,6 +30,8 @@ flux-images:
 	DOCS_APPLIANCE_CACHE=$(CACHE) bash e2e/kit/build-flux.sh
 
 ## e2e: tests against a real one-node cluster in a network namespace (build tag e2e; root)
-# -p 1: each e2e package brings up its own node under the same name, one at a time.
+# -p 2: two packages at a time, each on a node of its own (named after its package, node.Main):
+# the long two (e2e/install, e2e/cnpg) mostly wait on controllers, so side by side they take
+# about as long as e2e/install alone.
 e2e: node-kit flux-images
-	DOCS_APPLIANCE_REQUIRE_KIT=1 $(ENVTEST_ENV) $(GO) test -tags e2e -p 1 -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
+	DOCS_APPLIANCE_REQUIRE_KIT=1 $(ENVTEST_ENV) $(GO) test -tags e2e -p 2 -count=1 -timeout $(E2E_TIMEOUT) ./e2e/...
