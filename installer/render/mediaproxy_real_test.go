@@ -164,7 +164,7 @@ func TestMediaProxyRealServers(t *testing.T) {
 	files := fileMap(f.render(t))
 	store := f.opts.Secrets.(fixedSecrets)
 	root, rootSecret := "ROOTACCESSKEY0000001", store["objectstore.rootSecretKey"]
-	endpoint := objectStoreServer(t, files, root, rootSecret)
+	endpoint := objectStoreServer(t, files, root, rootSecret, t.TempDir())
 	cfg := f.opts.Config
 	docsKey, docsSecret := "DOCSACCESSKEY0000001", store["storage.secretAccessKey"]
 

@@ -57,11 +57,10 @@ func renderedContainer(t *testing.T, content []byte, init bool, name string) map
 }
 
 // objectStoreServer runs versitygw with the rendered StatefulSet's
-// arguments, its /data folder moved into a temporary one.
-func objectStoreServer(t *testing.T, files map[string]File, root, secret string) string {
+// arguments, its /data folder moved to data.
+func objectStoreServer(t *testing.T, files map[string]File, root, secret, data string) string {
 	t.Helper()
 	bin := versitygwBinary(t)
-	data := t.TempDir()
 	for _, d := range []string{"buckets", "versions", "iam"} {
 		if err := os.MkdirAll(filepath.Join(data, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -163,7 +162,8 @@ func TestObjectStoreRealServer(t *testing.T) {
 	files := fileMap(f.render(t))
 	store := f.opts.Secrets.(fixedSecrets)
 	root, rootSecret := "ROOTACCESSKEY0000001", store["objectstore.rootSecretKey"]
-	endpoint := objectStoreServer(t, files, root, rootSecret)
+	data := t.TempDir()
+	endpoint := objectStoreServer(t, files, root, rootSecret, data)
 	vgwDir := filepath.Dir(versitygwBinary(t))
 
 	scripts := t.TempDir()
@@ -226,6 +226,7 @@ old = [v for v in versions if not v["IsLatest"]][0]["VersionId"]
 body = docs.get_object(Bucket=media, Key="doc/attachments/a.txt", VersionId=old)["Body"].read()
 assert body == b"one", body
 docs.copy_object(Bucket=media, Key="doc/attachments/b.txt", CopySource={"Bucket": media, "Key": "doc/attachments/a.txt"})
+backup.put_object(Bucket=backups, Key="database/postgres/base/probe/data.tar", Body=b"base backup")
 for c, bucket, who in ((docs, backups, "docs"), (backup, media, "backup")):
     try:
         c.list_objects_v2(Bucket=bucket)
@@ -244,6 +245,11 @@ print("ok")
 	if out, err := runScript(t, env, "python3", "-c", probe); err != nil || !strings.Contains(out, "ok") {
 		t.Fatalf("Docs' use of the store: %v\n%s", err, out)
 	}
+	// The backups land in the folder the backups volume is mounted on, not
+	// in the media volume's own files.
+	if got, err := os.ReadFile(filepath.Join(data, "buckets", backupBucket, "database/postgres/base/probe/data.tar")); err != nil || string(got) != "base backup" {
+		t.Fatalf("the backup object is not in the backups volume's folder: %q, %v", got, err)
+	}
 
 	// A rotated key: the Job reruns (its credentials fingerprint changed)
 	// and the old key stops working.
@@ -256,5 +262,19 @@ print("ok")
 	}
 	if out, err := runScript(t, s3(docsKey, docsSecret), "python3", bucketPy, "--bucket", f.opts.Config.Storage.Bucket); err == nil {
 		t.Fatalf("the old key still works after rotation:\n%s", out)
+	}
+
+	// Backups elsewhere (backup.mode external): the rendered Job gives no
+	// backup account, and the script makes none.
+	ext := fileMap(newFixture(t, "single-small", "backup.mode=external", "backup.endpoint=https://backup.example.net", "backup.bucket=docs-backups").render(t))
+	if job := string(ext["infrastructure/buckets/job-buckets.yaml"].Content); !strings.Contains(job, "name: accounts") || strings.Contains(job, "BACKUP_BUCKET") {
+		t.Fatalf("the buckets Job makes a backup account in the embedded store for an external target:\n%s", job)
+	}
+	noBackups := accounts(rotated)
+	for _, k := range []string{"BACKUP_ACCESS_KEY_ID", "BACKUP_SECRET_ACCESS_KEY", "BACKUP_BUCKET"} {
+		delete(noBackups, k)
+	}
+	if out, err := runScript(t, noBackups, "sh", filepath.Join(scripts, "accounts.sh")); err != nil {
+		t.Fatalf("accounts.sh without a backups bucket: %v\n%s", err, out)
 	}
 }
