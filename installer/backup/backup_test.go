@@ -167,6 +167,9 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 	if len(l.Sets) != 1 || !l.Sets[0].Complete || !l.Sets[0].Consistent || l.NewestConsistent != f.now.ID {
 		t.Fatalf("list: %+v", l)
 	}
+	if read, err := backup.ReadManifest(ctx, f.now.Target, f.now.ID); err != nil || read.Part(backup.PartDatabase).Database.BackupID != db.BackupID {
+		t.Errorf("reading the manifest back: %v", err)
+	}
 	if w := l.RecoveryWindow; w == nil || w.FirstRecoverabilityPoint == nil || !w.FirstRecoverabilityPoint.Equal(time.Date(2026, 11, 30, 2, 0, 5, 0, time.UTC)) || len(l.Warnings) != 0 {
 		t.Errorf("recovery window %+v, warnings %v", w, l.Warnings)
 	}

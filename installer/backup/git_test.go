@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/backup/backuptest"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -18,6 +19,7 @@ import (
 // The git part over SSH (an operator's repository with a deploy key): the server's host key must
 // be the configured one, never trusted on first use.
 func TestGitPartOverSSH(t *testing.T) {
+	kit.Program(t, "ssh", "apt-get install openssh-client")
 	key, pub := probetest.NewSSHKey(t)
 	srv := probetest.StartGitSSH(t, pub)
 	url := srv.InitRepo(t, "desired", "main")
