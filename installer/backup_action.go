@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -139,6 +141,14 @@ func (b *BackupNow) Run(ctx context.Context, st *status.Status) error {
 	if err != nil {
 		return err
 	}
+	dir := b.root().Path(b.StateDir)
+	if !b.DryRun {
+		unlock, err := lockBackup(dir)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
 	var c *cluster.Client
 	if !b.DryRun {
 		if c, err = b.connect(ctx, st); err != nil {
@@ -160,7 +170,6 @@ func (b *BackupNow) Run(ctx context.Context, st *status.Status) error {
 		defer closeRemote()
 		remote = r
 	}
-	dir := b.root().Path(b.StateDir)
 	now := time.Now()
 	res := &BackupNowResult{ID: backup.NewID(now), DryRun: b.DryRun, AgeKey: backup.AgeKeyReminder(dir)}
 	created := now
@@ -200,6 +209,20 @@ func (b *BackupNow) Run(ctx context.Context, st *status.Status) error {
 		return err
 	}
 	return nil
+}
+
+// lockBackup keeps two backup now runs from taking one set at once; the kernel drops the lock
+// when the process ends, however it ends, so a killed run never blocks the next.
+func lockBackup(stateDir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(stateDir, "backup.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the backup lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another backup now is running on %s (it holds %s): let it finish", stateDir, f.Name())
+	}
+	return func() { f.Close() }, nil
 }
 
 // backupObjectStore is the barman-cloud ObjectStore render writes (render's backupStore): its

@@ -88,7 +88,18 @@ func TestBackupNowAndListOnAnAppliance(t *testing.T) {
 		t.Error("the dry run recorded a pending set")
 	}
 
+	// A second run while one holds the lock is refused before it does anything.
+	unlock, err := lockBackup(state)
+	if err != nil {
+		t.Fatal(err)
+	}
 	now := NewBackupNow(state, "", kubeconfig, "")
+	now.CAFiles = []string{caFile}
+	if err := now.Run(ctx, status.Discard()); err == nil || !strings.Contains(err.Error(), "another backup now is running") {
+		t.Errorf("a run beside another: %v", err)
+	}
+	unlock()
+	now = NewBackupNow(state, "", kubeconfig, "")
 	now.CAFiles = []string{caFile}
 	if err := now.Run(ctx, status.Discard()); err != nil {
 		t.Fatal(err)

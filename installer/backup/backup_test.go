@@ -167,6 +167,9 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 	if len(l.Sets) != 1 || !l.Sets[0].Complete || !l.Sets[0].Consistent || l.NewestConsistent != f.now.ID {
 		t.Fatalf("list: %+v", l)
 	}
+	if read, err := backup.ReadManifest(ctx, f.now.Target, f.now.ID); err != nil || read.Part(backup.PartDatabase).Database.BackupID != db.BackupID {
+		t.Errorf("reading the manifest back: %v", err)
+	}
 	if w := l.RecoveryWindow; w == nil || w.FirstRecoverabilityPoint == nil || !w.FirstRecoverabilityPoint.Equal(time.Date(2026, 11, 30, 2, 0, 5, 0, time.UTC)) || len(l.Warnings) != 0 {
 		t.Errorf("recovery window %+v, warnings %v", w, l.Warnings)
 	}
@@ -181,18 +184,26 @@ func TestNowTakesEveryPartAndListFindsTheSet(t *testing.T) {
 	}
 }
 
-// A run killed after the git bundle resumes: list shows the set incomplete meanwhile, and the
-// second run skips the base backup and the bundle, sends no media object again, and finishes.
+// A run killed after the base backup, then after the git bundle, resumes: list shows the set
+// incomplete meanwhile, and the next run skips the base backup and the bundle, sends no media
+// object again, and finishes.
 func TestNowResumesAKilledRun(t *testing.T) {
 	f := setup(t, "", 20)
 	list, err := f.now.Steps()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := runSteps(t, list[:5]); err != nil { // target, database, media, identity, git
+	if _, err := runSteps(t, list[:2]); err != nil { // target, database
 		t.Fatal(err)
 	}
 	l := f.kube()
+	if len(l.Sets) != 1 || l.Sets[0].ID != f.now.ID || l.Sets[0].Complete || !strings.Contains(l.Sets[0].Problem, "only its database backup") {
+		t.Fatalf("a set killed after its database part is listed %+v", l.Sets)
+	}
+	if _, err := runSteps(t, list[2:5]); err != nil { // media, identity, git
+		t.Fatal(err)
+	}
+	l = f.kube()
 	if len(l.Sets) != 1 || l.Sets[0].Complete || l.NewestConsistent != "" || !strings.Contains(l.Sets[0].Problem, "no manifest") {
 		t.Fatalf("a set without manifest is listed %+v", l)
 	}

@@ -44,7 +44,9 @@ type SetInfo struct {
 
 // ClusterBackup is a CloudNativePG Backup object.
 type ClusterBackup struct {
-	Name      string     `json:"name"`
+	Name string `json:"name"`
+	// Set is the backup set whose database part it is (backup now's), "" for the schedule's.
+	Set       string     `json:"set,omitempty"`
 	Phase     string     `json:"phase"`
 	BackupID  string     `json:"backupID,omitempty"`
 	StartedAt *time.Time `json:"startedAt,omitempty"`
@@ -106,6 +108,7 @@ func List(ctx context.Context, t Target, db Database, objectStore string) (*List
 	if err := db.listBackups(ctx, out); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
 	}
+	out.addStartedSets()
 	if err := db.recoveryWindow(ctx, objectStore, out); err != nil {
 		out.Warnings = append(out.Warnings, err.Error())
 	}
@@ -220,6 +223,27 @@ func (s *store) consistent(ctx context.Context, m *Manifest) string {
 	return ""
 }
 
+// addStartedSets lists as incomplete the sets whose run stopped before it wrote anything to the
+// target: their Backup object is all there is of them.
+func (l *Listing) addStartedSets() {
+	have := map[string]bool{}
+	for _, s := range l.Sets {
+		have[s.ID] = true
+	}
+	for _, b := range l.Backups {
+		if b.Set == "" || have[b.Set] {
+			continue
+		}
+		have[b.Set] = true
+		info := SetInfo{ID: b.Set, Bytes: map[string]int64{}, Problem: "incomplete: only its database backup " + b.Name + " was started (run backup now again to finish it)"}
+		if t, err := time.Parse(IDFormat, b.Set); err == nil {
+			info.CreatedAt = t
+		}
+		l.Sets = append(l.Sets, info)
+	}
+	sort.Slice(l.Sets, func(i, j int) bool { return l.Sets[i].ID > l.Sets[j].ID })
+}
+
 func (d Database) listBackups(ctx context.Context, out *Listing) error {
 	l, err := d.Client.Resource(backupGVR).Namespace(d.ns()).List(ctx, metav1.ListOptions{})
 	if err != nil {
@@ -233,7 +257,7 @@ func (d Database) listBackups(ctx context.Context, out *Listing) error {
 		if b.Spec.Cluster.Name != d.cluster() {
 			continue
 		}
-		cb := ClusterBackup{Name: b.Name, Phase: string(b.Status.Phase), BackupID: b.Status.BackupID, Error: b.Status.Error,
+		cb := ClusterBackup{Name: b.Name, Set: b.Labels[SetLabel], Phase: string(b.Status.Phase), BackupID: b.Status.BackupID, Error: b.Status.Error,
 			StartedAt: timeOf(b.Status.StartedAt), StoppedAt: timeOf(b.Status.StoppedAt)}
 		out.Backups = append(out.Backups, cb)
 	}

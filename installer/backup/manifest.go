@@ -126,3 +126,12 @@ func (s *store) readManifest(ctx context.Context, id string) (*Manifest, error) 
 	}
 	return &m, nil
 }
+
+// ReadManifest reads set id's manifest from the target (restore reads the set it rebuilds from).
+func ReadManifest(ctx context.Context, t Target, id string) (*Manifest, error) {
+	s, err := t.open()
+	if err != nil {
+		return nil, err
+	}
+	return s.readManifest(ctx, id)
+}
