@@ -194,7 +194,23 @@ func (a *Appliance) disaster(ctx context.Context, t *testing.T) string {
 	if err := os.WriteFile(offline, key, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Flux first, without its finalizers (nothing is left to prune for once the namespaces go).
+	// Flux first: its controllers stopped (a running one puts back the finalizers cleared next),
+	// then its objects without their finalizers (nothing is left to prune once the namespaces go).
+	deps, err := kube.AppsV1().Deployments(gitops.FluxNamespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range deps.Items {
+		if err := kube.AppsV1().Deployments(gitops.FluxNamespace).Delete(ctx, d.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+	}
+	if err := applianceWait(ctx, 2*time.Minute, "Flux's controllers stopped", func(ctx context.Context) (bool, error) {
+		pods, err := kube.CoreV1().Pods(gitops.FluxNamespace).List(ctx, metav1.ListOptions{})
+		return err == nil && len(pods.Items) == 0, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, res := range []schema.GroupVersionResource{gitops.KustomizationGVR, gitops.GitRepositoryGVR} {
 		list, err := dyn.Resource(res).Namespace(gitops.FluxNamespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
