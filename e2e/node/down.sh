@@ -2,7 +2,8 @@
 # Takes down what up.sh started and leaves nothing behind: the components (by recorded PID, with
 # everything in their sessions), the pods' containers and shims, mounts under $RUN, the network
 # namespace and the CNI namespaces the node made, the cgroup subtree, and $RUN itself
-# (KEEP_LOGS=1 keeps $RUN/logs). Safe to run twice, or after a crash.
+# (KEEP_LOGS=1 keeps $RUN/logs). Further nodes (worker.sh: namespaces $NS-n<i>, state under
+# $RUN/nodes) go first, each with this same script. Safe to run twice, or after a crash.
 set -uo pipefail
 . "$(dirname "$0")/params.sh"
 B=$KUBE_KIT C=$CONTAINERD_KIT
@@ -42,6 +43,17 @@ if [ -d "$RUN/pids" ] && have_ns; then
 			delete pods --all -A --grace-period=1 --wait --timeout=20s >/dev/null 2>&1
 	fi
 fi
+# Further nodes, found by their namespaces and state folders (a crashed run left either).
+workers() {
+	[ "${DOWN_WORKER:-0}" = 1 ] && return 0
+	local f
+	for f in /run/netns/"$NS"-n[0-9]* "$RUN"/nodes/n[0-9]*; do
+		[ -e "$f" ] && echo "${f##*-n}" | sed 's#.*/n##'
+	done | sort -un
+}
+for i in $(workers); do
+	NS=$NS-n$i RUN=$RUN/nodes/n$i NODE_NAME=$NODE_NAME-$i DOWN_WORKER=1 bash "$0" || true # what is left is reported below
+done
 stop kubelet kube-proxy
 sock=$RUN/containerd/containerd.sock
 if [ -S "$sock" ] && [ -x "$C/ctr" ] && have_ns; then
@@ -87,7 +99,11 @@ fi
 # Report what is left, if anything: the caller (the harness) fails on it.
 left=()
 have_ns && left+=("network namespace $NS")
+for f in /run/netns/"$NS"-n[0-9]*; do [ -e "$f" ] && [ "${DOWN_WORKER:-0}" != 1 ] && left+=("network namespace ${f##*/}"); done
 for c in /sys/fs/cgroup/*/"$NS"; do [ -d "$c" ] && left+=("cgroup $c"); done
+if [ "${DOWN_WORKER:-0}" != 1 ]; then
+	for c in /sys/fs/cgroup/*/"$NS"-n[0-9]*; do [ -d "$c" ] && left+=("cgroup $c"); done
+fi
 awk -v r="$RUN/" 'index($2, r) == 1 {found=1} END {exit !found}' /proc/self/mounts && left+=("mounts under $RUN")
 pgrep -f -- "$RUN/" >/dev/null 2>&1 && left+=("processes using $RUN")
 if [ ${#left[@]} -gt 0 ]; then

@@ -28,7 +28,14 @@ import (
 // Every test calls Need first. A missing kit or image leaves *n nil and the tests run anyway, each
 // ending through kit.Unavailable in Need: failed when DOCS_APPLIANCE_REQUIRE_KIT=1, skipped (and
 // reported as skipped, not as a silent "ok") otherwise, saying which make target builds it.
-func Main(m *testing.M, n **Node) int {
+func Main(m *testing.M, n **Node) int { return MainCluster(m, n, Options{}) }
+
+// MainCluster is Main for a package that wants more than a one-node cluster: opts.Nodes nodes
+// (Node.Workers are the further ones), or another NodeMonitorGracePeriod. Main sets opts.Name,
+// Images and DNS.
+//
+//	func TestMain(m *testing.M) { os.Exit(node.MainCluster(m, &cluster, node.Options{Nodes: 3})) }
+func MainCluster(m *testing.M, n **Node, opts Options) int {
 	ctx := context.Background()
 	tmp, err := os.MkdirTemp("", "docs-appliance-e2e-images-")
 	if err != nil {
@@ -47,12 +54,13 @@ func Main(m *testing.M, n **Node) int {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	node, err := Up(ctx, Options{Name: packageNodeName(), Images: imgs, DNS: "1"})
+	opts.Name, opts.Images, opts.DNS = packageNodeName(), imgs, "1"
+	node, err := Up(ctx, opts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "FAIL:", err)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "e2e node up in %s; kubeconfig %s\n", node.Took.Round(100*time.Millisecond), node.Kubeconfig)
+	fmt.Fprintf(os.Stderr, "e2e node up in %s (%d node(s)); kubeconfig %s\n", node.Took.Round(100*time.Millisecond), 1+len(node.Workers), node.Kubeconfig)
 	*n = node
 	// Interrupted (Ctrl-C, CI's kill): take the node down before going. A test binary killed
 	// harder leaves it up; the next Up removes it first.

@@ -40,9 +40,16 @@ type Options struct {
 	ScriptDir string
 	// Log receives the scripts' progress lines; default os.Stderr.
 	Log io.Writer
+	// Nodes is how many nodes the cluster has: the control plane's (the one Up always brings) and
+	// Nodes-1 further ones (Workers), each a kubelet with its containerd and kube-proxy in a
+	// network namespace of its own. 0 means 1.
+	Nodes int
+	// NodeMonitorGracePeriod is the controller-manager's --node-monitor-grace-period (how long a
+	// silent node stays Ready); 0 keeps upstream's default.
+	NodeMonitorGracePeriod time.Duration
 }
 
-// Node is a running one-node cluster.
+// Node is a running cluster: its control plane's node, and the further nodes of Options.Nodes.
 type Node struct {
 	// Kubeconfig (0600) reaches the API server from the host as a cluster admin.
 	Kubeconfig string
@@ -54,6 +61,8 @@ type Node struct {
 	RunDir string
 	// Took is how long Up took.
 	Took time.Duration
+	// Workers are the further nodes (Options.Nodes), in order: Workers[0] is node 2.
+	Workers []*Worker
 
 	opts Options
 }
@@ -105,6 +114,9 @@ func Up(ctx context.Context, opts Options) (*Node, error) {
 	if err := n.script(ctx, "up.sh"); err != nil {
 		return nil, fmt.Errorf("bringing the e2e node up: %w", err)
 	}
+	if err := n.upWorkers(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("bringing the e2e cluster's further nodes up: %w", err), n.Down(context.WithoutCancel(ctx)))
+	}
 	n.Kubeconfig = filepath.Join(opts.RunDir, "kubeconfig")
 	cfg, err := clientcmd.BuildConfigFromFlags("", n.Kubeconfig)
 	if err != nil {
@@ -142,7 +154,7 @@ func (n *Node) Down(ctx context.Context) error {
 
 func (n *Node) env() []string {
 	images := strings.Join(n.opts.Images, " ")
-	return append(os.Environ(),
+	env := append(os.Environ(),
 		"NS="+n.opts.Name,
 		"RUN="+n.opts.RunDir,
 		"API_PORT="+strconv.Itoa(n.opts.APIPort),
@@ -150,11 +162,23 @@ func (n *Node) env() []string {
 		"DNS="+n.opts.DNS,
 		"NODE_IP="+NodeIP,
 	)
+	if n.opts.Nodes > 1 {
+		env = append(env, "CLUSTER_CIDR="+ClusterCIDR)
+	}
+	if g := n.opts.NodeMonitorGracePeriod; g > 0 {
+		env = append(env, "NODE_MONITOR_GRACE="+g.String())
+	}
+	return env
 }
 
-func (n *Node) script(ctx context.Context, name string) error {
-	cmd := exec.CommandContext(ctx, "bash", filepath.Join(n.opts.ScriptDir, name))
-	cmd.Env = n.env()
+func (n *Node) script(ctx context.Context, name string, args ...string) error {
+	return n.scriptEnv(ctx, nil, name, args...)
+}
+
+// scriptEnv runs a script of ScriptDir with the node's parameters and extra ones.
+func (n *Node) scriptEnv(ctx context.Context, extra []string, name string, args ...string) error {
+	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join(n.opts.ScriptDir, name)}, args...)...)
+	cmd.Env = append(n.env(), extra...)
 	var tail tailBuffer
 	cmd.Stdout = io.MultiWriter(n.opts.Log, &tail)
 	cmd.Stderr = cmd.Stdout
@@ -168,10 +192,15 @@ func (n *Node) script(ctx context.Context, name string) error {
 // Exec runs argv inside the node's network namespace (for curl to a ClusterIP, dig, ...) and
 // returns its combined output.
 func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
-	args := append([]string{"--net=/run/netns/" + n.Name}, argv...)
+	return execIn(ctx, n.Name, argv...)
+}
+
+// execIn runs argv inside network namespace ns and returns its combined output.
+func execIn(ctx context.Context, ns string, argv ...string) ([]byte, error) {
+	args := append([]string{"--net=/run/netns/" + ns}, argv...)
 	out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput()
 	if err != nil {
-		return out, fmt.Errorf("running %s in the node's namespace: %w\n%s", strings.Join(argv, " "), err, out)
+		return out, fmt.Errorf("running %s in namespace %s: %w\n%s", strings.Join(argv, " "), ns, err, out)
 	}
 	return out, nil
 }
@@ -180,30 +209,43 @@ func (n *Node) Exec(ctx context.Context, argv ...string) ([]byte, error) {
 // find them by name, and names each tagged image by digest too (REPO@sha256:..., as a registry
 // pull would), so the kubelet lists that name and pods pinned by digest run. A pod using a tag must
 // not pull it: imagePullPolicy IfNotPresent with a tag other than latest, or Never.
+// On a cluster of several nodes, every node gets them (a registry would serve them to all).
 func (n *Node) ImportImages(ctx context.Context, tarballs ...string) error {
-	ctr, err := n.ctr()
+	if err := importImages(ctx, n.Name, n.RunDir, tarballs); err != nil {
+		return err
+	}
+	for _, w := range n.Workers {
+		if err := importImages(ctx, w.NS, w.RunDir, tarballs); err != nil {
+			return fmt.Errorf("node %s: %w", w.Name, err)
+		}
+	}
+	return nil
+}
+
+func importImages(ctx context.Context, ns, runDir string, tarballs []string) error {
+	ctr, err := ctrArgv(runDir)
 	if err != nil {
 		return err
 	}
 	for _, t := range tarballs {
-		if _, err := n.Exec(ctx, append(ctr, "images", "import", "--platform", "linux/amd64", t)...); err != nil {
+		if _, err := execIn(ctx, ns, append(ctr, "images", "import", "--platform", "linux/amd64", t)...); err != nil {
 			return fmt.Errorf("importing image %s: %w", t, err)
 		}
 	}
-	out, err := n.Exec(ctx, append(ctr, "images", "ls")...)
+	out, err := execIn(ctx, ns, append(ctr, "images", "ls")...)
 	if err != nil {
 		return fmt.Errorf("listing the node's images: %w", err)
 	}
 	for _, p := range digestNames(string(out)) {
-		if _, err := n.Exec(ctx, append(ctr, "images", "tag", "--force", p[0], p[1])...); err != nil {
+		if _, err := execIn(ctx, ns, append(ctr, "images", "tag", "--force", p[0], p[1])...); err != nil {
 			return fmt.Errorf("naming %s by digest: %w", p[0], err)
 		}
 	}
 	return nil
 }
 
-// ctr is the argv prefix of ctr talking to the node's containerd.
-func (n *Node) ctr() ([]string, error) {
+// ctrArgv is the argv prefix of ctr talking to the containerd of the node whose state is runDir.
+func ctrArgv(runDir string) ([]string, error) {
 	v, err := kit.Load()
 	if err != nil {
 		return nil, err
@@ -212,7 +254,7 @@ func (n *Node) ctr() ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []string{filepath.Join(d.Containerd, "ctr"), "-a", filepath.Join(n.RunDir, "containerd", "containerd.sock"), "-n", "k8s.io"}, nil
+	return []string{filepath.Join(d.Containerd, "ctr"), "-a", filepath.Join(runDir, "containerd", "containerd.sock"), "-n", "k8s.io"}, nil
 }
 
 // digestNames reads `ctr images ls` (REF TYPE DIGEST ...) and returns, for each tagged reference,
@@ -238,6 +280,11 @@ func digestNames(ls string) [][2]string {
 func (n *Node) WriteLogTails(w io.Writer, lines int) {
 	files, _ := filepath.Glob(filepath.Join(n.RunDir, "logs", "*.log"))
 	sort.Strings(files)
+	for _, w := range n.Workers {
+		more, _ := filepath.Glob(filepath.Join(w.RunDir, "logs", "*.log"))
+		sort.Strings(more)
+		files = append(files, more...)
+	}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -267,9 +314,10 @@ func (n *Node) MemoryRSS() (uint64, error) {
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cmdline"))
 		cgroup, _ := os.ReadFile(filepath.Join("/proc", p.Name(), "cgroup"))
+		// Further nodes' state is under RunDir, their namespaces and cgroups are Name-n<i>.
 		ours := bytes.Contains(cmdline, []byte(n.RunDir+"/")) ||
 			bytes.Contains(cmdline, []byte("/run/netns/"+n.Name)) ||
-			bytes.Contains(cgroup, []byte(":/"+n.Name+"/"))
+			bytes.Contains(cgroup, []byte(":/"+n.Name+"/")) || bytes.Contains(cgroup, []byte(":/"+n.Name+"-n"))
 		if !ours {
 			continue
 		}
