@@ -83,6 +83,7 @@ func TestHAApplianceSurvivesNodeLoss(t *testing.T) {
 func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {
 	t.Helper()
 	a := appliance.Setup(ctx, t, testNode)
+	waitImagesOnEveryNode(ctx, t, c, a.Pins)
 	dir := t.TempDir()
 	tok := make([]byte, 16)
 	if _, err := rand.Read(tok); err != nil {
@@ -106,6 +107,39 @@ func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {
 			"replicas": replicas, "antiAffinity": true}},
 	}, a.Pins)
 	return e
+}
+
+// waitImagesOnEveryNode waits until each node's kubelet lists every pinned image by digest
+// (appliance.Setup waits until one does; install's cluster preflight looks at every node, and
+// each kubelet refreshes its list on its own schedule).
+func waitImagesOnEveryNode(ctx context.Context, t *testing.T, c *cluster.Client, pins []appliance.Pin) {
+	t.Helper()
+	var missing []string
+	err := wait.PollUntilContextTimeout(ctx, 2*time.Second, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		nodes, err := c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		missing = nil
+		for _, n := range nodes.Items {
+			have := map[string]bool{}
+			for _, im := range n.Status.Images {
+				for _, name := range im.Names {
+					have[name] = true
+				}
+			}
+			for _, p := range pins {
+				repo := p.Reference[:strings.LastIndex(p.Reference, ":")]
+				if !have[repo+"@"+p.Digest] {
+					missing = append(missing, n.Name+": "+repo+"@"+p.Digest)
+				}
+			}
+		}
+		return len(missing) == 0, nil
+	})
+	if err != nil {
+		t.Fatalf("the nodes do not list %v: %v", missing, err)
+	}
 }
 
 func (e *haEnv) install(ctx context.Context) (string, error) {

@@ -30,6 +30,14 @@ NODE_IP=10.240.0.$INDEX
 POD_CIDR=10.244.$((INDEX - 1)).0/24
 LINK=n$INDEX # the node's link, in the control plane's namespace
 . "$NODE_SRC/kubelet.sh"
+failed() {
+	local rc=$?
+	log "worker.sh $ACTION of node $NODE_NAME failed (exit $rc); last log lines:"
+	for f in "$RUN"/logs/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 15 "$f" >&2; }; done
+	exit $rc
+}
+ACTION=$1
+trap failed ERR
 CP() { nsenter --net="/run/netns/$CP_NS" "$@"; }
 K() { CP "$B/kubectl" --kubeconfig="$CP_PKI/admin.kubeconfig" "$@"; }
 node_ready() { alive containerd && alive kubelet && alive kube-proxy && [ "$(K get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" = True ]; }
