@@ -51,9 +51,10 @@ workers() {
 		[ -e "$f" ] && echo "${f##*-n}" | sed 's#.*/n##'
 	done | sort -un
 }
-for i in $(workers); do
-	NS=$NS-n$i RUN=$RUN/nodes/n$i NODE_NAME=$NODE_NAME-$i DOWN_WORKER=1 bash "$0" || true # what is left is reported below
+for i in $(workers); do # side by side; what is left is reported below
+	NS=$NS-n$i RUN=$RUN/nodes/n$i NODE_NAME=$NODE_NAME-$i DOWN_WORKER=1 bash "$0" &
 done
+wait
 stop kubelet kube-proxy
 sock=$RUN/containerd/containerd.sock
 if [ -S "$sock" ] && [ -x "$C/ctr" ] && have_ns; then
