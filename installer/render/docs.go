@@ -396,8 +396,7 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 	)
 	// A document's state lives in one y-provider pod's memory: every
 	// client of a room must reach the same pod, whatever the replica count.
-	sticky := newObject("gateway.envoyproxy.io/v1alpha1", "BackendTrafficPolicy", docsNamespace, "docs-collaboration", "docs").with("spec", m{
-		"targetRefs": list{m{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "docs-collaboration"}},
+	sticky := resilientRoute(docsNamespace, "docs-collaboration", "docs", m{
 		"loadBalancer": m{
 			"type":           "ConsistentHash",
 			"consistentHash": m{"type": "QueryParams", "queryParams": list{m{"name": "room"}}},
@@ -405,6 +404,7 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 		// Idle websockets are closed after an hour, not Envoy's 5 minutes.
 		"timeout": m{"http": m{"streamIdleTimeout": "3600s"}},
 	})
+	mainPolicy := resilientRoute(docsNamespace, "docs", "docs", nil)
 	proxy, err := docsProxyObjects(v)
 	if err != nil {
 		return nil, err
@@ -412,6 +412,6 @@ func docsEdgeComponent(v *valuesContext) (*component, error) {
 	return &component{
 		Component: Component{Name: "docs", Layer: "apps", Namespace: docsNamespace},
 		dir:       "apps/docs",
-		objects:   append([]Object{main, collab, sticky}, proxy...),
+		objects:   append([]Object{main, collab, sticky, mainPolicy}, proxy...),
 	}, nil
 }

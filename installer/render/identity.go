@@ -206,7 +206,7 @@ func (r *renderer) identityComponent(v *valuesContext) (*component, error) {
 	return &component{
 		Component: Component{Name: "identity", Layer: "platform", Namespace: ns},
 		dir:       "infrastructure/identity",
-		objects:   append([]Object{kc, realm, route}, branded...),
+		objects:   append([]Object{kc, realm, route, resilientRoute(ns, "keycloak", "identity", nil)}, branded...),
 		health:    []ref{refOf(kc), refOf(realm)},
 	}, nil
 }
