@@ -252,7 +252,7 @@ func (c *NodeTokenCreate) joinCommand(url string) string {
 		cmd += " --domains " + strings.Join(cfg.Hosts(), ",")
 	}
 	if cfg.Airgapped {
-		cmd += " --airgapped --bundle BUNDLE (the train's bundle, copied to the new host)"
+		cmd += " --airgapped --bundle-dir DIR (on the new host, docs-appliance airgap import of the train's bundle first)"
 	}
 	return cmd
 }

@@ -29,6 +29,8 @@ type Node struct {
 	Unschedulable bool   `json:"unschedulable,omitempty"`
 	InternalIP    string `json:"internalIP,omitempty"`
 	Version       string `json:"version,omitempty"`
+	// EtcdRemoved: k3s has removed the node's etcd member (a removal half done).
+	EtcdRemoved bool `json:"etcdRemoved,omitempty"`
 }
 
 // Server reports whether the node runs the control plane.
@@ -48,11 +50,12 @@ func (n Node) has(role string) bool {
 
 // Of turns a Node object into the appliance's view.
 func Of(o *corev1.Node) Node {
-	n := Node{Name: o.Name, Unschedulable: o.Spec.Unschedulable, Version: o.Status.NodeInfo.KubeletVersion, Why: "no Ready condition yet"}
+	n := Node{Name: o.Name, Unschedulable: o.Spec.Unschedulable, Version: o.Status.NodeInfo.KubeletVersion, Why: "no Ready condition yet",
+		EtcdRemoved: EtcdMemberRemoved(o)}
 	if labelled(o, LabelControlPlane) {
 		n.Roles = append(n.Roles, "server")
 	}
-	if labelled(o, LabelEtcd) {
+	if labelled(o, LabelEtcd) && !n.EtcdRemoved {
 		n.Roles = append(n.Roles, "etcd")
 	}
 	if len(n.Roles) == 0 {
