@@ -242,7 +242,7 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 					return "k3s removed its etcd member already", nil
 				}
 				return "", nil
-			},Name: "etcd-member-remove", Describe: "Removing " + r.Name + " from etcd", Deadline: r.Within + time.Minute,
+			}, Name: "etcd-member-remove", Describe: "Removing " + r.Name + " from etcd", Deadline: r.Within + time.Minute,
 			RunFunc: func(ctx context.Context, st *status.Status) error {
 				return nodes.RemoveEtcdMember(ctx, kube, r.Name, r.Poll, r.Within)
 			}})
