@@ -48,6 +48,8 @@ type JoinAction struct {
 	NewCluster func(kubeconfig string) (*cluster.Client, error)
 
 	Result *JoinResult
+	// train, when set (tests), is the train instead of Train or TrainFile.
+	train *bundles.Train
 }
 
 // JoinResult is join's result (--output json).
@@ -67,8 +69,10 @@ func (j *JoinAction) k3sOptions() (k3s.Options, error) {
 	if err != nil {
 		return k3s.Options{}, fmt.Errorf("loading release trains: %w", err)
 	}
-	var train *bundles.Train
-	if j.TrainFile != "" {
+	train := j.train
+	switch {
+	case train != nil:
+	case j.TrainFile != "":
 		data, err := os.ReadFile(j.TrainFile)
 		if err != nil {
 			return k3s.Options{}, fmt.Errorf("reading --train-file: %w", err)
@@ -76,12 +80,16 @@ func (j *JoinAction) k3sOptions() (k3s.Options, error) {
 		if train, err = bundles.ParseTrain(data); err != nil {
 			return k3s.Options{}, fmt.Errorf("reading --train-file %s: %w", j.TrainFile, err)
 		}
-	} else if train, err = cat.Get(j.Train); err != nil {
-		return k3s.Options{}, fmt.Errorf("--train %q: %w (the join command `node token create` printed names it)", j.Train, err)
+	default:
+		if train, err = cat.Get(j.Train); err != nil {
+			return k3s.Options{}, fmt.Errorf("--train %q: %w (the join command `node token create` printed names it)", j.Train, err)
+		}
 	}
 	o := k3s.Options{Root: j.Root, Runner: j.Runner, Train: train, ArtifactsDir: j.ArtifactsDir, Airgapped: j.Airgapped,
 		Domains: j.Domains, NodeName: j.NodeName, StateDir: j.StateDir, HTTPClient: j.HTTPClient,
-		Join: &k3s.Join{Role: j.Role, Server: j.Server, Token: j.Token}, Timeout: j.K3sTimeout, PollInterval: j.K3sPoll}
+		Join: &k3s.Join{Role: j.Role, Server: j.Server, Token: j.Token}, Timeout: j.K3sTimeout, PollInterval: j.K3sPoll,
+		// A dry run shows the steps of an unlocked (development) train too; a join refuses it.
+		AllowUnpinned: j.DryRun}
 	if j.Role == k3s.RoleServer {
 		// The backup target's Secret is in the cluster already when the first server
 		// converted; k3s reads it when it snapshots.

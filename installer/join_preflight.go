@@ -202,9 +202,6 @@ func fdatasyncCheck(dir string, samples int) JoinCheck {
 }
 
 func fdatasyncP99(dir string, samples int) (time.Duration, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
 	f, err := os.CreateTemp(dir, ".docs-appliance-fsync-*")
 	if err != nil {
 		return 0, err
@@ -230,4 +227,18 @@ func fdatasyncP99(dir string, samples int) (time.Duration, error) {
 	return times[(len(times)*99+99)/100-1], nil
 }
 
-func etcdDiskDir(root string) string { return filepath.Join(root, k3s.DataDir, "server", "db") }
+// etcdDiskDir is where etcd will write, or the nearest folder above it that exists (the same
+// disk, short of a mount in between): the preflight creates nothing on the host.
+func etcdDiskDir(root string) string {
+	dir := filepath.Join(root, k3s.DataDir, "server", "db")
+	for {
+		if st, err := os.Stat(dir); err == nil && st.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return dir
+		}
+		dir = parent
+	}
+}

@@ -309,3 +309,12 @@ func trainForK3s() *bundles.Train {
 	return &bundles.Train{Name: "2026.11", K3s: bundles.K3s{Version: "v1.35.2+k3s1", Artifacts: map[string]bundles.K3sArtifacts{
 		"amd64": {BinaryURL: "https://k3s.invalid/k3s", AirgapImagesURL: "https://k3s.invalid/images"}}}}
 }
+
+// pinnedTrain is a locked train (made-up sha256s: nothing is downloaded before the preflight).
+func pinnedTrain() *bundles.Train {
+	t := trainForK3s()
+	pin := bundles.K3sArtifacts{BinaryURL: "https://k3s.invalid/k3s", AirgapImagesURL: "https://k3s.invalid/images",
+		BinarySHA256: strings.Repeat("a", 64), AirgapImagesSHA256: strings.Repeat("b", 64)}
+	t.K3s.Artifacts = map[string]bundles.K3sArtifacts{"amd64": pin, "arm64": pin}
+	return t
+}
