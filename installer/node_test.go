@@ -16,6 +16,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/e2e/envtest"
+	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/host/hosttest"
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
@@ -317,4 +318,25 @@ func pinnedTrain() *bundles.Train {
 		BinarySHA256: strings.Repeat("a", 64), AirgapImagesSHA256: strings.Repeat("b", 64)}
 	t.K3s.Artifacts = map[string]bundles.K3sArtifacts{"amd64": pin, "arm64": pin}
 	return t
+}
+
+// Two servers is a state to pass through: the join of the second says to add the third; the
+// third's says nothing.
+func TestJoinOfTheSecondServerSaysToAddTheThird(t *testing.T) {
+	h := newServerHost(t)
+	h.node(t, "docs-1", etcdLabels(), true, "10.0.0.1")
+	h.node(t, "docs-2", etcdLabels(), true, "10.0.0.2")
+	var log bytes.Buffer
+	j := &JoinAction{Root: h.tr.Root, StateDir: nodeStateDir, Role: k3s.RoleServer, Result: &JoinResult{},
+		NewCluster: func(string) (*cluster.Client, error) { return cluster.NewFromKubeconfig(h.kubeconfig) }}
+	j.adviseQuorum(context.Background(), status.New(&log, status.Plain))
+	if !strings.Contains(j.Result.Advice, "two servers have no fault tolerance") || !strings.Contains(j.Result.Text(), "join a third now") || !strings.Contains(log.String(), "join a third") {
+		t.Errorf("advice %q\n%s", j.Result.Advice, log.String())
+	}
+	h.node(t, "docs-3", etcdLabels(), true, "10.0.0.3")
+	j.Result = &JoinResult{}
+	j.adviseQuorum(context.Background(), status.Discard())
+	if j.Result.Advice != "" || j.Result.Quorum == nil || j.Result.Quorum.Tolerance != 1 {
+		t.Errorf("three servers: %q %+v", j.Result.Advice, j.Result.Quorum)
+	}
 }
