@@ -28,6 +28,13 @@ func EtcdSnapshots(s3 bool) *k3s.Snapshots {
 	return &k3s.Snapshots{Schedule: "0 */12 * * *", Retention: 5, S3: s3}
 }
 
+// etcdSnapshotsFor are the snapshots of the appliance's config: copied to the backup target
+// when it is off this server (k3s renders them only on a server that runs etcd), so an install
+// on a converted server keeps what the conversion set, and restarts nothing.
+func etcdSnapshotsFor(cfg *config.Config) *k3s.Snapshots {
+	return EtcdSnapshots(cfg.Backup.Mode == config.External)
+}
+
 // EtcdConversion moves the first server from k3s's single-node SQLite to embedded etcd, as k3s
 // supports by restarting an existing server with cluster-init (k3s-io/k3s#4650; docs.k3s.io/
 // datastore/ha-embedded, "Existing single-node clusters"): a backup set first, then config.yaml
@@ -64,7 +71,7 @@ func NewEtcdConversion(stateDir, trainFile, kubeconfig string, root host.Root, r
 		target = &k3s.S3Target{Endpoint: loc.Endpoint, Region: loc.Region, Bucket: loc.Bucket, Prefix: loc.Prefix,
 			AccessKeyID: get(loc.AccessKey), SecretAccessKey: get(loc.SecretKey)}
 	}
-	o.Snapshots = EtcdSnapshots(target != nil)
+	o.Snapshots = etcdSnapshotsFor(cfg)
 	b := NewBackupNow(stateDir, trainFile, kubeconfig, root)
 	return &EtcdConversion{K3s: o, Target: target, Backup: b.Run}, nil
 }

@@ -281,3 +281,17 @@ func TestEtcdS3SecretCarriesTheTargetAsK3sReadsIt(t *testing.T) {
 		t.Errorf("endpoint without scheme: %v", err)
 	}
 }
+
+// A joined host provisioned as a first server would lose server and token-file: refused.
+func TestAJoinedHostIsNotProvisionedAsAFirstServer(t *testing.T) {
+	f, o := joinAs(t, RoleServer)
+	provision(t, o)
+	o.Join = nil
+	err := Provision(context.Background(), o, nil)
+	if err == nil || !strings.Contains(err.Error(), "this host joined a cluster (/etc/rancher/k3s/join-token is there): run install and upgrade on the first server") {
+		t.Fatalf("got %v", err)
+	}
+	if !strings.Contains(f.tr.Read(ConfigPath), "token-file") {
+		t.Error("config.yaml was rewritten")
+	}
+}

@@ -142,6 +142,10 @@ func (o *Options) validate() error {
 			bad("k3s: %s %q is not a CIDR (e.g. %s)", name, v, DefaultClusterCIDR)
 		}
 	}
+	if o.Join == nil && o.Root.Exists(TokenPath) {
+		// Provisioning it as a first server would drop server and token-file from config.yaml.
+		bad("k3s: this host joined a cluster (%s is there): run install and upgrade on the first server; here, docs-appliance join again or reset", TokenPath)
+	}
 	if o.Join != nil {
 		if err := o.Join.validate(); err != nil {
 			errs = append(errs, err)
