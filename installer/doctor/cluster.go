@@ -87,6 +87,15 @@ func checkEtcdQuorum(ctx context.Context, e *Env) Finding {
 	if err != nil {
 		return apiError("listing nodes", err)
 	}
+	servers := 0
+	for _, n := range list {
+		if n.Server() {
+			servers++
+		}
+	}
+	if servers == 0 {
+		return Skip("no node carries k3s's %s label: the cluster's datastore is not the appliance's to check", nodes.LabelControlPlane)
+	}
 	q := nodes.QuorumOf(list)
 	level, msg := q.Verdict()
 	fix := "bring the lost server back (systemctl status k3s and journalctl -u k3s on it), or replace it: docs-appliance node remove NAME, then join a new server"

@@ -217,6 +217,8 @@ func TestChecksAgainstAPIServer(t *testing.T) {
 		f.expect("cluster-nodes", Failed, "server-1", "KubeletNotReady")
 		f.setStatus(nodeGVR, "", "server-1", map[string]any{"conditions": []any{cond("Ready", "True", "KubeletReady")}})
 		f.expect("cluster-nodes", Passed, "1 node(s) Ready")
+		f.expect("cluster-etcd-quorum", Skipped, "no node carries k3s's node-role.kubernetes.io/control-plane label")
+		f.apply(obj("apiVersion: v1\nkind: Node\nmetadata: {name: server-1, labels: {node-role.kubernetes.io/control-plane: \"true\", node-role.kubernetes.io/master: \"true\"}}"))
 		f.expect("cluster-etcd-quorum", Passed, "one server on SQLite")
 		// Servers as k3s registers them on embedded etcd: control-plane and etcd labels.
 		for _, n := range []string{"server-1", "server-2", "server-3"} {
