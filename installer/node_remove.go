@@ -216,6 +216,10 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 	if err := nodes.CheckRemoval(list, r.Name, r.Force); err != nil {
 		return err
 	}
+	if self := nodeName(r.root(), ""); self == r.Name && r.Kubeconfig == "" {
+		// Its etcd member gone, this server's API stops answering before the Node is deleted.
+		return fmt.Errorf("refusing to remove node %s from itself: run docs-appliance node remove %s on another server", r.Name, r.Name)
+	}
 	var target nodes.Node
 	var rest []nodes.Node
 	for _, n := range list {

@@ -219,6 +219,15 @@ func TestServerTokenConvertsTheFirstServerAfterABackup(t *testing.T) {
 	}
 }
 
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 func readyDeployment(t *testing.T, kube kubernetes.Interface, name string) {
 	t.Helper()
 	ctx := context.Background()
@@ -252,6 +261,13 @@ func TestNodeRemoveGuardsQuorumThenRemoves(t *testing.T) {
 	}
 	if n, _ := h.kube.CoreV1().Nodes().Get(ctx, "docs-3", metav1.GetOptions{}); n.Spec.Unschedulable {
 		t.Error("a refused removal cordoned the node")
+	}
+	// Not from the server being removed: its API goes with its etcd member.
+	r = NewNodeRemove(nodeStateDir, h.kubeconfig, h.tr.Root, "docs-1")
+	r.Kubeconfig, r.Force = "", true
+	h.tr.Write(k3s.KubeconfigPath, readFile(t, h.kubeconfig))
+	if err := r.Run(ctx, status.Discard()); err == nil || !strings.Contains(err.Error(), "refusing to remove node docs-1 from itself: run docs-appliance node remove docs-1 on another server") {
+		t.Errorf("removing itself: %v", err)
 	}
 	// docs-3 is lost: removing a Ready one would lose quorum, force or not; removing docs-3 is
 	// the first step of replacing it.
