@@ -92,3 +92,38 @@ func TestApplianceValuesCarryTheTopology(t *testing.T) {
 		}
 	}
 }
+
+// Under profile ha the cache is a RedisReplication: one Redis and one Sentinel per server, and
+// Docs reaches whichever pod is master through the operator's <name>-master Service.
+func TestHAReplicatesTheCache(t *testing.T) {
+	ha := objectsByID(t, newFixture(t, "ha").render(t))
+	rr := ha["RedisReplication/cache/redis"]
+	if rr == nil {
+		t.Fatal("no RedisReplication cache/redis")
+	}
+	if ha["Redis/cache/redis"] != nil {
+		t.Error("the single-server Redis is rendered beside the replication")
+	}
+	spec := rr["spec"].(map[string]any)
+	podAnti := func(aff any) (string, string) {
+		terms := aff.(map[string]any)["podAntiAffinity"].(map[string]any)["requiredDuringSchedulingIgnoredDuringExecution"].([]any)
+		term := terms[0].(map[string]any)
+		return fmt.Sprint(term["labelSelector"].(map[string]any)["matchLabels"].(map[string]any)["app"]), fmt.Sprint(term["topologyKey"])
+	}
+	// The operator labels the Redis pods app=<name> and the Sentinel pods app=<name>-s.
+	if app, key := podAnti(spec["affinity"]); app != "redis" || key != "kubernetes.io/hostname" || fmt.Sprint(spec["clusterSize"]) != "3" {
+		t.Errorf("redis: %s %s size %v", app, key, spec["clusterSize"])
+	}
+	sentinel := spec["sentinel"].(map[string]any)
+	if app, key := podAnti(sentinel["affinity"]); app != "redis-s" || key != "kubernetes.io/hostname" || fmt.Sprint(sentinel["size"]) != "3" ||
+		!strings.HasPrefix(fmt.Sprint(sentinel["image"]), "quay.io/opstree/redis-sentinel:v7.0.15@sha256:") {
+		t.Errorf("sentinel: %s %s %v", app, key, sentinel)
+	}
+	if pdb := spec["pdb"].(map[string]any); pdb["enabled"] != true {
+		t.Errorf("pdb %v", pdb)
+	}
+	single := objectsByID(t, newFixture(t, "single").render(t))
+	if single["Redis/cache/redis"] == nil || single["RedisReplication/cache/redis"] != nil {
+		t.Error("one server: the cache is not the single Redis")
+	}
+}
