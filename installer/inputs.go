@@ -9,6 +9,7 @@ import (
 
 	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/config"
+	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/installer/wizard"
 	"github.com/suitenumerique/docs-appliance/profiles"
@@ -180,7 +181,7 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	stores = append(stores, bundles.EmbeddedStore())
 	return &Inputs{
 		Catalog: cat, Config: cfg, Train: train, Profile: profile, Store: store,
-		Charts: bundles.Chain(stores...), Generated: generated, Warnings: append(cfg.Warnings(), tlsIn.warnings()...), Branding: brand,
+		Charts: bundles.Chain(stores...), Generated: generated, Warnings: append(append(cfg.Warnings(), render.HAWarnings(profile, cfg)...), tlsIn.warnings()...), Branding: brand,
 	}, nil
 }
 

@@ -235,7 +235,7 @@ func (r *run) k3sOptions() k3s.Options {
 	return k3s.Options{
 		Root: root, Runner: r.i.runner(), Train: r.in.Train, Domains: r.in.Config.Hosts(), Airgapped: r.in.Config.Airgapped,
 		ClusterInit: r.in.Profile.Servers > 1, StateDir: root.HostPath(r.i.Inputs.StateDir), ArtifactsDir: r.i.artifactsDir,
-		HTTPClient: r.i.HTTPClient,
+		HTTPClient: r.i.HTTPClient, Snapshots: etcdSnapshotsFor(r.in.Config),
 	}
 }
 

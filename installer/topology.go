@@ -25,7 +25,7 @@ func (e *TopologyError) Error() string {
 		have = fmt.Sprintf("the cluster has %d Ready server node(s)", e.Ready)
 	}
 	return fmt.Sprintf("profile %s needs %d Ready servers (one PostgreSQL instance, Docs replica and cache per server) but %s: "+
-		"install profile single now, add servers with `docs-appliance join` when it is available, then move to profile %s",
+		"install profile single now, add two servers (`docs-appliance node token create --role server` here, `docs-appliance join` on each new host), then move to profile %s",
 		e.Profile, e.Want, have, e.Profile)
 }
 

@@ -74,6 +74,8 @@ func newRootCommand(app *App) *cobra.Command {
 		newDoctorCommand(app),
 		newKeyCommand(app),
 		newBackupCommand(app),
+		newNodeCommand(app),
+		newJoinCommand(app),
 		newRestoreCommand(app),
 		newRestoreCheckCommand(app),
 		newValidateCommand(app),

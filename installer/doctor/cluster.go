@@ -10,11 +10,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/nodes"
 )
 
 func clusterChecks() []Check {
 	return []Check{
 		{ID: "cluster-nodes", Group: "cluster", Title: "every node Ready", Run: checkNodes},
+		{ID: "cluster-etcd-quorum", Group: "cluster", Title: "embedded etcd keeps quorum and survives the loss of a server", Run: checkEtcdQuorum},
 		{ID: "cluster-system-pods", Group: "cluster", Title: "the cluster's own pods running", Run: checkSystemPods},
 		{ID: "cluster-version", Group: "cluster", Title: "Kubernetes version within the train's range", Run: checkClusterVersion},
 	}
@@ -73,6 +75,42 @@ func checkNodes(ctx context.Context, e *Env) Finding {
 		return Warn("free disk or memory on those servers (doctor --group host on each)", "%s", strings.Join(pressure, "; "))
 	}
 	return Pass("%d node(s) Ready", len(list.Items))
+}
+
+// checkEtcdQuorum reads embedded etcd's members from the nodes k3s labels etcd: two servers,
+// or three with one lost, pass no further loss, and fail; quorum lost fails naming who is gone.
+func checkEtcdQuorum(ctx context.Context, e *Env) Finding {
+	if f, down := kubeDown(e); down {
+		return f
+	}
+	list, err := nodes.List(ctx, e.Kube.Kube)
+	if err != nil {
+		return apiError("listing nodes", err)
+	}
+	servers := 0
+	for _, n := range list {
+		if n.Server() {
+			servers++
+		}
+	}
+	if servers == 0 {
+		return Skip("no node carries k3s's %s label: the cluster's datastore is not the appliance's to check", nodes.LabelControlPlane)
+	}
+	q := nodes.QuorumOf(list)
+	level, msg := q.Verdict()
+	fix := "bring the lost server back (systemctl status k3s and journalctl -u k3s on it), or replace it: docs-appliance node remove NAME, then join a new server"
+	if q.Members == 2 && len(q.Lost) == 0 {
+		fix = "join a third server: docs-appliance node token create --role server on this one, then docs-appliance join on the new host"
+	} else if len(q.Lost) == 0 {
+		fix = "join a server, or remove one, so the count is odd (3 or 5)"
+	}
+	switch level {
+	case nodes.Fail:
+		return Fail(fix, "%s", msg)
+	case nodes.Warn:
+		return Warn(fix, "%s", msg)
+	}
+	return Pass("%s", msg)
 }
 
 // systemNamespaces are the cluster's own: k3s's and Flux's.

@@ -217,6 +217,33 @@ func TestChecksAgainstAPIServer(t *testing.T) {
 		f.expect("cluster-nodes", Failed, "server-1", "KubeletNotReady")
 		f.setStatus(nodeGVR, "", "server-1", map[string]any{"conditions": []any{cond("Ready", "True", "KubeletReady")}})
 		f.expect("cluster-nodes", Passed, "1 node(s) Ready")
+		f.expect("cluster-etcd-quorum", Skipped, "no node carries k3s's node-role.kubernetes.io/control-plane label")
+		f.apply(obj("apiVersion: v1\nkind: Node\nmetadata: {name: server-1, labels: {node-role.kubernetes.io/control-plane: \"true\", node-role.kubernetes.io/master: \"true\"}}"))
+		f.expect("cluster-etcd-quorum", Passed, "one server on SQLite")
+		// Servers as k3s registers them on embedded etcd: control-plane and etcd labels.
+		for _, n := range []string{"server-1", "server-2", "server-3"} {
+			f.apply(obj("apiVersion: v1\nkind: Node\nmetadata: {name: " + n + ", labels: {node-role.kubernetes.io/control-plane: \"true\", node-role.kubernetes.io/etcd: \"true\", node-role.kubernetes.io/master: \"true\"}}"))
+			if n != "server-3" {
+				f.setStatus(nodeGVR, "", n, map[string]any{"conditions": []any{cond("Ready", "True", "KubeletReady")}})
+			}
+		}
+		f.setStatus(nodeGVR, "", "server-3", map[string]any{"conditions": []any{cond("Ready", "True", "KubeletReady")}})
+		f.expect("cluster-etcd-quorum", Passed, "3 of 3 etcd members Ready: survives the loss of 1")
+		// server-3 is lost: quorum holds with no tolerance left, and doctor names it.
+		f.setStatus(nodeGVR, "", "server-3", map[string]any{"conditions": []any{cond("Ready", "Unknown", "NodeStatusUnknown")}})
+		f.expect("cluster-etcd-quorum", Failed, "survives no further loss: bring server-3 back")
+		f.expect("cluster-nodes", Failed, "server-3")
+		// Two servers: a state to pass through, never to rest in.
+		if err := c.Kube.CoreV1().Nodes().Delete(f.ctx, "server-3", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		f.expect("cluster-etcd-quorum", Failed, "two servers have no fault tolerance")
+		f.setStatus(nodeGVR, "", "server-2", map[string]any{"conditions": []any{cond("Ready", "False", "KubeletNotReady")}})
+		f.expect("cluster-etcd-quorum", Failed, "etcd has lost quorum: 1 of 2 members Ready", "server-2")
+		for _, n := range []string{"server-2", "server-3"} {
+			_ = c.Kube.CoreV1().Nodes().Delete(f.ctx, n, metav1.DeleteOptions{})
+		}
+		f.setStatus(nodeGVR, "", "server-1", map[string]any{"conditions": []any{cond("Ready", "True", "KubeletReady")}})
 		f.e.Train = &bundles.Train{Name: "t", Kubernetes: bundles.KubernetesRange{MinVersion: "1.20", MaxVersion: "1.99"}}
 		f.expect("cluster-version", Passed)
 		f.e.Train.Kubernetes.MaxVersion = "1.21"

@@ -5,6 +5,13 @@
 // starts or restarts k3s only when something it runs with changed, waits for the node and the
 // core pods, and keeps a kubeconfig where the CLI finds it without KUBECONFIG.
 //
+// A further host joins the same way (Options.Join): a server with the first's settings plus
+// server and token-file, or an agent with k3s-agent.service and agent flags only; the join
+// token lives in TokenPath (0600) and nowhere else. The first server moves from SQLite to
+// embedded etcd by a restart with cluster-init, and stays there (DatastoreOf); servers on etcd
+// schedule snapshots and copy them to the backup target through a kube-system Secret
+// (EtcdS3Secret), so the target's keys are never in config.yaml.
+//
 // Provision runs an ordered list of steps; each decides from facts on the host whether it still
 // has work, so a killed run, run again, finishes the job. What k3s was last started with is
 // recorded (AppliedPath), so a restart owed by a killed run is not forgotten.

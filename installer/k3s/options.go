@@ -46,8 +46,16 @@ type Options struct {
 	Domains []string
 	// Airgapped forbids pulls from upstream registries (disable-default-registry-endpoint).
 	Airgapped bool
-	// ClusterInit starts embedded etcd: the first server of the ha profile.
+	// ClusterInit starts embedded etcd: the first server of the ha profile. A first server
+	// already on etcd keeps it whatever this says (see DatastoreOf): k3s would run etcd anyway,
+	// and dropping the key from config.yaml would only restart k3s for nothing.
 	ClusterInit bool
+	// Join makes this host a further server or agent of an existing cluster; nil is the
+	// first server.
+	Join *Join
+	// Snapshots schedules embedded etcd's snapshots on a server running etcd; nil keeps
+	// k3s's defaults (twice a day, 5 kept, on this disk only).
+	Snapshots *Snapshots
 	// ClusterCIDR and ServiceCIDR are the pod and service ranges; k3s's defaults when empty.
 	ClusterCIDR, ServiceCIDR string
 	// NodeName overrides the node's name (k3s uses the host name otherwise).
@@ -94,6 +102,9 @@ func (o *Options) defaults() error {
 	if o.PollInterval == 0 {
 		o.PollInterval = 2 * time.Second
 	}
+	if o.Join == nil && DatastoreOf(o.Root) == Etcd {
+		o.ClusterInit = true
+	}
 	return o.validate()
 }
 
@@ -129,6 +140,23 @@ func (o *Options) validate() error {
 	for name, v := range map[string]string{"cluster CIDR": o.ClusterCIDR, "service CIDR": o.ServiceCIDR} {
 		if _, err := netip.ParsePrefix(v); err != nil {
 			bad("k3s: %s %q is not a CIDR (e.g. %s)", name, v, DefaultClusterCIDR)
+		}
+	}
+	if o.Join == nil && o.Root.Exists(TokenPath) {
+		// Provisioning it as a first server would drop server and token-file from config.yaml.
+		bad("k3s: this host joined a cluster (%s is there): run install and upgrade on the first server; here, docs-appliance join again or reset", TokenPath)
+	}
+	if o.Join != nil {
+		if err := o.Join.validate(); err != nil {
+			errs = append(errs, err)
+		}
+		if o.ClusterInit {
+			bad("k3s: a joining host cannot initialise a cluster of its own (cluster-init): give either the cluster to join or ClusterInit")
+		}
+	}
+	if o.Snapshots != nil {
+		if err := o.Snapshots.validate(); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if o.StateDir == "" || !path.IsAbs(o.StateDir) {

@@ -55,7 +55,7 @@ var Tools = []string{"/usr/local/bin/kubectl", "/usr/local/bin/crictl", "/usr/lo
 type Ownership struct {
 	// Present: a k3s binary, unit or data folder exists.
 	Present bool
-	// Ours: the k3s unit carries the appliance's Marker.
+	// Ours: the k3s unit (or, on a host joined as an agent, k3s-agent's) carries the appliance's Marker.
 	Ours bool
 }
 
@@ -67,8 +67,10 @@ func Owner(root host.Root) Ownership {
 			o.Present = true
 		}
 	}
-	if unit, err := root.ReadFile(UnitPath); err == nil && bytes.Contains(unit, []byte(Marker)) {
-		o.Ours = true
+	for _, u := range []string{UnitPath, AgentUnitPath} {
+		if unit, err := root.ReadFile(u); err == nil && bytes.Contains(unit, []byte(Marker)) {
+			o.Ours = true
+		}
 	}
 	return o
 }

@@ -68,6 +68,18 @@ func stepList() []step {
 	}
 }
 
+// stepsFor drops what an agent has not: k3s writes no admin kubeconfig on an agent.
+func stepsFor(o *Options) []step {
+	var out []step
+	for _, s := range stepList() {
+		if o.agent() && s.id == "k3s-kubeconfig" {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
 func newProvisioner(o Options, st *status.Status) (*provisioner, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
@@ -96,7 +108,7 @@ func Steps(o Options) (*Provisioning, error) {
 		return nil, err
 	}
 	var out []steps.Step
-	for _, s := range stepList() {
+	for _, s := range stepsFor(&p.Options) {
 		s := s
 		f := &steps.Func{
 			Name:      s.id,
@@ -347,6 +359,16 @@ func (p *provisioner) configFiles() (map[string][]byte, error) {
 	return map[string][]byte{ConfigPath: cfg, RegistriesPath: reg}, nil
 }
 
+// serviceFiles are the unit, its environment and, on a joining host, the token file (0600,
+// like the environment).
+func (p *provisioner) serviceFiles(token string) (unit map[string][]byte, secret map[string][]byte) {
+	unit = map[string][]byte{p.unitPath(): p.unitFile()}
+	if p.Join != nil {
+		return unit, map[string][]byte{p.envPath(): EnvFile(""), TokenPath: []byte(p.Join.Token + "\n")}
+	}
+	return unit, map[string][]byte{p.envPath(): EnvFile(token)}
+}
+
 // upToDate reports whether every file holds its content with mode.
 func (p *provisioner) upToDate(files map[string][]byte, mode fs.FileMode) bool {
 	for path, want := range files {
@@ -412,26 +434,39 @@ func (p *provisioner) token() (string, error) {
 }
 
 func checkService(_ context.Context, p *provisioner) (string, error) {
-	env, err := p.Root.ReadFile(EnvPath)
-	if err != nil || tokenFrom(env) == "" {
-		return "", nil
+	tok := ""
+	if p.Join == nil {
+		env, err := p.Root.ReadFile(EnvPath)
+		if err != nil || tokenFrom(env) == "" {
+			return "", nil
+		}
+		tok = tokenFrom(env)
 	}
-	if p.upToDate(map[string][]byte{UnitPath: UnitFile()}, 0o644) && p.upToDate(map[string][]byte{EnvPath: EnvFile(tokenFrom(env))}, 0o600) {
+	unit, secret := p.serviceFiles(tok)
+	if p.upToDate(unit, 0o644) && p.upToDate(secret, 0o600) {
 		return "the unit and its environment are up to date", nil
 	}
 	return "", nil
 }
 
 func runService(_ context.Context, p *provisioner) error {
-	tok, err := p.token()
-	if err != nil {
-		return err
+	tok := ""
+	if p.Join == nil {
+		var err error
+		if tok, err = p.token(); err != nil {
+			return err
+		}
 	}
-	if _, err := p.Root.WriteFile(EnvPath, EnvFile(tok), 0o600); err != nil {
-		return fmt.Errorf("writing the k3s service environment: %w", err)
+	unit, secret := p.serviceFiles(tok)
+	for path, data := range secret {
+		if _, err := p.Root.WriteFile(path, data, 0o600); err != nil {
+			return fmt.Errorf("writing the k3s service environment: %w", err)
+		}
 	}
-	if _, err := p.Root.WriteFile(UnitPath, UnitFile(), 0o644); err != nil {
-		return fmt.Errorf("writing the k3s service: %w", err)
+	for path, data := range unit {
+		if _, err := p.Root.WriteFile(path, data, 0o644); err != nil {
+			return fmt.Errorf("writing the k3s service: %w", err)
+		}
 	}
 	return nil
 }
@@ -446,7 +481,7 @@ type Applied struct {
 // fingerprint hashes what k3s reads at start, as it is on the host now.
 func (p *provisioner) fingerprint() (Applied, error) {
 	a := Applied{Files: map[string]string{}}
-	for _, f := range []string{BinaryPath, ConfigPath, RegistriesPath, UnitPath, EnvPath} {
+	for _, f := range p.startFiles() {
 		sum, err := p.Root.SHA256File(f)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return a, fmt.Errorf("hashing %s: %w", f, err)
@@ -466,6 +501,12 @@ func (p *provisioner) fingerprint() (Applied, error) {
 	}
 	a.Files[ImagesDir] = hex.EncodeToString(h.Sum(nil))
 	return a, nil
+}
+
+// startFiles are the files k3s reads when it starts. TokenPath is absent on a first server: its
+// hash is "" before and after, so adding it to the list restarts nothing.
+func (p *provisioner) startFiles() []string {
+	return []string{BinaryPath, ConfigPath, RegistriesPath, p.unitPath(), p.envPath(), TokenPath}
 }
 
 func (p *provisioner) recorded() (Applied, bool) {
@@ -498,17 +539,17 @@ func checkStart(ctx context.Context, p *provisioner) (string, error) {
 	}
 	rec, had := p.recorded()
 	var changed []string
-	for _, f := range []string{BinaryPath, ConfigPath, RegistriesPath, UnitPath, EnvPath, ImagesDir} {
+	for _, f := range append(p.startFiles(), ImagesDir) {
 		if !had || rec.Files[f] != want.Files[f] {
 			changed = append(changed, path.Base(f))
 		}
 	}
-	unitChanged := !had || rec.Files[UnitPath] != want.Files[UnitPath]
-	active, _, err := p.systemd.IsActive(ctx, Unit)
+	unitChanged := !had || rec.Files[p.unitPath()] != want.Files[p.unitPath()]
+	active, _, err := p.systemd.IsActive(ctx, p.unit())
 	if err != nil {
 		return "", err
 	}
-	enabled := p.systemd.Enabled(Unit)
+	enabled := p.systemd.Enabled(p.unit())
 	p.start = startPlan{want: want, changed: changed, reload: unitChanged}
 	switch {
 	case !active || !enabled:
@@ -530,12 +571,12 @@ func runStart(ctx context.Context, p *provisioner) error {
 		}
 	}
 	if s.enable {
-		if err := p.systemd.EnableNow(ctx, Unit); err != nil {
+		if err := p.systemd.EnableNow(ctx, p.unit()); err != nil {
 			return err
 		}
 	}
 	if s.restart {
-		if err := p.systemd.Restart(ctx, Unit); err != nil {
+		if err := p.systemd.Restart(ctx, p.unit()); err != nil {
 			return err
 		}
 	}

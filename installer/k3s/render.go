@@ -22,14 +22,28 @@ type serverConfig struct {
 	ServiceCIDR                    string   `json:"service-cidr,omitempty"`
 	NodeName                       string   `json:"node-name,omitempty"`
 	DefaultLocalStoragePath        string   `json:"default-local-storage-path"`
+	// A server joining an existing cluster: its URL and the file holding the token.
+	Server    string `json:"server,omitempty"`
+	TokenFile string `json:"token-file,omitempty"`
+	// Embedded etcd's snapshots (docs.k3s.io/cli/etcd-snapshot).
+	SnapshotCron       string `json:"etcd-snapshot-schedule-cron,omitempty"`
+	SnapshotRetention  int    `json:"etcd-snapshot-retention,omitempty"`
+	EtcdS3             bool   `json:"etcd-s3,omitempty"`
+	EtcdS3ConfigSecret string `json:"etcd-s3-config-secret,omitempty"`
 }
 
-// ConfigYAML renders config.yaml: Traefik off (the appliance runs Envoy Gateway), the embedded
+// ConfigYAML renders config.yaml (an agent's is AgentConfigYAML): Traefik off (the appliance runs Envoy Gateway), the embedded
 // registry on (nodes share preloaded images), upstream registries off when air-gapped, secrets
 // encrypted at rest, the public names in the API certificate, a kubeconfig only root reads,
 // embedded etcd on the first server of an HA profile, and the volumes in the state folder
-// (VolumesDir), not in k3s's data folder that a reset removes.
+// (VolumesDir), not in k3s's data folder that a reset removes. A joining server gets the same
+// keys as the first (k3s requires cluster-cidr, service-cidr, secrets-encryption, disable ... to
+// match on every server: docs.k3s.io/cli/server, "Critical Configuration Values") plus server
+// and token-file; the token never goes in this file.
 func ConfigYAML(o Options) ([]byte, error) {
+	if o.agent() {
+		return AgentConfigYAML(o)
+	}
 	if !path.IsAbs(o.StateDir) {
 		return nil, fmt.Errorf("rendering k3s config: the state folder %q must be an absolute path (--state-dir)", o.StateDir)
 	}
@@ -49,6 +63,15 @@ func ConfigYAML(o Options) ([]byte, error) {
 	}
 	if o.ServiceCIDR != DefaultServiceCIDR {
 		c.ServiceCIDR = o.ServiceCIDR
+	}
+	if o.Join != nil {
+		c.Server, c.TokenFile = o.Join.Server, TokenPath
+	}
+	if o.Snapshots != nil && o.runsEtcd() {
+		c.SnapshotCron, c.SnapshotRetention = o.Snapshots.Schedule, o.Snapshots.Retention
+		if o.Snapshots.S3 {
+			c.EtcdS3, c.EtcdS3ConfigSecret = true, EtcdS3SecretName
+		}
 	}
 	data, err := yaml.Marshal(c)
 	if err != nil {
@@ -128,8 +151,12 @@ ExecStart=` + BinaryPath + ` server
 }
 
 // EnvFile renders the unit's environment: the cluster token, which servers joining later must
-// present. It is a secret: the file is 0600 and never printed.
+// present. It is a secret: the file is 0600 and never printed. A joined host's holds no token
+// (it is in TokenPath): EnvFile("").
 func EnvFile(token string) []byte {
+	if token == "" {
+		return []byte(Marker + "\n")
+	}
 	return []byte(Marker + "\nK3S_TOKEN=" + token + "\n")
 }
 

@@ -15,7 +15,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/suitenumerique/docs-appliance/installer/host"
 )
 
 // CoreDeployments are the kube-system workloads k3s deploys that the appliance relies on: DNS,
@@ -25,9 +28,13 @@ var CoreDeployments = []string{"coredns", "local-path-provisioner", "metrics-ser
 // WaitReady polls until the node is Ready and every core deployment has its replicas available,
 // or timeout passes; the error then names what is not ready and why.
 func WaitReady(ctx context.Context, client kubernetes.Interface, node string, interval, timeout time.Duration) error {
+	return waitReady(ctx, client, node, CoreDeployments, interval, timeout)
+}
+
+func waitReady(ctx context.Context, client kubernetes.Interface, node string, core []string, interval, timeout time.Duration) error {
 	var last []string
 	err := wait.PollUntilContextTimeout(ctx, interval, timeout, true, func(ctx context.Context) (bool, error) {
-		res := notReady(ctx, client, node)
+		res := notReady(ctx, client, node, core)
 		if dl, ok := ctx.Deadline(); ctx.Err() != nil || ok && time.Until(dl) < interval {
 			// Cut short by the deadline (client-go's rate limiter refuses a request it cannot
 			// send in time before the context ends): the previous look says more.
@@ -46,7 +53,7 @@ func WaitReady(ctx context.Context, client kubernetes.Interface, node string, in
 }
 
 // notReady lists what is not ready yet.
-func notReady(ctx context.Context, client kubernetes.Interface, node string) []string {
+func notReady(ctx context.Context, client kubernetes.Interface, node string, core []string) []string {
 	var out []string
 	n, err := client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
 	switch {
@@ -68,7 +75,7 @@ func notReady(ctx context.Context, client kubernetes.Interface, node string) []s
 			out = append(out, "node "+node+" is not Ready ("+why+")")
 		}
 	}
-	for _, name := range CoreDeployments {
+	for _, name := range core {
 		d, err := client.AppsV1().Deployments("kube-system").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			if apierrors.IsNotFound(err) {
@@ -108,28 +115,57 @@ func deploymentAvailable(d *appsv1.Deployment) bool {
 
 func runWait(ctx context.Context, p *provisioner) error {
 	deadline := time.Now().Add(p.Timeout)
+	kubeconfig, core := KubeconfigPath, CoreDeployments
+	if p.agent() {
+		// An agent has the kubelet's credentials only: its own Node, not kube-system's
+		// deployments (the servers' wait covered those).
+		kubeconfig, core = KubeletKubeconfig, nil
+	}
 	// k3s writes its kubeconfig a few seconds after it starts.
 	var data []byte
 	err := wait.PollUntilContextTimeout(ctx, p.PollInterval, p.Timeout, true, func(context.Context) (bool, error) {
 		var err error
-		data, err = p.Root.ReadFile(KubeconfigPath)
+		data, err = p.Root.ReadFile(kubeconfig)
 		if errors.Is(err, fs.ErrNotExist) {
 			return false, nil
 		}
 		return err == nil, err
 	})
 	if err != nil {
-		return fmt.Errorf("waiting for k3s to write %s: %w (journalctl -u k3s tells why)", KubeconfigPath, err)
+		return fmt.Errorf("waiting for k3s to write %s: %w (journalctl -u %s tells why)", kubeconfig, err, strings.TrimSuffix(p.unit(), ".service"))
 	}
-	cfg, err := clientcmd.RESTConfigFromKubeConfig(data)
+	cfg, err := restConfig(p.Root, data)
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", KubeconfigPath, err)
+		return fmt.Errorf("reading %s: %w", kubeconfig, err)
 	}
 	// One look is four requests; client-go's default 5 per second would throttle the polling.
 	cfg.QPS, cfg.Burst = 50, 100
 	client, err := p.NewClient(cfg)
 	if err != nil {
-		return fmt.Errorf("building a client from %s: %w", KubeconfigPath, err)
+		return fmt.Errorf("building a client from %s: %w", kubeconfig, err)
 	}
-	return WaitReady(ctx, client, p.node, p.PollInterval, time.Until(deadline))
+	return waitReady(ctx, client, p.node, core, p.PollInterval, time.Until(deadline))
+}
+
+// restConfig reads a kubeconfig whose certificate files are host paths (the kubelet's names
+// its client certificate and CA by path), taking them under root.
+func restConfig(root host.Root, data []byte) (*rest.Config, error) {
+	c, err := clientcmd.Load(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, cl := range c.Clusters {
+		if cl.CertificateAuthority != "" {
+			cl.CertificateAuthority = root.Path(cl.CertificateAuthority)
+		}
+	}
+	for _, a := range c.AuthInfos {
+		if a.ClientCertificate != "" {
+			a.ClientCertificate = root.Path(a.ClientCertificate)
+		}
+		if a.ClientKey != "" {
+			a.ClientKey = root.Path(a.ClientKey)
+		}
+	}
+	return clientcmd.NewDefaultClientConfig(*c, nil).ClientConfig()
 }

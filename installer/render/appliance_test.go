@@ -358,11 +358,16 @@ func realTrainRenders(t *testing.T, cat *bundles.Catalog, name string) {
 			files := fileMap(res)
 			want := []string{
 				"infrastructure/edge/gateway-docs.yaml", "infrastructure/database/cluster-postgres.yaml",
-				"infrastructure/cache/redis-redis.yaml", "infrastructure/buckets/job-buckets.yaml",
+				"infrastructure/buckets/job-buckets.yaml",
 				"apps/docs/httproute-docs.yaml", "infrastructure/policies/clusterpolicy-disallow-latest-tag.yaml",
 			}
 			if f.opts.Config.TLS.Mode != "provided" {
 				want = append(want, "infrastructure/certificates/certificate-docs-tls.yaml")
+			}
+			if f.opts.Profile.Servers > 1 {
+				want = append(want, "infrastructure/cache/redisreplication-redis.yaml")
+			} else {
+				want = append(want, "infrastructure/cache/redis-redis.yaml")
 			}
 			if f.opts.Config.Identity.Mode == "embedded" {
 				want = append(want, "infrastructure/identity/keycloak-keycloak.yaml", "infrastructure/keycloak-operator/deployment-keycloak-operator.yaml")

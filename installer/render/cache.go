@@ -1,8 +1,21 @@
 package render
 
+import "github.com/suitenumerique/docs-appliance/profiles"
+
 // redisName is the Redis the OT operator runs; its Service has the same
 // name, port 6379.
 const redisName = "redis"
+
+// redisHost is the Service Docs and Celery reach the cache at: the Redis itself on one server;
+// under a multi-server profile the replication's master, whichever pod that is (redis-operator
+// v0.26's RedisReplication keeps a <name>-master Service on the pod labelled redis-role=master,
+// and relabels when its Sentinel promotes a replica).
+func redisHost(p *profiles.Profile) string {
+	if p.Servers > 1 {
+		return redisName + "-master"
+	}
+	return redisName
+}
 
 // redisOperatorValues pins the operator and sizes it.
 func redisOperatorValues(v *valuesContext) (map[string]any, error) {
@@ -82,13 +95,52 @@ func (r *renderer) cacheComponent(v *valuesContext) (*component, error) {
 			},
 		}
 	}
-	redis := newObject("redis.redis.opstreelabs.in/v1beta2", "Redis", nsCache, redisName, "cache").with("spec", spec)
+	kind := "Redis"
+	// The Redis object reports no status: wait for the StatefulSet the
+	// operator makes of it.
+	health := []ref{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: redisName, Namespace: nsCache}}
+	if p.Servers > 1 {
+		if err := replicateCache(v, spec); err != nil {
+			return nil, err
+		}
+		kind = "RedisReplication"
+		health = append(health, ref{APIVersion: "apps/v1", Kind: "StatefulSet", Name: redisName + "-s", Namespace: nsCache})
+	}
+	redis := newObject("redis.redis.opstreelabs.in/v1beta2", kind, nsCache, redisName, "cache").with("spec", spec)
 	return &component{
 		Component: Component{Name: "cache", Layer: "platform", Namespace: nsCache},
 		dir:       "infrastructure/cache",
 		objects:   []Object{conf, redis},
-		// The Redis object reports no status: wait for the StatefulSet the
-		// operator makes of it.
-		health: []ref{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: redisName, Namespace: nsCache}},
+		health:    health,
 	}, nil
+}
+
+// replicateCache makes the cache a RedisReplication (redis-operator v0.26): one Redis per server
+// (required anti-affinity on the pods the operator labels app=redis), a PodDisruptionBudget,
+// and the embedded Sentinel, one per server too, that promotes a replica when the master's
+// server is lost.
+func replicateCache(v *valuesContext, spec m) error {
+	p := v.Profile
+	img, err := v.image("opstree/redis-sentinel")
+	if err != nil {
+		return err
+	}
+	anti := func(app string) m {
+		return m{"podAntiAffinity": m{"requiredDuringSchedulingIgnoredDuringExecution": list{
+			m{"labelSelector": m{"matchLabels": m{"app": app}}, "topologyKey": TopologyKey},
+		}}}
+	}
+	spec["clusterSize"] = p.Workload("redis").Replicas
+	spec["affinity"] = anti(redisName)
+	spec["pdb"] = m{"enabled": true, "maxUnavailable": 1}
+	spec["sentinel"] = m{
+		"image": img, "imagePullPolicy": "IfNotPresent", "size": p.Servers,
+		"resources": resources(p, "job"), "affinity": anti(redisName + "-s"),
+		"redisSecret": m{"name": "redis-auth", "key": "password"},
+		"securityContext": m{
+			"allowPrivilegeEscalation": false,
+			"capabilities":             m{"drop": list{"ALL"}},
+		},
+	}
+	return nil
 }

@@ -226,8 +226,13 @@ func TestDocsContractInEveryCombination(t *testing.T) {
 					t.Errorf("docs-backend %s = %q, want the store's %s", key, backend[key], name)
 				}
 			}
-			if !strings.Contains(backend["REDIS_URL"], ":"+store["redis.password"]+"@redis.cache.svc.cluster.local:6379/1") ||
-				!strings.HasSuffix(backend["DJANGO_CELERY_BROKER_URL"], "@redis.cache.svc.cluster.local:6379/0") {
+			// Several servers: the replication's master, whichever pod that is.
+			redisHost := "redis"
+			if cb.profile == "ha" {
+				redisHost = "redis-master"
+			}
+			if !strings.Contains(backend["REDIS_URL"], ":"+store["redis.password"]+"@"+redisHost+".cache.svc.cluster.local:6379/1") ||
+				!strings.HasSuffix(backend["DJANGO_CELERY_BROKER_URL"], "@"+redisHost+".cache.svc.cluster.local:6379/0") {
 				t.Errorf("Redis URLs: %q, %q", backend["REDIS_URL"], backend["DJANGO_CELERY_BROKER_URL"])
 			}
 

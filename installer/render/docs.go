@@ -68,11 +68,11 @@ func secretRef(name, key string) map[string]any {
 }
 
 // redisURL is the URL of one Redis database, with the password.
-func redisURL(password string, db int) string {
+func redisURL(host, password string, db int) string {
 	u := url.URL{
 		Scheme: "redis",
 		User:   url.UserPassword("", password),
-		Host:   fmt.Sprintf("%s:%d", svcHost(redisName, nsCache), 6379),
+		Host:   fmt.Sprintf("%s:%d", svcHost(host, nsCache), 6379),
 		Path:   "/" + strconv.Itoa(db),
 	}
 	return u.String()
@@ -350,8 +350,8 @@ func (r *renderer) docsSecrets(cfg *config.Config) error {
 		return fmt.Errorf("rendering Secret %s/%s: %w", docsNamespace, docsSecret, err)
 	}
 	composed := map[string]string{
-		"REDIS_URL":                redisURL(redisPassword, redisCacheDB),
-		"DJANGO_CELERY_BROKER_URL": redisURL(redisPassword, redisBrokerDB),
+		"REDIS_URL":                redisURL(redisHost(r.opts.Profile), redisPassword, redisCacheDB),
+		"DJANGO_CELERY_BROKER_URL": redisURL(redisHost(r.opts.Profile), redisPassword, redisBrokerDB),
 	}
 	fromStore := map[string]string{}
 	for k, v := range docsBackendSecretKeys {

@@ -83,6 +83,9 @@ func docsPostRender(v *valuesContext, objs []Object) error {
 	if err := brandDocsWorkloads(v, find); err != nil {
 		return err
 	}
+	if err := spreadDocs(v, find); err != nil {
+		return err
+	}
 	job, err := find("Job", docsFullname+"-backend-createsuperuser")
 	if err != nil {
 		return err

@@ -66,6 +66,11 @@ func docsProxyObjects(v *valuesContext) ([]Object, error) {
 			},
 		},
 	})
+	if v.Profile.Servers > 1 {
+		if err := spreadAcrossServers(deploy); err != nil {
+			return nil, err
+		}
+	}
 	svc := service(docsNamespace, docsProxy, "docs", port("media", proxyMediaPort), port("backend", proxyBackendPort))
 	objs := []Object{cm, deploy, svc}
 	if w.Replicas > 1 {

@@ -166,13 +166,17 @@ func applianceFacts(v *valuesContext, c bundles.Chart) map[string]any {
 	for _, h := range v.Config.Hosts() {
 		hosts = append(hosts, h)
 	}
-	return map[string]any{
+	facts := map[string]any{
 		"domain":    v.Config.Domain,
 		"hosts":     hosts,
 		"train":     v.Train.Name,
 		"profile":   v.Profile.Name,
 		"namespace": c.NamespaceName(),
 	}
+	for k, val := range haFacts(v.Profile) {
+		facts[k] = val
+	}
+	return facts
 }
 
 // knownAPIVersions are APIs the appliance's own manifests use, so charts

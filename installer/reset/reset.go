@@ -16,7 +16,7 @@ import (
 )
 
 // Units are the k3s units the appliance may have installed (server, and agent for joined nodes).
-var Units = []string{k3s.Unit, "k3s-agent.service"}
+var Units = []string{k3s.Unit, k3s.AgentUnit}
 
 // MountPrefixes are the folders whose mounts belong to k3s and its pods (host paths).
 var MountPrefixes = []string{k3s.RunDir, k3s.DataDir, "/var/lib/kubelet/pods", "/var/lib/kubelet/plugins", "/run/netns/cni-"}
@@ -28,8 +28,8 @@ var Interfaces = []string{"cni0", "flannel.1", "flannel-v6.1", "flannel-wg", "fl
 // unit file comes last: while it exists, a rerun knows k3s was the appliance's.
 var Paths = []string{
 	k3s.BinaryPath, k3s.ConfigDir, k3s.NodeDir, k3s.DataDir, "/var/lib/kubelet", k3s.RunDir, "/run/flannel",
-	"/var/lib/cni", "/var/log/pods", "/var/log/containers", k3s.EnvPath,
-	host.EnabledLink(k3s.Unit), host.EnabledLink("k3s-agent.service"), host.UnitPath("k3s-agent.service"), k3s.UnitPath,
+	"/var/lib/cni", "/var/log/pods", "/var/log/containers", k3s.EnvPath, k3s.AgentEnvPath,
+	host.EnabledLink(k3s.Unit), host.EnabledLink(k3s.AgentUnit), k3s.AgentUnitPath, k3s.UnitPath,
 }
 
 // Prompter asks the operator to confirm.

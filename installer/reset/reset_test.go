@@ -342,3 +342,21 @@ func TestBadStateDirIsRefused(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// A host that joined as an agent runs k3s-agent.service, marked as the appliance's: reset takes
+// it for ours and removes its unit, its environment and the join token with the rest.
+func TestResetRemovesAJoinedAgent(t *testing.T) {
+	h := newFakeHost(t, false)
+	h.tr.Write(k3s.AgentUnitPath, string(k3s.AgentUnitFile())).
+		Write(k3s.AgentEnvPath, k3s.Marker+"\n").
+		Write(k3s.TokenPath, "K10abc::id.secret\n").
+		Symlink(k3s.AgentUnitPath, host.EnabledLink(k3s.AgentUnit))
+	_ = os.Remove(h.tr.Root.Path(k3s.UnitPath))
+	_ = os.Remove(h.tr.Root.Path(host.EnabledLink(k3s.Unit)))
+	reset(t, h.options())
+	for _, p := range []string{k3s.AgentUnitPath, k3s.AgentEnvPath, k3s.TokenPath, host.EnabledLink(k3s.AgentUnit)} {
+		if h.tr.Root.Exists(p) {
+			t.Errorf("%s is left behind", p)
+		}
+	}
+}

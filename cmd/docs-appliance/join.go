@@ -1,0 +1,78 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suitenumerique/docs-appliance/installer"
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/k3s"
+)
+
+func newJoinCommand(app *App) *cobra.Command {
+	j := &installer.JoinAction{}
+	var role, tokenFile, bundleDir string
+	cmd := &cobra.Command{
+		Use:   "join URL [TOKEN]",
+		Short: "Make this host a further server or agent of an appliance's cluster",
+		Long: "Run on the new host, as root, the command `node token create` printed on a server. The token\n" +
+			"comes from --token-file FILE (best: a command line stays in the shell's history), from\n" +
+			"standard input with TOKEN -, or as TOKEN. It is written to k3s's token file (0600) only.\n" +
+			"The join preflight checks the ports between the nodes, the clocks against the server's and,\n" +
+			"for a server, the disk etcd will write to (fdatasync p99 under 10 ms).",
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tok, err := joinToken(args, tokenFile, app.In)
+			if err != nil {
+				return err
+			}
+			j.Server, j.Token, j.Role = strings.TrimSuffix(args[0], "/"), tok, k3s.Role(role)
+			j.Root, j.Runner, j.StateDir = host.Root(app.flags.root), host.ExecRunner{}, app.hostStateDir()
+			if bundleDir != "" {
+				j.ArtifactsDir = bundleDir
+			}
+			err = j.Run(cmd.Context(), app.Status())
+			return stepsResult(app, j.Result, err, func() string { return j.Result.Text() })
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&role, "role", "", "server or agent, as the token was made for")
+	f.StringVar(&tokenFile, "token-file", "", "a file holding the join token (only root should read it)")
+	f.StringVar(&j.Train, "train", "", "the cluster's release train (the join command names it)")
+	f.StringVar(&j.TrainFile, "train-file", "", "the cluster's release train as a file, when it is not one of this binary's")
+	f.StringSliceVar(&j.Domains, "domains", nil, "the appliance's public names, for a server's API certificate (the join command names them)")
+	f.BoolVar(&j.Airgapped, "airgapped", false, "no internet: k3s comes from --bundle-dir")
+	f.StringVar(&bundleDir, "bundle-dir", "", "an imported bundle folder of the cluster's train (docs-appliance airgap import)")
+	f.StringVar(&j.NodeName, "node-name", "", "the node's name (the host name otherwise)")
+	f.BoolVar(&j.DryRun, "dry-run", false, "show the steps, changing nothing")
+	_ = cmd.MarkFlagRequired("role")
+	return cmd
+}
+
+// joinToken takes the token from exactly one place.
+func joinToken(args []string, file string, stdin io.Reader) (string, error) {
+	switch {
+	case file != "" && len(args) == 2:
+		return "", errors.New("join: give the token once: TOKEN or --token-file, not both")
+	case file != "":
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("reading --token-file: %w", err)
+		}
+		return strings.TrimSpace(string(data)), nil
+	case len(args) == 2 && args[1] == "-":
+		data, err := io.ReadAll(io.LimitReader(stdin, 4096))
+		if err != nil {
+			return "", fmt.Errorf("reading the token from standard input: %w", err)
+		}
+		return strings.TrimSpace(string(data)), nil
+	case len(args) == 2:
+		return args[1], nil
+	}
+	return "", errors.New("join: no token: give --token-file FILE (or TOKEN, or - to read it from standard input)")
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestJoinTakesTheTokenFromOnePlace(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "join-token")
+	if err := os.WriteFile(file, []byte("K10abc::id.secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		args  []string
+		file  string
+		stdin string
+		want  string
+		err   string
+	}{
+		{"file", []string{"https://s:6443"}, file, "", "K10abc::id.secret", ""},
+		{"stdin", []string{"https://s:6443", "-"}, "", "K10abc::from.stdin\n", "K10abc::from.stdin", ""},
+		{"argument", []string{"https://s:6443", "K10abc::on.argv"}, "", "", "K10abc::on.argv", ""},
+		{"both", []string{"https://s:6443", "K10abc::on.argv"}, file, "", "", "give the token once"},
+		{"none", []string{"https://s:6443"}, "", "", "", "no token: give --token-file FILE"},
+	} {
+		got, err := joinToken(c.args, c.file, strings.NewReader(c.stdin))
+		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
+			t.Errorf("%s: %q %v", c.name, got, err)
+		}
+	}
+}
+
+func TestNodeCommandsAreThere(t *testing.T) {
+	for _, args := range [][]string{{"node", "token", "create"}, {"join", "https://s:6443"}} {
+		_, err := run(t, args...)
+		if err == nil || !strings.Contains(err.Error(), `required flag(s) "role" not set`) {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	out, err := run(t, "node", "--help")
+	if err != nil || !strings.Contains(out, "remove") || !strings.Contains(out, "token") || !strings.Contains(out, "list") {
+		t.Errorf("node --help: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suitenumerique/docs-appliance/installer"
+	"github.com/suitenumerique/docs-appliance/installer/host"
+	"github.com/suitenumerique/docs-appliance/installer/k3s"
+)
+
+func newNodeCommand(app *App) *cobra.Command {
+	cmd := &cobra.Command{Use: "node", Short: "List the cluster's servers and agents, make join tokens, remove a node"}
+	var kubeconfig string
+	root := func() host.Root { return host.Root(app.flags.root) }
+
+	list := &cobra.Command{
+		Use: "list", Short: "List the nodes, their roles and readiness, and embedded etcd's quorum", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l := installer.NewNodeList(app.hostStateDir(), kubeconfig, root())
+			if err := l.Run(cmd.Context(), app.Status()); err != nil {
+				return err
+			}
+			return app.result(l.Result, l.Result.NodesText())
+		},
+	}
+
+	token := &cobra.Command{Use: "token", Short: "Make, list and revoke the tokens new hosts join with"}
+	var role, description, serverURL, trainFile string
+	var ttl time.Duration
+	var dryRun bool
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Make a join token and print it once, with the join command for the new host",
+		Long: "An agent token is a k3s bootstrap token: it expires after --ttl and `node token revoke` makes\n" +
+			"k3s refuse it. k3s joins servers only with the cluster's server token, which does not expire.\n" +
+			"A server token on a first server still on SQLite first takes a backup set, then restarts k3s\n" +
+			"with embedded etcd (cluster-init). Only the token's hash is kept, in the state folder.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c := installer.NewNodeTokenCreate(app.hostStateDir(), kubeconfig, root(), k3s.Role(role), ttl)
+			c.Description, c.ServerURL, c.DryRun = description, serverURL, dryRun
+			if c.Role == k3s.RoleServer && k3s.DatastoreOf(root()) == k3s.SQLite {
+				conv, err := installer.NewEtcdConversion(app.hostStateDir(), trainFile, kubeconfig, root(), host.ExecRunner{})
+				if err != nil {
+					return err
+				}
+				c.Convert = conv
+			}
+			err := c.Run(cmd.Context(), app.Status())
+			return stepsResult(app, c.Result, err, func() string { return c.Result.Text() })
+		},
+	}
+	create.Flags().StringVar(&role, "role", "", "what the new host becomes: server (control plane and etcd member) or agent (workloads only)")
+	create.Flags().DurationVar(&ttl, "ttl", 24*time.Hour, "how long an agent token lives (a minute to 7 days)")
+	create.Flags().StringVar(&description, "description", "", "what the token is for (shown by node token list)")
+	create.Flags().StringVar(&serverURL, "server-url", "", "the address new hosts reach this cluster at (default: this server's internal IP on 6443)")
+	create.Flags().StringVar(&trainFile, "train-file", "", "the release train the appliance was installed with, when it is not one of this binary's")
+	create.Flags().BoolVar(&dryRun, "dry-run", false, "show the steps, changing nothing")
+	_ = create.MarkFlagRequired("role")
+
+	tokenList := &cobra.Command{
+		Use: "list", Short: "List the join tokens: agent tokens in the cluster, server tokens handed out", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l := installer.NewNodeList(app.hostStateDir(), kubeconfig, root())
+			if err := l.Run(cmd.Context(), app.Status()); err != nil {
+				return err
+			}
+			return app.result(map[string]any{"tokens": l.Result.Tokens, "serverTokens": l.Result.ServerTokens}, l.Result.TokensText(time.Now()))
+		},
+	}
+	revoke := &cobra.Command{
+		Use: "revoke ID", Short: "Revoke a join token: k3s refuses an agent token from then on", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := installer.NewNodeTokenRevoke(app.hostStateDir(), kubeconfig, root(), args[0])
+			if err := r.Run(cmd.Context(), app.Status()); err != nil {
+				return err
+			}
+			text := "join token " + args[0] + " revoked\n"
+			if r.Note != "" {
+				text += r.Note + "\n"
+			}
+			return app.result(map[string]any{"revoked": args[0], "note": r.Note}, text)
+		},
+	}
+	token.AddCommand(create, tokenList, revoke)
+
+	var force, removeDryRun bool
+	remove := &cobra.Command{
+		Use:   "remove NAME",
+		Short: "Take a node out: cordon, drain, remove its etcd member, delete it; refuses to leave etcd without quorum",
+		Long: "A server whose removal leaves etcd without quorum is never removed. Removing a Ready server\n" +
+			"that leaves the rest no fault tolerance (3 servers to 2) is refused unless --force: join its\n" +
+			"replacement first. A server that is already lost may be removed: that is the first step of\n" +
+			"replacing it. Afterwards run `docs-appliance reset` on the removed host.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r := installer.NewNodeRemove(app.hostStateDir(), kubeconfig, root(), args[0])
+			r.Force, r.DryRun, r.Log = force, removeDryRun, app.Err
+			err := r.Run(cmd.Context(), app.Status())
+			return stepsResult(app, r.Result, err, func() string { return r.Result.Text() })
+		},
+	}
+	remove.Flags().BoolVar(&force, "force", false, "remove a Ready server even though the rest then tolerate no loss")
+	remove.Flags().BoolVar(&removeDryRun, "dry-run", false, "check the guard and show the steps, changing nothing")
+
+	for _, c := range []*cobra.Command{list, create, tokenList, revoke, remove} {
+		c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "the appliance runs on this existing cluster (as install --kubeconfig)")
+	}
+	cmd.AddCommand(list, token, remove)
+	return cmd
+}
+
+// stepsResult writes a step command's result, also when a step failed (its outcomes say which).
+func stepsResult[T any](app *App, res *T, err error, text func() string) error {
+	if res == nil {
+		return err
+	}
+	if err != nil {
+		if werr := app.result(res, ""); werr != nil {
+			return werr
+		}
+		return err
+	}
+	return app.result(res, text())
+}
