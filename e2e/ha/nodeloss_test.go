@@ -85,8 +85,8 @@ func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {
 	}
 	e := &haEnv{app: a, c: c, state: filepath.Join(dir, "state"), train: filepath.Join(dir, "train.yaml"),
 		charts: filepath.Join(dir, "charts"), token: hex.EncodeToString(tok)}
-	// The replicas profile ha gives Docs' backend, and its spread, as stand-in chart values
-	// until render's appliance values block carries them (see the chart's values.yaml).
+	// The stand-in chart takes its replicas and spread from render's appliance values block, as
+	// profile ha sets them for Docs' backend: the cluster must have a node for each.
 	ha, err := profiles.Get("ha")
 	if err != nil {
 		t.Fatal(err)
@@ -97,8 +97,7 @@ func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {
 	}
 	a.WriteTrain(t, e.train, e.charts, []appliance.Chart{
 		{Name: "standin-operator", Layer: "operators", Namespace: "operators", Values: map[string]any{"image": a.Standin}},
-		{Name: appName, Layer: "apps", Namespace: appNamespace, Values: map[string]any{"image": a.Standin, "token": e.token,
-			"replicas": replicas, "antiAffinity": true}},
+		{Name: appName, Layer: "apps", Namespace: appNamespace, Values: map[string]any{"image": a.Standin, "token": e.token}},
 	}, a.Pins)
 	return e
 }
