@@ -18,11 +18,12 @@ func newJoinCommand(app *App) *cobra.Command {
 	j := &installer.JoinAction{}
 	var role, tokenFile, bundleDir string
 	cmd := &cobra.Command{
-		Use:   "join URL [TOKEN]",
+		Use:   "join URL (--token-file FILE | -)",
 		Short: "Make this host a further server or agent of an appliance's cluster",
 		Long: "Run on the new host, as root, the command `node token create` printed on a server. The token\n" +
-			"comes from --token-file FILE (best: a command line stays in the shell's history), from\n" +
-			"standard input with TOKEN -, or as TOKEN. It is written to k3s's token file (0600) only.\n" +
+			"comes from --token-file FILE or from standard input with -, never as an argument (every user\n" +
+			"of the host sees a command line in ps, and it stays in the shell's history). It is written to\n" +
+			"k3s's token file (0600) only.\n" +
 			"The join preflight checks the ports between the nodes, the clocks against the server's and,\n" +
 			"for a server, the disk etcd will write to (fdatasync p99 under 10 ms).",
 		Args: cobra.RangeArgs(1, 2),
@@ -72,7 +73,8 @@ func joinToken(args []string, file string, stdin io.Reader) (string, error) {
 		}
 		return strings.TrimSpace(string(data)), nil
 	case len(args) == 2:
-		return args[1], nil
+		// Not echoed: the argument may be the token itself.
+		return "", errors.New("join: the second argument may only be - (the token on standard input): a token given as an argument is seen by every user of the host (ps) and stays in the shell's history; write it to a file only root reads and give --token-file FILE, or pipe it in with -")
 	}
-	return "", errors.New("join: no token: give --token-file FILE (or TOKEN, or - to read it from standard input)")
+	return "", errors.New("join: no token: give --token-file FILE, or - to read it from standard input")
 }

@@ -22,11 +22,14 @@ func TestJoinTakesTheTokenFromOnePlace(t *testing.T) {
 	}{
 		{"file", []string{"https://s:6443"}, file, "", "K10abc::id.secret", ""},
 		{"stdin", []string{"https://s:6443", "-"}, "", "K10abc::from.stdin\n", "K10abc::from.stdin", ""},
-		{"argument", []string{"https://s:6443", "K10abc::on.argv"}, "", "", "K10abc::on.argv", ""},
+		{"argument", []string{"https://s:6443", "K10abc::on.argv"}, "", "", "", "the second argument may only be -"},
 		{"both", []string{"https://s:6443", "K10abc::on.argv"}, file, "", "", "give the token once"},
 		{"none", []string{"https://s:6443"}, "", "", "", "no token: give --token-file FILE"},
 	} {
 		got, err := joinToken(c.args, c.file, strings.NewReader(c.stdin))
+		if err != nil && strings.Contains(err.Error(), "on.argv") {
+			t.Errorf("%s: the error echoes the token: %v", c.name, err)
+		}
 		if got != c.want || (c.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), c.err) {
 			t.Errorf("%s: %q %v", c.name, got, err)
 		}
