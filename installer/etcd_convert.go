@@ -17,6 +17,7 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/nodes"
+	"github.com/suitenumerique/docs-appliance/installer/secrets"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
@@ -65,15 +66,22 @@ func NewEtcdConversion(stateDir, trainFile, kubeconfig string, root host.Root, r
 	if cfg.Airgapped {
 		o.ArtifactsDir = airgap.BundleDir(stateDir, in.Train.Name, runtime.GOARCH)
 	}
-	var target *k3s.S3Target
-	if loc := backupLocation(cfg); !loc.Embedded && cfg.Backup.Mode == config.External && in.Store != nil {
-		get := func(n string) string { v, _ := in.Store.Get(n); return v }
-		target = &k3s.S3Target{Endpoint: loc.Endpoint, Region: loc.Region, Bucket: loc.Bucket, Prefix: loc.Prefix,
-			AccessKeyID: get(loc.AccessKey), SecretAccessKey: get(loc.SecretKey)}
-	}
+	target := etcdTargetOf(cfg, in.Store)
 	o.Snapshots = etcdSnapshotsFor(cfg)
 	b := NewBackupNow(stateDir, trainFile, kubeconfig, root)
 	return &EtcdConversion{K3s: o, Target: target, Backup: b.Run}, nil
+}
+
+// etcdTargetOf is where k3s copies etcd snapshots: the backup target when it is off this server
+// (nil otherwise: they stay on the servers' disks), with its keys from the store.
+func etcdTargetOf(cfg *config.Config, store *secrets.Store) *k3s.S3Target {
+	loc := backupLocation(cfg)
+	if loc.Embedded || cfg.Backup.Mode != config.External || store == nil {
+		return nil
+	}
+	get := func(n string) string { v, _ := store.Get(n); return v }
+	return &k3s.S3Target{Endpoint: loc.Endpoint, Region: loc.Region, Bucket: loc.Bucket, Prefix: loc.Prefix,
+		AccessKeyID: get(loc.AccessKey), SecretAccessKey: get(loc.SecretKey)}
 }
 
 func (e *EtcdConversion) onEtcd() string {
@@ -162,11 +170,16 @@ func (e *EtcdConversion) waitMember(ctx context.Context, _ *status.Status) error
 }
 
 func (e *EtcdConversion) applyTarget(ctx context.Context, _ *status.Status) error {
-	s, err := k3s.EtcdS3Secret(*e.Target)
+	return applyEtcdTarget(ctx, e.Kube, *e.Target)
+}
+
+// applyEtcdTarget writes the Secret k3s's etcd-s3-config-secret names, replacing what it held.
+func applyEtcdTarget(ctx context.Context, kube kubernetes.Interface, target k3s.S3Target) error {
+	s, err := k3s.EtcdS3Secret(target)
 	if err != nil {
 		return err
 	}
-	secrets := e.Kube.CoreV1().Secrets(s.Namespace)
+	secrets := kube.CoreV1().Secrets(s.Namespace)
 	cur, err := secrets.Get(ctx, s.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
@@ -179,4 +192,66 @@ func (e *EtcdConversion) applyTarget(ctx context.Context, _ *status.Status) erro
 		return fmt.Errorf("writing Secret %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	return nil
+}
+
+// etcdTargetCurrent says whether the cluster's snapshot-target Secret holds target already
+// (its stored bytes against the rendered string data).
+func etcdTargetCurrent(ctx context.Context, kube kubernetes.Interface, target k3s.S3Target) (bool, error) {
+	s, err := k3s.EtcdS3Secret(target)
+	if err != nil {
+		return false, err
+	}
+	cur, err := kube.CoreV1().Secrets(s.Namespace).Get(ctx, s.Name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading Secret %s/%s: %w", s.Namespace, s.Name, err)
+	}
+	if len(cur.Data) != len(s.StringData) {
+		return false, nil
+	}
+	for k, v := range s.StringData {
+		if string(cur.Data[k]) != v {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// etcdTargetStep keeps the snapshot target k3s reads in step with the config on a server that
+// runs embedded etcd: `install --set backup...` (a new endpoint, rotated keys) reaches k3s's
+// etcd snapshots too, not only the database's archive. Elsewhere it has nothing to do.
+func (r *run) etcdTargetStep() steps.Step {
+	target := func() *k3s.S3Target {
+		if r.existing || k3s.DatastoreOf(r.i.root()) != k3s.Etcd {
+			return nil
+		}
+		return etcdTargetOf(r.in.Config, r.in.Store)
+	}
+	return &steps.Func{
+		Name: "etcd-s3-target", Describe: "Giving k3s's etcd snapshots the backup target of the config (servers on embedded etcd)",
+		CheckFunc: func(ctx context.Context) (string, error) {
+			t := target()
+			if t == nil {
+				return "k3s on this host keeps no etcd snapshots off the server (no embedded etcd, or the backup target is on this server)", nil
+			}
+			c, err := r.client()
+			if err != nil {
+				return "", err
+			}
+			if ok, err := etcdTargetCurrent(ctx, c.Kube, *t); err != nil || ok {
+				return "k3s already copies etcd snapshots to the backup target", err
+			}
+			return "", nil
+		},
+		RunFunc: func(ctx context.Context, _ *status.Status) error {
+			c, err := r.client()
+			if err != nil {
+				return err
+			}
+			return applyEtcdTarget(ctx, c.Kube, *target())
+		},
+		Deadline: clusterDeadline, Remote: "the API server",
+	}
 }

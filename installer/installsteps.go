@@ -127,6 +127,7 @@ func (r *run) main() ([]steps.Step, error) {
 			Name: "bootstrap", Describe: bootstrapTitle(in),
 			CheckFunc: r.bootstrapDone, RunFunc: r.bootstrap, Deadline: bootstrapDeadline, Remote: "the API server",
 		},
+		r.etcdTargetStep(),
 		r.restoreRepositoryStep(gitWhere),
 		&steps.Func{
 			Name: "clone", Describe: "Cloning the desired-state repository from " + gitWhere,

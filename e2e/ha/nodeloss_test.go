@@ -289,6 +289,12 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 	}
 	if healing.Failed > 0 {
 		t.Errorf("%d requests failed while the node came back", healing.Failed)
+		for _, p := range probes {
+			if !p.OK && !p.Start.Before(back) {
+				t.Logf("failed while the node came back, at +%.1fs (back +%.1fs, Ready +%.1fs): %s", p.Start.Sub(lost).Seconds(),
+					back.Sub(lost).Seconds(), nodeBack.Sub(lost).Seconds(), p.Why)
+			}
+		}
 	}
 	for _, p := range probes {
 		if !p.OK && p.Start.After(lost) {
