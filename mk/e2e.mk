@@ -4,7 +4,7 @@
 #   make envtest-kit   etcd, kube-apiserver, kubectl (for `make test`'s integration tests)
 #   make node-kit      + kubelet, controller-manager, scheduler, kube-proxy, containerd, CoreDNS
 #   make flux-images   source-, kustomize-, notification-controller images
-#   make e2e           the tests tagged e2e, against a one-node cluster (needs root)
+#   make e2e           the tests tagged e2e, each package against a cluster of its own, one node or three (e2e/ha) (needs root)
 #
 # Cold, measured on 2 cores shared with other builds (load 6-17): node-kit 53 + 14 min (CoreDNS),
 # flux-images ~50 min; in CPU time ~28 + 6 + 30 min, so ~35-40 min on 2 idle cores with .ci/run's
@@ -29,7 +29,7 @@ node-kit:
 flux-images:
 	DOCS_APPLIANCE_CACHE=$(CACHE) bash e2e/kit/build-flux.sh
 
-## e2e: tests against a real one-node cluster in a network namespace (build tag e2e; root)
+## e2e: tests against real clusters (one node, or three for e2e/ha), each node in a network namespace (build tag e2e; root)
 # -p 2: two packages at a time, each on a node of its own (named after its package, node.Main):
 # the long two (e2e/install, e2e/cnpg) mostly wait on controllers, so side by side they take
 # about as long as e2e/install alone.
