@@ -56,7 +56,7 @@ func (r *run) publishInput() gitops.PublishInput {
 	in := r.in
 	return gitops.PublishInput{
 		Result: r.res, Identity: in.Store.Identity(), Recipients: in.Recipients(), Config: in.Config,
-		Version: release.Version, Author: r.author(),
+		Version: release.Version, Author: r.author(), Subject: r.subject, Preamble: r.preamble,
 	}
 }
 
