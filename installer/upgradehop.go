@@ -144,8 +144,7 @@ func (h *hop) run(ctx context.Context, st *status.Status) (HopResult, error) {
 	if h.pending.Phase == phaseRollingBack {
 		return h.finishRollback(ctx, st, nil, start, fmt.Errorf("%s", h.pending.Failure))
 	}
-	res, err := steps.Run(ctx, st, steps.WithDeadlines(h.list, h.u.Deadlines))
-	h.pending.addSteps(res)
+	res, err := steps.Run(ctx, st, steps.WithDeadlines(h.track(h.list), h.u.Deadlines))
 	hr := h.result(res, start)
 	if err == nil {
 		hr.Outcome = HopUpgraded
@@ -170,6 +169,32 @@ func (h *hop) newRun(ctx context.Context) *run {
 		Root: u.root(), Runner: u.runner(), Timeout: u.Timeout, HTTPClient: u.HTTPClient, locked: true, upgrading: true,
 	}
 	return &run{i: i, existing: u.Kubeconfig != "", life: ctx}
+}
+
+// track records each step's seconds in the pending hop as it ends (the record step writes
+// them into the history, and a resumed step adds to its earlier time).
+func (h *hop) track(list []steps.Step) []steps.Step {
+	out := make([]steps.Step, len(list))
+	for n, s := range list {
+		f, ok := s.(*steps.Func)
+		if !ok {
+			out[n] = s
+			continue
+		}
+		g := *f
+		g.RunFunc = func(ctx context.Context, st *status.Status) error {
+			start := time.Now()
+			err := f.RunFunc(ctx, st)
+			outcome := steps.Ran
+			if err != nil {
+				outcome = steps.Failed
+			}
+			h.pending.addSteps([]steps.Result{{ID: f.Name, Outcome: outcome, Seconds: time.Since(start).Seconds()}})
+			return err
+		}
+		out[n] = &g
+	}
+	return out
 }
 
 // quiet is a status for nested actions whose own lines would interleave with the step's.

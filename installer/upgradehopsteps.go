@@ -356,12 +356,15 @@ func (h *hop) markPushed() {
 
 func (h *hop) commit(ctx context.Context, st *status.Status) error {
 	if h.r.staged.Changed {
+		if err := h.r.validateRender(ctx); err != nil {
+			return err
+		}
 		// Conservative: recorded before the push, so a kill between the two counts as pushed.
 		h.markPushed()
 		if err := h.save(); err != nil {
 			return err
 		}
-		if err := h.r.commit(ctx, st); err != nil {
+		if err := h.r.publish(ctx, st); err != nil {
 			return err
 		}
 		h.pending.Commit = h.r.pub.Head
@@ -409,7 +412,6 @@ func (h *hop) doctor(ctx context.Context, st *status.Status) error {
 }
 
 func (h *hop) record(context.Context, *status.Status) error {
-	h.pending.addSteps([]steps.Result{{ID: "record", Outcome: steps.Ran}})
 	if err := recordHop(h.u.stateDir(), h.pending.record(HopUpgraded, time.Now().UTC())); err != nil {
 		return err
 	}

@@ -59,8 +59,7 @@ func (h *hop) fail(ctx context.Context, st *status.Status, res []steps.Result, s
 // finishRollback runs the rollback's steps for the pending hop (a resumed rollback too) and
 // reports the hop as rolled back; cause is why (nil for the rollback command).
 func (h *hop) finishRollback(ctx context.Context, st *status.Status, res []steps.Result, start time.Time, cause error) (HopResult, error) {
-	rres, err := steps.Run(ctx, st, steps.WithDeadlines(h.rollbackSteps(), h.u.Deadlines))
-	h.pending.addSteps(rres)
+	rres, err := steps.Run(ctx, st, steps.WithDeadlines(h.track(h.rollbackSteps()), h.u.Deadlines))
 	hr := h.result(append(append([]steps.Result{}, res...), rres...), start)
 	hr.Outcome = HopRolledBack
 	if cause != nil {
@@ -98,7 +97,7 @@ func (h *hop) rollbackSubject() string {
 func (h *hop) rollbackSteps() []steps.Step {
 	t := func(s string) string { return fmt.Sprintf("%s → %s (rollback): %s", h.to.Name, h.from.Name, s) }
 	return []steps.Step{
-		&steps.Func{Name: "revert", Describe: t(fmt.Sprintf("Reverting the hop's commit %s with a new commit and pushing it", short(h.pending.Commit))),
+		&steps.Func{Name: "revert", Describe: t(fmt.Sprintf("Reverting the hop's commit (upgrade %s → %s) with a new commit and pushing it", h.from.Name, h.to.Name)),
 			CheckFunc: h.revertDone, RunFunc: h.revert, Deadline: 2 * gitDeadline, Remote: "the desired-state repository"},
 		&steps.Func{Name: "restore-config", Describe: t("Saving the config on train " + h.from.Name + " again (" + SavedConfigPath(h.u.StateDir) + ")"),
 			CheckFunc: h.previousConfigSaved, RunFunc: h.savePreviousConfig, Deadline: saveDeadline},
@@ -108,10 +107,10 @@ func (h *hop) rollbackSteps() []steps.Step {
 	}
 }
 
+// revertDone looks at the repository afresh (the run's clone may hold a commit whose push
+// failed): its head already reverts the hop, or the hop's commit never reached it.
 func (h *hop) revertDone(ctx context.Context) (string, error) {
-	if h.pending.Commit == "" {
-		return "", errNoHopCommit
-	}
+	h.r.repo = nil
 	if err := h.cloned(ctx); err != nil {
 		return "", err
 	}
@@ -123,9 +122,16 @@ func (h *hop) revertDone(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if strings.HasPrefix(subject, h.rollbackSubject()) {
+	switch {
+	case strings.HasPrefix(subject, h.rollbackSubject()):
 		h.pending.RollbackCommit = head
 		return fmt.Sprintf("the repository's head %s already reverts the hop", short(head)), h.save()
+	case h.pending.Commit == "" && strings.HasPrefix(subject, h.commitSubject()):
+		// Pushed, though the run did not learn the hash.
+		h.pending.Commit = head
+		return "", h.save()
+	case h.pending.Commit == "":
+		return "the hop's commit never reached the repository: nothing to revert", nil
 	}
 	return "", nil
 }
