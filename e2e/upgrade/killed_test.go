@@ -40,13 +40,8 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 	for round := 0; round <= len(steps) && !finished; round++ {
 		at := -1
 		match := func(line string) bool {
-			for n := next; n < len(steps); n++ {
-				if appliance.StepStarted(steps[n].Title)(line) {
-					at = n
-					return true
-				}
-			}
-			return false
+			at = startedStep(steps, next, line)
+			return at >= 0
 		}
 		begin := time.Now()
 		cmd := f.app.Command(ctx, f.args("upgrade", f.upgradeArgs("2099.03")...)...)
@@ -92,6 +87,30 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 	if r := f.cmd(ctx, t, "upgrade", f.upgradeArgs("2099.03")...); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "up to date") {
 		t.Errorf("after the resumed hop, upgrade does not say up to date: %s", r)
 	}
+}
+
+// startedStep is the index of the step, from `from` on, whose start the status line announces,
+// or -1. Every title of a hop begins with the hop ("2099.02 → 2099.03: ..."), so the first four
+// words (appliance.StepStarted) are not enough to tell steps apart: the step sharing the most
+// leading words with the line wins, at least four (titles that depend on facts keep those).
+func startedStep(steps []planStep, from int, line string) int {
+	rest, ok := strings.CutPrefix(line, "► ")
+	if !ok {
+		return -1
+	}
+	words := strings.Fields(rest)
+	best, bestN := -1, 0
+	for n := from; n < len(steps); n++ {
+		title := strings.Fields(steps[n].Title)
+		same := 0
+		for same < len(title) && same < len(words) && title[same] == words[same] {
+			same++
+		}
+		if same >= min(4, len(title)) && same > bestN && appliance.StepStarted(steps[n].Title)(line) {
+			best, bestN = n, same
+		}
+	}
+	return best
 }
 
 // checkAppKept checks that the app's namespace, Deployment, Service and Secret are all there.
