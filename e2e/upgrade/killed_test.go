@@ -90,9 +90,10 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 }
 
 // startedStep is the index of the step, from `from` on, whose start the status line announces,
-// or -1. Every title of a hop begins with the hop ("2099.02 → 2099.03: ..."), so the first four
-// words (appliance.StepStarted) are not enough to tell steps apart: the step sharing the most
-// leading words with the line wins, at least four (titles that depend on facts keep those).
+// or -1. Every title of a hop begins with the hop ("2099.02 → 2099.03: Checking ..."), so the
+// first four words (appliance.StepStarted) do not tell steps apart: the line is the step whose
+// title it shares the most leading words with, among all the hop's steps (an earlier step run
+// again by a rerun is not a later one), and at least four (titles that depend on facts keep those).
 func startedStep(steps []planStep, from int, line string) int {
 	rest, ok := strings.CutPrefix(line, "► ")
 	if !ok {
@@ -100,15 +101,18 @@ func startedStep(steps []planStep, from int, line string) int {
 	}
 	words := strings.Fields(rest)
 	best, bestN := -1, 0
-	for n := from; n < len(steps); n++ {
+	for n := range steps {
 		title := strings.Fields(steps[n].Title)
 		same := 0
 		for same < len(title) && same < len(words) && title[same] == words[same] {
 			same++
 		}
-		if same >= min(4, len(title)) && same > bestN && appliance.StepStarted(steps[n].Title)(line) {
+		if same >= min(4, len(title)) && same > bestN {
 			best, bestN = n, same
 		}
+	}
+	if best < from {
+		return -1
 	}
 	return best
 }
