@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -148,6 +149,9 @@ func readTrainFiles(files []string) ([]*bundles.Train, map[string]string, error)
 			return nil, nil, fmt.Errorf("loading --train-file %s: %w", f, err)
 		}
 		out = append(out, t)
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs // messages name it, for commands run elsewhere
+		}
 		byName[t.Name] = f
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
