@@ -22,20 +22,17 @@ const (
 // hop is one upgrade from a train to the next: its step list and what its steps share. The
 // render, clone, commit, flux and converge work is install's (run), on the hop's target train.
 type hop struct {
-	u               *Upgrade
-	from, to        *bundles.Train
-	target          string
-	path            []string
-	requiredStop    bool
-	irreversible    []bundles.Irreversible
-	files           map[string]string
-	list            []steps.Step
-	pending         *pendingUpgrade
-	r               *run
-	inputsLoaded    bool
-	acceptedBackup  string
-	rollbackResults []steps.Result
-	rollbackFailure error
+	u            *Upgrade
+	from, to     *bundles.Train
+	target       string
+	path         []string
+	requiredStop bool
+	irreversible []bundles.Irreversible
+	files        map[string]string
+	list         []steps.Step
+	pending      *pendingUpgrade
+	r            *run
+	inputsLoaded bool
 }
 
 // title puts the hop in front of a step's title: the status line and the plan say which hop.
