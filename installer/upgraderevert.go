@@ -72,9 +72,16 @@ func (h *hop) finishRollback(ctx context.Context, st *status.Status, res []steps
 	case err != nil:
 		var ce *RevertConflictError
 		if errors.As(err, &ce) {
-			// Nothing was written: the hop stands.
-			_ = removePending(h.u.stateDir())
-			return hr, &RollbackRefusedError{From: h.from.Name, To: h.to.Name, Reason: err.Error(), Conflict: ce}
+			refused := &RollbackRefusedError{From: h.from.Name, To: h.to.Name, Reason: err.Error(), Conflict: ce}
+			if cause == nil {
+				// Nothing was written: the hop stands, as the operator had it.
+				return hr, errors.Join(refused, removePending(h.u.stateDir()))
+			}
+			// Commits landed after the failed hop's: nothing reverted; stop as after an
+			// irreversible step, and a rerun waits for the hop again.
+			h.pending.Phase, hr.Outcome, hr.Restore = phaseStopped, HopStopped, h.restoreAdvice()
+			hr.Failure += "; and it cannot be reverted: " + refused.Error()
+			return hr, errors.Join(&HopFailedError{Hop: hr, Err: cause}, h.save())
 		}
 		hr.Failure = strings.TrimPrefix(hr.Failure+"; ", "; ") + "and the rollback did not finish: " + err.Error() + " (run the same command again to finish it)"
 		if cause == nil {
