@@ -250,7 +250,11 @@ func (e *HopFailedError) Error() string {
 	var b strings.Builder
 	switch h.Outcome {
 	case HopStopped:
-		fmt.Fprintf(&b, "upgrade %s → %s failed after a step that cannot be undone may have run: stopped, nothing reverted (the appliance keeps serving what still works on train %s)\n", h.From, h.To, h.To)
+		why := "after a step that cannot be undone may have run"
+		if len(h.Irreversible) == 0 {
+			why = "and could not be reverted"
+		}
+		fmt.Fprintf(&b, "upgrade %s → %s failed %s: stopped, nothing reverted (the appliance keeps serving what still works on train %s)\n", h.From, h.To, why, h.To)
 		for _, ir := range h.Irreversible {
 			fmt.Fprintf(&b, "  cannot be undone: %s: %s\n", ir.Component, ir.Reason)
 		}
