@@ -13,7 +13,20 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
+// noDatabase is why a hop takes no backup: the appliance runs no database (a train without
+// CloudNativePG, as the stand-in trains): its desired state is the repository, which the hop's
+// revert restores, and backup now has nothing of its own to take.
+func (h *hop) noDatabase() string {
+	if _, ok := h.from.Chart("cloudnative-pg"); ok {
+		return ""
+	}
+	return fmt.Sprintf("the appliance runs no database (train %s carries no cloudnative-pg): its desired state is the repository, which the hop's revert restores; nothing for backup now to take", h.from.Name)
+}
+
 func (h *hop) backupDone(ctx context.Context) (string, error) {
+	if why := h.noDatabase(); why != "" {
+		return why, nil
+	}
 	if h.pending.BackupSet != "" {
 		return fmt.Sprintf("backup set %s was taken and restore-checked for this hop (a resumed run)", h.pending.BackupSet), nil
 	}
@@ -47,7 +60,8 @@ func (h *hop) backup(ctx context.Context, st *status.Status) error {
 		}
 		return nil
 	}
-	b := NewBackupNow(u.StateDir, h.files[h.from.Name], u.Kubeconfig, u.root())
+	b := NewBackupNow(u.StateDir, "", u.Kubeconfig, u.root())
+	b.Trains = u.trains
 	if err := b.Run(ctx, st); err != nil {
 		return &NotStartedError{Gate: GateBackup, Message: "backup now: " + err.Error(), Fix: "fix what backup now says and run upgrade again (or accept a recent set with --backup-age)"}
 	}
@@ -62,7 +76,8 @@ func (h *hop) backup(ctx context.Context, st *status.Status) error {
 
 // lastBackup reads the newest consistent set and the last restore check.
 func (h *hop) lastBackup(ctx context.Context) (*backup.SetInfo, *restorecheck.Result, error) {
-	l := NewBackupList(h.u.StateDir, h.files[h.from.Name], h.u.Kubeconfig, h.u.root())
+	l := NewBackupList(h.u.StateDir, "", h.u.Kubeconfig, h.u.root())
+	l.Trains = h.u.trains
 	if err := l.Run(ctx, quiet()); err != nil {
 		return nil, nil, fmt.Errorf("listing the backup sets: %w", err)
 	}

@@ -61,14 +61,15 @@ func (h *hop) gates(ctx context.Context, st *status.Status) error {
 	if _, ok := h.to.ImageFor(gitops.GitImageRepository); !ok && in.Config.Git.Mode == config.GitInCluster {
 		return &NotStartedError{Gate: "git-server", Message: fmt.Sprintf("train %s pins no in-cluster git server image (%s)", h.to.Name, gitops.GitImageRepository), Fix: "use a train that pins one"}
 	}
-	c, err := h.r.client()
-	if err != nil {
+	if _, err := h.r.client(); err != nil {
 		return &NotStartedError{Gate: "cluster", Message: err.Error(), Fix: "run upgrade where the cluster answers"}
 	}
-	up := &UpgradePlan{StateDir: h.u.StateDir, Kubeconfig: h.u.Kubeconfig, Root: h.u.root(), Runner: h.u.runner(), installedFile: h.files[h.from.Name]}
-	if g := up.doctorGate(ctx, quiet(), c, nil); g.Outcome != upgrade.Pass {
-		return &NotStartedError{Gate: g.ID, Message: g.Message, Fix: g.Fix}
+	g := doctorGate(ctx, quiet(), h.doctor(), nil, h.u.IgnoreChecks)
+	if g.Outcome != upgrade.Pass {
+		return &NotStartedError{Gate: g.ID, Message: g.Message, Fix: g.Fix + " (or, for a check of what lies outside the appliance, --ignore-check ID knowingly)"}
 	}
+	st.Info("gate %s: %s", g.ID, g.Message)
+	up := &UpgradePlan{Kubeconfig: h.u.Kubeconfig, Root: h.u.root()}
 	hp := upgrade.NewHop(upgrade.HopInput{From: h.from, To: h.to}, false)
 	switch g := up.diskGate(&upgrade.Plan{Hops: []upgrade.Hop{hp}}); g.Outcome {
 	case upgrade.Fail:
@@ -282,8 +283,15 @@ func (h *hop) convergeDone(ctx context.Context) (string, error) { return h.r.con
 
 func (h *hop) converge(ctx context.Context, st *status.Status) error { return h.r.converge(ctx, st) }
 
-func (h *hop) doctor(ctx context.Context, st *status.Status) error {
-	d := &Doctor{StateDir: h.u.StateDir, TrainFile: h.files[h.to.Name], Kubeconfig: h.u.Kubeconfig, Root: h.u.root(), Runner: h.u.runner()}
+// doctor is doctor on the appliance of the state folder, every train of the upgrade known.
+func (h *hop) doctor() *Doctor {
+	u := h.u
+	return &Doctor{StateDir: u.StateDir, Trains: u.trains, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.runner(),
+		Nameserver: u.Nameserver, CAFiles: u.CAFiles}
+}
+
+func (h *hop) checkApp(ctx context.Context, st *status.Status) error {
+	d := h.doctor()
 	// Right after convergence the edge may still be loading what Flux applied: look again for
 	// a while before calling a failure the hop's.
 	deadline := time.Now().Add(userPathSettle)
@@ -291,7 +299,10 @@ func (h *hop) doctor(ctx context.Context, st *status.Status) error {
 		if err := d.Run(ctx, quiet()); err != nil {
 			return err
 		}
-		failed := d.Report.IDs(doctor.Failed)
+		failed, ignored := splitIgnored(d.Report.IDs(doctor.Failed), h.u.IgnoreChecks)
+		if len(ignored) > 0 {
+			st.Warn("doctor: ignored (--ignore-check): %s", strings.Join(ignored, ", "))
+		}
 		if len(failed) == 0 {
 			st.Info("doctor: no check fails (%d run)", len(d.Report.Results))
 			return nil

@@ -41,8 +41,8 @@ type UpgradePlan struct {
 
 	// Plan is filled by Run.
 	Plan *upgrade.Plan
-	// installedFile is the --train-file of the installed train, for doctor.
-	installedFile string
+	// trains are the parsed TrainFiles, for doctor.
+	trains []*bundles.Train
 }
 
 // Run computes the plan. An error means there is no plan (no appliance, a
@@ -51,7 +51,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if _, err := os.Stat(SavedConfigPath(u.StateDir)); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
 	}
-	trains, files, err := readTrainFiles(u.TrainFiles)
+	trains, _, err := readTrainFiles(u.TrainFiles)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if st.End(err) != nil {
 		return fmt.Errorf("reading the installed appliance: %w", err)
 	}
-	u.installedFile = files[in.Config.Train]
+	u.trains = trains
 	to := u.To
 	if to == "" {
 		to = in.Catalog.Latest().Name

@@ -268,7 +268,12 @@ func (h *hop) restoreAdvice() *RestoreAdvice {
 	if err != nil {
 		cfg = &config.Config{}
 	}
-	return restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
+	a := restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
+	if why := h.noDatabase(); why != "" && h.pending.BackupSet == "" {
+		a.BackupSet = "(none)"
+		a.Notes = append([]string{"no backup set was taken for this hop: " + why}, a.Notes...)
+	}
+	return a
 }
 
 func restoreAdvice(cfg *config.Config, set, trainFile, stateDir string) *RestoreAdvice {

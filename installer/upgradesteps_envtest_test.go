@@ -11,8 +11,10 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/suitenumerique/docs-appliance/e2e/envtest"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/status"
+	"github.com/suitenumerique/docs-appliance/installer/upgrade"
 )
 
 // The hop's gates, images and k3s steps against a real API server (the e2e kit's envtest),
@@ -44,6 +46,24 @@ func TestUpgradeStepsOnAnAPIServer(t *testing.T) {
 	var ns *NotStartedError
 	if !errors.As(err, &ns) || ns.Gate != GateLocked || !strings.Contains(ns.Fix, "make lock") {
 		t.Fatalf("gates: %v", err)
+	}
+
+	// The doctor gate on a cluster where nothing of the appliance runs fails; the checks the
+	// operator ignores knowingly are reported and not counted.
+	g := doctorGate(ctx, status.Discard(), h.doctor(), nil, nil)
+	if g.Outcome != upgrade.Fail {
+		t.Fatalf("doctor gate: %+v", g)
+	}
+	d := h.doctor()
+	if err := d.Run(ctx, status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	failed := d.Report.IDs(doctor.Failed)
+	if g := doctorGate(ctx, status.Discard(), h.doctor(), nil, failed); g.Outcome != upgrade.Pass || !strings.Contains(g.Message, "ignored (--ignore-check): "+strings.Join(failed, ", ")) {
+		t.Errorf("doctor gate ignoring %v: %+v", failed, g)
+	}
+	if g := doctorGate(ctx, status.Discard(), h.doctor(), nil, failed[1:]); g.Outcome != upgrade.Fail || !strings.HasPrefix(g.Message, "1 check(s) fail: "+failed[0]) {
+		t.Errorf("doctor gate ignoring all but %s: %+v", failed[0], g)
 	}
 
 	// Images: every one of train 2099.02's on the node but the stand-in's new image.
