@@ -283,6 +283,11 @@ func (e *HopFailedError) Error() string {
 		}
 		fmt.Fprintf(&b, "\nwhat failed: %s", h.Failure)
 	}
+	for _, s := range h.Steps {
+		if (s.ID == "k3s" || s.ID == "flux") && (s.Outcome == steps.Ran || s.Outcome == steps.Failed) {
+			fmt.Fprintf(&b, "\nnote: step %s ran: %s stays at train %s's version (a rollback returns the desired state only)", s.ID, s.ID, h.To)
+		}
+	}
 	return b.String()
 }
 

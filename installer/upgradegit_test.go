@@ -171,9 +171,21 @@ func TestUpgradeRevertConflictsWithLaterChanges(t *testing.T) {
 	if err := os.WriteFile(extra, []byte("operator's notes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "notes"); err != nil {
+	notes, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "notes")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Reverting a commit that added a file removes it, and the revert commit records that.
+	if _, err := revertCommit(repo.Dir(), notes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "revert notes"); err != nil {
+		t.Fatal(err)
+	}
+	if files := gitOut(t, repo.Dir(), "ls-files", "NOTES.md"); files != "" {
+		t.Fatalf("the revert of an added file left it in the tree")
+	}
+	gitOut(t, repo.Dir(), "reset", "-q", "--hard", notes)
 	if _, err := revertCommit(repo.Dir(), hopCommit); err != nil {
 		t.Fatalf("a later commit elsewhere: %v", err)
 	}
@@ -188,7 +200,7 @@ func TestUpgradeRevertConflictsWithLaterChanges(t *testing.T) {
 	cfg.Config.AdminEmail = "someone-else@e2e.test"
 	publish(t, repo, cfg)
 	headBefore, _ := repo.Head()
-	_, err := revertCommit(repo.Dir(), hopCommit)
+	_, err = revertCommit(repo.Dir(), hopCommit)
 	var ce *RevertConflictError
 	if !errors.As(err, &ce) || len(ce.Later) != 2 || !strings.Contains(err.Error(), gitops.ConfigFile("production")) {
 		t.Fatalf("got %v", err)
