@@ -2,6 +2,7 @@ package installer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -154,7 +155,7 @@ func (rb *Rollback) Run(ctx context.Context, st *status.Status) error {
 	hr, err := h.finishRollback(ctx, st, nil, time.Now(), nil)
 	rb.Result.Steps, rb.Result.RollbackCommit, rb.Result.Outcome = hr.Steps, h.pending.RollbackCommit, hr.Outcome
 	if err != nil {
-		if _, ok := err.(*RollbackRefusedError); ok {
+		if errors.As(err, new(*RollbackRefusedError)) {
 			rb.Result.Outcome = "refused"
 		}
 		return err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
@@ -50,6 +51,13 @@ type Upgrade struct {
 	HTTPClient *http.Client
 	// Deadlines override the deadlines of the named steps (by step ID), as install's.
 	Deadlines map[string]time.Duration
+	// IgnoreChecks are doctor checks whose failure neither the gate nor the doctor step counts
+	// (they still run and are reported): checks of what lies outside the appliance, knowingly.
+	IgnoreChecks []string
+	// Nameserver and CAFiles are doctor's, for the user-path checks (the DNS server users ask,
+	// the CAs their browsers trust).
+	Nameserver string
+	CAFiles    []string
 
 	// Result is filled by Run (also when a hop failed).
 	Result *UpgradeResult
@@ -119,6 +127,9 @@ func (u *Upgrade) stateDir() string { return u.root().Path(u.StateDir) }
 func (u *Upgrade) Run(ctx context.Context, st *status.Status) (err error) {
 	if _, err := os.Stat(SavedConfigPath(u.stateDir())); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
+	}
+	if _, err := doctor.Select(doctor.All(), u.IgnoreChecks, nil); err != nil {
+		return fmt.Errorf("--ignore-check: %w", err)
 	}
 	trains, files, err := readTrainFiles(u.TrainFiles)
 	if err != nil {
@@ -250,7 +261,11 @@ func (e *HopFailedError) Error() string {
 	var b strings.Builder
 	switch h.Outcome {
 	case HopStopped:
-		fmt.Fprintf(&b, "upgrade %s → %s failed after a step that cannot be undone may have run: stopped, nothing reverted (the appliance keeps serving what still works on train %s)\n", h.From, h.To, h.To)
+		why := "after a step that cannot be undone may have run"
+		if len(h.Irreversible) == 0 {
+			why = "and could not be reverted"
+		}
+		fmt.Fprintf(&b, "upgrade %s → %s failed %s: stopped, nothing reverted (the appliance keeps serving what still works on train %s)\n", h.From, h.To, why, h.To)
 		for _, ir := range h.Irreversible {
 			fmt.Fprintf(&b, "  cannot be undone: %s: %s\n", ir.Component, ir.Reason)
 		}
@@ -267,6 +282,11 @@ func (e *HopFailedError) Error() string {
 			b.WriteString(" (its commit was never pushed: nothing to revert)")
 		}
 		fmt.Fprintf(&b, "\nwhat failed: %s", h.Failure)
+	}
+	for _, s := range h.Steps {
+		if (s.ID == "k3s" || s.ID == "flux") && (s.Outcome == steps.Ran || s.Outcome == steps.Failed) {
+			fmt.Fprintf(&b, "\nnote: step %s ran: %s stays at train %s's version (a rollback returns the desired state only)", s.ID, s.ID, h.To)
+		}
 	}
 	return b.String()
 }

@@ -55,6 +55,11 @@ func TestUpgradeDryRunGolden(t *testing.T) {
 	if k3s.Outcome != stepPlanned || flux.Outcome != steps.Skipped || flux.Why != "Flux stays v2.9.5" {
 		t.Errorf("hop 1: k3s %+v, flux %+v", k3s, flux)
 	}
+	// The stand-in trains carry no database: nothing for backup now to take (the revert of the
+	// repository is the way back).
+	if b := r.Hops[0].Steps[1]; b.Outcome != steps.Skipped || !strings.Contains(b.Why, "runs no database") {
+		t.Errorf("backup %+v", b)
+	}
 	if len(r.Hops[0].Irreversible) != 0 || len(r.Hops[1].Irreversible) != 2 || !r.Hops[0].RequiredStop {
 		t.Errorf("irreversible %v / %v, stop %v", r.Hops[0].Irreversible, r.Hops[1].Irreversible, r.Hops[0].RequiredStop)
 	}
@@ -136,5 +141,29 @@ func TestUpgradeK3sOneMinor(t *testing.T) {
 		if c.ok != (err == nil) || (!c.ok && (!errors.As(err, &ke) || ke.ExitCode() != bundles.ExitPathRefused || !strings.Contains(err.Error(), "train 2099.09"))) {
 			t.Errorf("%s → %s: %v", c.from, c.to, err)
 		}
+	}
+}
+
+// A train with required stops loads in the hop's doctor: every train of the upgrade is given
+// to it. Before, doctor got the one train file of the hop's train, whose required stop was then
+// unknown, and a good hop failed at its doctor step.
+func TestUpgradeDoctorKnowsEveryTrainOfTheUpgrade(t *testing.T) {
+	u := standinUpgrade(t, "2099.03")
+	trains, files, err := readTrainFiles(u.TrainFiles)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.trains = trains
+	if _, err := (&Doctor{StateDir: u.StateDir, TrainFile: files["2099.03"]}).inputs(); err == nil || !strings.Contains(err.Error(), "requiredStops") {
+		t.Fatalf("one train file: %v", err)
+	}
+	in, err := (&hop{u: u}).doctor().inputs()
+	if err != nil || in.Train.Name != "2099.03" {
+		t.Fatalf("the hop's doctor: %v", err)
+	}
+	// An unknown --ignore-check is refused before anything, naming it.
+	u.IgnoreChecks = []string{"user-path-dns", "no-such-check"}
+	if err := u.Run(context.Background(), status.Discard()); err == nil || !strings.Contains(err.Error(), "no-such-check") {
+		t.Errorf("unknown check: %v", err)
 	}
 }

@@ -104,9 +104,20 @@ func TestUpgradeRevertCommitRestoresThePreviousTrainsRender(t *testing.T) {
 	repo := cloneOf(t, remote)
 	prev := standinRender(t, u, "2099.01", "")
 	installed := publish(t, repo, prev)
-	hopCommit := publish(t, repo, standinRender(t, u, "2099.02", "upgrade 2099.01 → 2099.02"))
+	// The hop's commit as its commit step writes it: subject and version changes.
+	h := standinHops(t, u)[0]
+	hopIn := standinRender(t, u, "2099.02", h.commitSubject())
+	hopIn.Preamble = h.commitPreamble()
+	hopCommit := publish(t, repo, hopIn)
 	if s := gitOut(t, repo.Dir(), "log", "-1", "--format=%s"); s != "upgrade 2099.01 → 2099.02" {
 		t.Fatalf("the hop's commit subject is %q", s)
+	}
+	body := gitOut(t, repo.Dir(), "log", "-1", "--format=%b")
+	for _, want := range []string{"k3s: v1.35.2+k3s1 → v1.35.4+k3s1", "standin-app: 0.1.0 → 0.2.0", "docs-appliance.test/standin: v1 → v2",
+		"move from train 2099.01 to 2099.02"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the hop's commit body lacks %q:\n%s", want, body)
+		}
 	}
 	if gitOut(t, repo.Dir(), "diff", "--stat", installed, hopCommit) == "" {
 		t.Fatal("the hop changed nothing: the test proves nothing")
@@ -160,9 +171,21 @@ func TestUpgradeRevertConflictsWithLaterChanges(t *testing.T) {
 	if err := os.WriteFile(extra, []byte("operator's notes\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "notes"); err != nil {
+	notes, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "notes")
+	if err != nil {
 		t.Fatal(err)
 	}
+	// Reverting a commit that added a file removes it, and the revert commit records that.
+	if _, err := revertCommit(repo.Dir(), notes); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := repo.Commit(git.Signature{Name: "op", Email: "op@e2e.test"}, "revert notes"); err != nil {
+		t.Fatal(err)
+	}
+	if files := gitOut(t, repo.Dir(), "ls-files", "NOTES.md"); files != "" {
+		t.Fatalf("the revert of an added file left it in the tree")
+	}
+	gitOut(t, repo.Dir(), "reset", "-q", "--hard", notes)
 	if _, err := revertCommit(repo.Dir(), hopCommit); err != nil {
 		t.Fatalf("a later commit elsewhere: %v", err)
 	}
@@ -177,7 +200,7 @@ func TestUpgradeRevertConflictsWithLaterChanges(t *testing.T) {
 	cfg.Config.AdminEmail = "someone-else@e2e.test"
 	publish(t, repo, cfg)
 	headBefore, _ := repo.Head()
-	_, err := revertCommit(repo.Dir(), hopCommit)
+	_, err = revertCommit(repo.Dir(), hopCommit)
 	var ce *RevertConflictError
 	if !errors.As(err, &ce) || len(ce.Later) != 2 || !strings.Contains(err.Error(), gitops.ConfigFile("production")) {
 		t.Fatalf("got %v", err)

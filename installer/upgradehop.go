@@ -22,20 +22,17 @@ const (
 // hop is one upgrade from a train to the next: its step list and what its steps share. The
 // render, clone, commit, flux and converge work is install's (run), on the hop's target train.
 type hop struct {
-	u               *Upgrade
-	from, to        *bundles.Train
-	target          string
-	path            []string
-	requiredStop    bool
-	irreversible    []bundles.Irreversible
-	files           map[string]string
-	list            []steps.Step
-	pending         *pendingUpgrade
-	r               *run
-	inputsLoaded    bool
-	acceptedBackup  string
-	rollbackResults []steps.Result
-	rollbackFailure error
+	u            *Upgrade
+	from, to     *bundles.Train
+	target       string
+	path         []string
+	requiredStop bool
+	irreversible []bundles.Irreversible
+	files        map[string]string
+	list         []steps.Step
+	pending      *pendingUpgrade
+	r            *run
+	inputsLoaded bool
 }
 
 // title puts the hop in front of a step's title: the status line and the plan say which hop.
@@ -102,7 +99,7 @@ func (h *hop) steps() []steps.Step {
 		&steps.Func{Name: "converge", Describe: h.title("Waiting for Flux to apply train " + h.to.Name + " (every Kustomization Ready)"),
 			CheckFunc: h.convergeDone, RunFunc: h.converge, Deadline: timeout + time.Minute, Remote: "Flux"},
 		&steps.Func{Name: "doctor", Describe: h.title("Checking the appliance on train " + h.to.Name + " (doctor finds no failure)"),
-			RunFunc: h.doctor, Deadline: doctorDeadline, Remote: "the appliance"},
+			RunFunc: h.checkApp, Deadline: doctorDeadline, Remote: "the appliance"},
 		&steps.Func{Name: "record", Describe: h.title("Recording the hop (" + upgradeHistoryFile + ")"), RunFunc: h.record, Deadline: saveDeadline},
 	}
 }
@@ -113,6 +110,8 @@ func (h *hop) plan() HopResult {
 	for _, s := range steps.WithDeadlines(h.list, h.u.Deadlines) {
 		r := steps.Result{ID: s.ID(), Title: s.Title(), Outcome: stepPlanned}
 		switch s.ID() {
+		case "backup":
+			r.Why = h.noDatabase()
 		case "k3s":
 			r.Why = h.k3sSkip()
 		case "flux":

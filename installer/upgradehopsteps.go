@@ -5,20 +5,17 @@ package installer
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/preflight"
-	"github.com/suitenumerique/docs-appliance/installer/restorecheck"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 	"github.com/suitenumerique/docs-appliance/installer/steps"
 	"github.com/suitenumerique/docs-appliance/installer/upgrade"
@@ -64,14 +61,15 @@ func (h *hop) gates(ctx context.Context, st *status.Status) error {
 	if _, ok := h.to.ImageFor(gitops.GitImageRepository); !ok && in.Config.Git.Mode == config.GitInCluster {
 		return &NotStartedError{Gate: "git-server", Message: fmt.Sprintf("train %s pins no in-cluster git server image (%s)", h.to.Name, gitops.GitImageRepository), Fix: "use a train that pins one"}
 	}
-	c, err := h.r.client()
-	if err != nil {
+	if _, err := h.r.client(); err != nil {
 		return &NotStartedError{Gate: "cluster", Message: err.Error(), Fix: "run upgrade where the cluster answers"}
 	}
-	up := &UpgradePlan{StateDir: h.u.StateDir, Kubeconfig: h.u.Kubeconfig, Root: h.u.root(), Runner: h.u.runner(), installedFile: h.files[h.from.Name]}
-	if g := up.doctorGate(ctx, quiet(), c, nil); g.Outcome != upgrade.Pass {
-		return &NotStartedError{Gate: g.ID, Message: g.Message, Fix: g.Fix}
+	g := doctorGate(ctx, quiet(), h.doctor(), nil, h.u.IgnoreChecks)
+	if g.Outcome != upgrade.Pass {
+		return &NotStartedError{Gate: g.ID, Message: g.Message, Fix: g.Fix + " (or, for a check of what lies outside the appliance, --ignore-check ID knowingly)"}
 	}
+	st.Info("gate %s: %s", g.ID, g.Message)
+	up := &UpgradePlan{Kubeconfig: h.u.Kubeconfig, Root: h.u.root()}
 	hp := upgrade.NewHop(upgrade.HopInput{From: h.from, To: h.to}, false)
 	switch g := up.diskGate(&upgrade.Plan{Hops: []upgrade.Hop{hp}}); g.Outcome {
 	case upgrade.Fail:
@@ -81,102 +79,6 @@ func (h *hop) gates(ctx context.Context, st *status.Status) error {
 	}
 	h.pending.GatesPassed = true
 	return h.save()
-}
-
-// --- backup ---
-
-func (h *hop) backupDone(ctx context.Context) (string, error) {
-	if h.pending.BackupSet != "" {
-		return fmt.Sprintf("backup set %s was taken and restore-checked for this hop (a resumed run)", h.pending.BackupSet), nil
-	}
-	if h.u.BackupAge <= 0 {
-		return "", nil
-	}
-	set, check, err := h.lastBackup(ctx)
-	if err != nil {
-		return "", nil // the run says why
-	}
-	verdict, err := backupAgeVerdict(time.Now(), h.u.BackupAge, set, check)
-	if err != nil {
-		return "", nil
-	}
-	h.acceptedBackup = set.ID
-	h.pending.BackupSet = set.ID
-	if err := h.save(); err != nil {
-		return "", err
-	}
-	return verdict, nil
-}
-
-func (h *hop) backup(ctx context.Context, st *status.Status) error {
-	u := h.u
-	if u.BackupAge > 0 {
-		set, check, err := h.lastBackup(ctx)
-		if err != nil {
-			return &NotStartedError{Gate: GateBackup, Message: err.Error(), Fix: "run upgrade where the cluster and the backup target answer"}
-		}
-		if _, err := backupAgeVerdict(time.Now(), u.BackupAge, set, check); err != nil {
-			return err
-		}
-		return nil
-	}
-	b := NewBackupNow(u.StateDir, h.files[h.from.Name], u.Kubeconfig, u.root())
-	if err := b.Run(ctx, st); err != nil {
-		return &NotStartedError{Gate: GateBackup, Message: "backup now: " + err.Error(), Fix: "fix what backup now says and run upgrade again (or accept a recent set with --backup-age)"}
-	}
-	rc := &RestoreCheck{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root()}
-	if err := rc.Run(ctx, st); err != nil {
-		return &NotStartedError{Gate: GateBackup, Message: "restore-check now: " + err.Error(), Fix: "read the restore check's message and fix the backups first"}
-	}
-	h.pending.BackupSet = b.Result.ID
-	st.Info("backup set %s taken and restore-checked: it is the way back if the hop cannot be undone", b.Result.ID)
-	return h.save()
-}
-
-// lastBackup reads the newest consistent set and the last restore check.
-func (h *hop) lastBackup(ctx context.Context) (*backup.SetInfo, *restorecheck.Result, error) {
-	l := NewBackupList(h.u.StateDir, h.files[h.from.Name], h.u.Kubeconfig, h.u.root())
-	if err := l.Run(ctx, quiet()); err != nil {
-		return nil, nil, fmt.Errorf("listing the backup sets: %w", err)
-	}
-	var set *backup.SetInfo
-	for i := range l.Listing.Sets {
-		if l.Listing.Sets[i].ID == l.Listing.NewestConsistent {
-			set = &l.Listing.Sets[i]
-		}
-	}
-	c, err := h.r.client()
-	if err != nil {
-		return nil, nil, err
-	}
-	last := readRestoreCheck(ctx, c.Kube)
-	if last.err != nil {
-		return nil, nil, last.err
-	}
-	return set, last.r, nil
-}
-
-// backupAgeVerdict accepts (--backup-age) a newest consistent set and a last passing restore
-// check both younger than age, saying so; otherwise it refuses, naming what is too old.
-func backupAgeVerdict(now time.Time, age time.Duration, set *backup.SetInfo, check *restorecheck.Result) (string, error) {
-	refuse := func(msg string) error {
-		return &NotStartedError{Gate: GateBackup, Message: fmt.Sprintf("--backup-age %s: %s", age, msg),
-			Fix: "drop --backup-age: upgrade then takes a backup now and restore-checks it"}
-	}
-	switch {
-	case set == nil:
-		return "", refuse("no consistent backup set in the target")
-	case set.CreatedAt.IsZero() || now.Sub(set.CreatedAt) > age:
-		return "", refuse(fmt.Sprintf("the newest consistent set %s was taken %s ago", set.ID, now.Sub(set.CreatedAt).Round(time.Minute)))
-	case check == nil:
-		return "", refuse("no restore check has recorded a result")
-	case check.Status != restorecheck.Passed:
-		return "", refuse(fmt.Sprintf("the last restore check %s: %s", check.Status, check.Message))
-	case check.FinishedAt.IsZero() || now.Sub(check.FinishedAt) > age:
-		return "", refuse(fmt.Sprintf("the last passing restore check finished %s ago", now.Sub(check.FinishedAt).Round(time.Minute)))
-	}
-	return fmt.Sprintf("accepted with --backup-age %s: set %s taken %s ago, restore check passed %s ago", age, set.ID,
-		now.Sub(set.CreatedAt).Round(time.Minute), now.Sub(check.FinishedAt).Round(time.Minute)), nil
 }
 
 // --- images ---
@@ -381,8 +283,15 @@ func (h *hop) convergeDone(ctx context.Context) (string, error) { return h.r.con
 
 func (h *hop) converge(ctx context.Context, st *status.Status) error { return h.r.converge(ctx, st) }
 
-func (h *hop) doctor(ctx context.Context, st *status.Status) error {
-	d := &Doctor{StateDir: h.u.StateDir, TrainFile: h.files[h.to.Name], Kubeconfig: h.u.Kubeconfig, Root: h.u.root(), Runner: h.u.runner()}
+// doctor is doctor on the appliance of the state folder, every train of the upgrade known.
+func (h *hop) doctor() *Doctor {
+	u := h.u
+	return &Doctor{StateDir: u.StateDir, Trains: u.trains, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.runner(),
+		Nameserver: u.Nameserver, CAFiles: u.CAFiles}
+}
+
+func (h *hop) checkApp(ctx context.Context, st *status.Status) error {
+	d := h.doctor()
 	// Right after convergence the edge may still be loading what Flux applied: look again for
 	// a while before calling a failure the hop's.
 	deadline := time.Now().Add(userPathSettle)
@@ -390,7 +299,10 @@ func (h *hop) doctor(ctx context.Context, st *status.Status) error {
 		if err := d.Run(ctx, quiet()); err != nil {
 			return err
 		}
-		failed := d.Report.IDs(doctor.Failed)
+		failed, ignored := splitIgnored(d.Report.IDs(doctor.Failed), h.u.IgnoreChecks)
+		if len(ignored) > 0 {
+			st.Warn("doctor: ignored (--ignore-check): %s", strings.Join(ignored, ", "))
+		}
 		if len(failed) == 0 {
 			st.Info("doctor: no check fails (%d run)", len(d.Report.Results))
 			return nil
@@ -417,6 +329,3 @@ func (h *hop) record(context.Context, *status.Status) error {
 	}
 	return removePending(h.u.stateDir())
 }
-
-// errNoHopCommit: the hop failed after its push was recorded, yet no commit of it is known.
-var errNoHopCommit = errors.New("the hop's commit is not known")

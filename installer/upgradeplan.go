@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
@@ -40,8 +41,8 @@ type UpgradePlan struct {
 
 	// Plan is filled by Run.
 	Plan *upgrade.Plan
-	// installedFile is the --train-file of the installed train, for doctor.
-	installedFile string
+	// trains are the parsed TrainFiles, for doctor.
+	trains []*bundles.Train
 }
 
 // Run computes the plan. An error means there is no plan (no appliance, a
@@ -50,7 +51,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if _, err := os.Stat(SavedConfigPath(u.StateDir)); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
 	}
-	trains, files, err := readTrainFiles(u.TrainFiles)
+	trains, _, err := readTrainFiles(u.TrainFiles)
 	if err != nil {
 		return err
 	}
@@ -59,7 +60,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if st.End(err) != nil {
 		return fmt.Errorf("reading the installed appliance: %w", err)
 	}
-	u.installedFile = files[in.Config.Train]
+	u.trains = trains
 	to := u.To
 	if to == "" {
 		to = in.Catalog.Latest().Name
@@ -148,6 +149,9 @@ func readTrainFiles(files []string) ([]*bundles.Train, map[string]string, error)
 			return nil, nil, fmt.Errorf("loading --train-file %s: %w", f, err)
 		}
 		out = append(out, t)
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs // messages name it, for commands run elsewhere
+		}
 		byName[t.Name] = f
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

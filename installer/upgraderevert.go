@@ -72,9 +72,16 @@ func (h *hop) finishRollback(ctx context.Context, st *status.Status, res []steps
 	case err != nil:
 		var ce *RevertConflictError
 		if errors.As(err, &ce) {
-			// Nothing was written: the hop stands.
-			_ = removePending(h.u.stateDir())
-			return hr, &RollbackRefusedError{From: h.from.Name, To: h.to.Name, Reason: err.Error(), Conflict: ce}
+			refused := &RollbackRefusedError{From: h.from.Name, To: h.to.Name, Reason: err.Error(), Conflict: ce}
+			if cause == nil {
+				// Nothing was written: the hop stands, as the operator had it.
+				return hr, errors.Join(refused, removePending(h.u.stateDir()))
+			}
+			// Commits landed after the failed hop's: nothing reverted; stop as after an
+			// irreversible step, and a rerun waits for the hop again.
+			h.pending.Phase, hr.Outcome, hr.Restore = phaseStopped, HopStopped, h.restoreAdvice()
+			hr.Failure += "; and it cannot be reverted: " + refused.Error()
+			return hr, errors.Join(&HopFailedError{Hop: hr, Err: cause}, h.save())
 		}
 		hr.Failure = strings.TrimPrefix(hr.Failure+"; ", "; ") + "and the rollback did not finish: " + err.Error() + " (run the same command again to finish it)"
 		if cause == nil {
@@ -261,7 +268,12 @@ func (h *hop) restoreAdvice() *RestoreAdvice {
 	if err != nil {
 		cfg = &config.Config{}
 	}
-	return restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
+	a := restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
+	if why := h.noDatabase(); why != "" && h.pending.BackupSet == "" {
+		a.BackupSet = "(none)"
+		a.Notes = append([]string{"no backup set was taken for this hop: " + why}, a.Notes...)
+	}
+	return a
 }
 
 func restoreAdvice(cfg *config.Config, set, trainFile, stateDir string) *RestoreAdvice {

@@ -65,6 +65,9 @@ func newUpgradeCommand(app *App) *cobra.Command {
 	fs.DurationVar(&u.BackupAge, "backup-age", 0, "accept the newest consistent backup set and the last passing restore check when both are younger than this (e.g. 6h), instead of taking a backup now")
 	fs.DurationVar(&u.Timeout, "timeout", 30*time.Minute, "how long each hop waits for Flux to apply its train")
 	fs.BoolVar(&u.DryRun, "dry-run", false, "print every hop's steps and change nothing")
+	fs.StringArrayVar(&u.IgnoreChecks, "ignore-check", nil, "a doctor check whose failure the gate and the doctor step do not count, knowingly (still run and reported; repeatable)")
+	fs.StringVar(&u.Nameserver, "nameserver", "", "the DNS server (host:port) doctor's user-path checks ask for the domains")
+	fs.StringArrayVar(&u.CAFiles, "ca-file", nil, "a CA certificate (PEM) your users' browsers trust for the appliance, for doctor's TLS check (repeatable)")
 	return cmd
 }
 
