@@ -173,6 +173,7 @@ type result struct {
 			ID      string  `json:"id"`
 			Title   string  `json:"title"`
 			Outcome string  `json:"outcome"`
+			Why     string  `json:"why"`
 			Seconds float64 `json:"seconds"`
 		} `json:"steps"`
 	} `json:"hops"`
@@ -201,6 +202,9 @@ func decode(t *testing.T, stdout string, v any) {
 type planStep struct {
 	ID    string `json:"id"`
 	Title string `json:"title"`
+	// Outcome is planned, or skipped (Why says why) for a step with nothing to do here.
+	Outcome string `json:"outcome"`
+	Why     string `json:"why"`
 }
 
 // dryRun is the plan `upgrade --dry-run -o json` prints: every hop's steps, from the lists that run.

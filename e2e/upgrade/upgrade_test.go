@@ -45,10 +45,11 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 	}
 
 	t.Run("upgrade --plan --to 2099.03 goes through the required stop", func(t *testing.T) {
-		r := f.cmd(ctx, t, "upgrade", "--plan", "--to", "2099.03")
-		// 0: every gate passes; 4: one warns (no restore check has run yet).
-		if r.code != 0 && r.code != 4 {
-			t.Fatalf("upgrade --plan: %s", r)
+		r := f.cmd(ctx, t, "upgrade", append([]string{"--plan", "--to", "2099.03"}, ignoreChecks()...)...)
+		// 4: a gate warns or was not checked (no restore check has run; the trains record no
+		// image sizes), none fails.
+		if r.code != 4 {
+			t.Errorf("upgrade --plan: %s", r)
 		}
 		golden.Check(t, "../../testdata/upgrade/plan.txt", []byte(f.normalise(r.stdout)))
 	})
@@ -73,6 +74,13 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 			}
 			if h.Outcome != "upgraded" || h.Commit == "" {
 				t.Errorf("hop %s → %s: outcome %q, commit %q", h.From, h.To, h.Outcome, h.Commit)
+			}
+			// The stand-in trains carry no database (no cloudnative-pg chart): the backup step
+			// says there is nothing for backup now to take (e2e/cnpg covers backup now itself).
+			for _, s := range h.Steps {
+				if s.ID == "backup" && (s.Outcome != "skipped" || !strings.Contains(s.Why, "no database")) {
+					t.Errorf("hop %s → %s: backup %s (%s), want skipped: no database", h.From, h.To, s.Outcome, s.Why)
+				}
 			}
 		}
 		f.waitVersion(ctx, t, "v3", "0.3.0")
@@ -256,13 +264,26 @@ func inOrder(seen []string, want ...string) error {
 	return nil
 }
 
-// upgradeArgs are upgrade's arguments to train to, with the backup gate's setting.
+// upgradeArgs are upgrade's arguments to train to.
 func (f *fixture) upgradeArgs(to string) []string {
-	return append([]string{"--to", to}, f.backupArgs()...)
+	return append([]string{"--to", to}, ignoreChecks()...)
 }
 
-// backupArgs: see backupMode.
-func (f *fixture) backupArgs() []string { return nil }
+// ignoredChecks are doctor checks the doctor gate and step do not count here, knowingly: the
+// user path from this host (DNS for the domain, TLS with a certificate users trust, the edge's
+// redirect, OIDC, media, websocket, S3). e2e/install stands that path up for real (a DNS server,
+// a provided certificate, S3, port 443 on 127.0.0.1), which cannot be shared with a package
+// running beside it; the checks still run and are reported.
+var ignoredChecks = []string{"edge-redirect", "user-path-dns", "user-path-tls", "user-path-config-api", "user-path-oidc",
+	"user-path-login", "user-path-media-auth", "user-path-websocket", "user-path-s3"}
+
+func ignoreChecks() []string {
+	var out []string
+	for _, id := range ignoredChecks {
+		out = append(out, "--ignore-check", id)
+	}
+	return out
+}
 
 func (f *fixture) startProber(t *testing.T) *appliance.Prober {
 	t.Helper()
