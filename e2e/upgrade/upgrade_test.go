@@ -28,7 +28,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 	f := setup(ctx, t)
 	t.Logf("fixture ready in %s (binary, images, five trains)", time.Since(start).Round(time.Second))
 
-	t.Run("install 2099.01", func(t *testing.T) {
+	if !t.Run("install 2099.01", func(t *testing.T) {
 		begin := time.Now()
 		out := f.install(ctx, t)
 		t.Logf("install: %s; output ended:\n%s", time.Since(begin).Round(time.Second), tail(out, 4))
@@ -39,8 +39,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if seen := p.Stop(); seen.Answers < 5 || seen.Failures > 0 || strings.Join(seen.Versions, " ") != "v1" {
 			t.Errorf("the prober, on the installed app: %s", seen)
 		}
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 
@@ -54,7 +53,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		golden.Check(t, "../../testdata/upgrade/plan.txt", []byte(f.normalise(r.stdout)))
 	})
 
-	t.Run("upgrade --to 2099.03 crosses both hops with the app answering throughout", func(t *testing.T) {
+	if !t.Run("upgrade --to 2099.03 crosses both hops with the app answering throughout", func(t *testing.T) {
 		p := f.startProber(t)
 		r := f.cmd(ctx, t, "upgrade", append(f.upgradeArgs("2099.03"), "-o", "json")...)
 		seen := p.Stop()
@@ -108,8 +107,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if after := f.history(ctx, t); len(after) != len(hist) {
 			t.Errorf("a second upgrade committed: %v", after[:len(after)-len(hist)])
 		}
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 
@@ -124,7 +122,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		}
 	})
 
-	t.Run("rollback returns to the previous train", func(t *testing.T) {
+	if !t.Run("rollback returns to the previous train", func(t *testing.T) {
 		p := f.startProber(t)
 		r := f.cmd(ctx, t, "rollback", "-o", "json")
 		seen := p.Stop()
@@ -145,19 +143,17 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if err := inOrder(seen.Versions, "v3", "v2"); err != nil {
 			t.Error(err)
 		}
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 
-	t.Run("an upgrade killed at every step is resumed by a rerun", func(t *testing.T) {
+	if !t.Run("an upgrade killed at every step is resumed by a rerun", func(t *testing.T) {
 		f.killedAtEveryStep(ctx, t)
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 
-	t.Run("a hop whose release never becomes Ready is rolled back and the old version keeps answering", func(t *testing.T) {
+	if !t.Run("a hop whose release never becomes Ready is rolled back and the old version keeps answering", func(t *testing.T) {
 		before := f.history(ctx, t)
 		p := f.startProber(t)
 		r := f.cmd(ctx, t, "upgrade", append(f.upgradeArgs("2099.04"), "--timeout", "60s", "-o", "json")...)
@@ -187,8 +183,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if seen.Failures > 0 || strings.Join(seen.Versions, " ") != "v3" {
 			t.Errorf("the old version did not keep answering alone: %s", seen)
 		}
-	})
-	if t.Failed() {
+	}) {
 		return
 	}
 
