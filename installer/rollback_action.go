@@ -103,8 +103,14 @@ func (rb *Rollback) Run(ctx context.Context, st *status.Status) error {
 	switch {
 	case pending != nil && pending.Phase == phaseRollingBack:
 		st.Info("finishing the rollback of %s → %s that an earlier run started", pending.From, pending.To)
+	case pending != nil && (pending.Phase == phaseStopped || pending.IrreversibleMayHaveRun):
+		// A hop stopped after an irreversible step: the way back is its pre-upgrade backup.
+		return &RollbackRefusedError{From: pending.From, To: pending.To, Irreversible: pending.Irreversible,
+			Reason: fmt.Sprintf("the hop %s → %s stopped after steps that cannot be undone may have run: returning the desired state to %s would run %s on what %s left behind; restore the pre-upgrade backup instead, or fix what failed and run the same upgrade again",
+				pending.From, pending.To, pending.From, pending.From, pending.To),
+			Restore: (&hop{u: u, from: trainOrStub(in.Catalog, pending.From), files: files, pending: pending}).restoreAdvice()}
 	case pending != nil:
-		return &PendingUpgradeError{Pending: pending, Asked: "a rollback"}
+		return &RollbackPendingError{Pending: pending}
 	default:
 		hist, err := ReadUpgradeHistory(dir)
 		if err != nil {
@@ -162,6 +168,24 @@ func (rb *Rollback) Run(ctx context.Context, st *status.Status) error {
 	}
 	st.Info("rolled back %s → %s: the desired state is train %s again (commit %s)", to.Name, from.Name, from.Name, short(h.pending.RollbackCommit))
 	return nil
+}
+
+// RollbackPendingError: an upgrade's hop is under way; it is finished (or rolled back by the
+// upgrade itself) first. Exit code 1.
+type RollbackPendingError struct{ Pending *pendingUpgrade }
+
+func (e *RollbackPendingError) Error() string {
+	p := e.Pending
+	return fmt.Sprintf("an upgrade is under way (hop %s → %s, %s, recorded in %s): finish it first with `docs-appliance upgrade --to %s` (the same arguments); a hop that fails is rolled back by the upgrade itself, and rollback then returns to the train before the last hop",
+		p.From, p.To, p.Phase, upgradePendingFile, p.Target)
+}
+
+// trainOrStub is the named train, or one of that name only (the advice needs its name).
+func trainOrStub(cat *bundles.Catalog, name string) *bundles.Train {
+	if t, err := cat.Get(name); err == nil {
+		return t
+	}
+	return &bundles.Train{Name: name}
 }
 
 // lastHop is the hop a rollback reverts: the newest recorded hop that changed the train (hops

@@ -57,9 +57,21 @@ func TestRollbackRefusals(t *testing.T) {
 	if err := writePending(rb.Root.Path(rb.StateDir), &pendingUpgrade{Target: "2099.03", From: "2099.02", To: "2099.03", Phase: phasePushed}); err != nil {
 		t.Fatal(err)
 	}
-	var pu *PendingUpgradeError
-	if err := rb.Run(ctx, status.Discard()); !errors.As(err, &pu) {
+	var rp *RollbackPendingError
+	if err := rb.Run(ctx, status.Discard()); !errors.As(err, &rp) || !strings.Contains(err.Error(), "upgrade --to 2099.03") {
 		t.Errorf("pending: %v", err)
+	}
+	// A hop stopped after an irreversible step (pending, not recorded as done): refused, exit 3,
+	// naming what cannot be undone and how to restore.
+	rb = standinRollback(t, "2099.03", up)
+	if err := writePending(rb.Root.Path(rb.StateDir), &pendingUpgrade{Target: "2099.03", From: "2099.02", To: "2099.03", Phase: phaseStopped,
+		IrreversibleMayHaveRun: true, Commit: irr.Commit, Irreversible: irr.Irreversible}); err != nil {
+		t.Fatal(err)
+	}
+	err = rb.Run(ctx, status.Discard())
+	if !errors.As(err, &refused) || refused.ExitCode() != ExitHopFailed || !strings.Contains(err.Error(), "cannot be undone: docs:") ||
+		!strings.Contains(err.Error(), "docs-appliance restore --from") {
+		t.Errorf("stopped: %v", err)
 	}
 }
 

@@ -167,3 +167,38 @@ func TestUpgradeDoctorKnowsEveryTrainOfTheUpgrade(t *testing.T) {
 		t.Errorf("unknown check: %v", err)
 	}
 }
+
+// The k3s and flux steps are skipped, saying why, when the hop does not change them; a bundle
+// makes the k3s step place its images even when k3s stays.
+func TestUpgradeStepListSkipsWhatTheHopDoesNotChange(t *testing.T) {
+	train := func(name, k3s, flux string) *bundles.Train {
+		return &bundles.Train{Name: name, K3s: bundles.K3s{Version: k3s}, Flux: bundles.Flux{Version: flux}}
+	}
+	plan := func(u *Upgrade, from, to *bundles.Train) map[string]steps.Result {
+		h := &hop{u: u, from: from, to: to}
+		h.list = h.steps()
+		out := map[string]steps.Result{}
+		for _, s := range h.plan().Steps {
+			out[s.ID] = s
+		}
+		return out
+	}
+	same := plan(&Upgrade{}, train("2099.10", "v1.35.4+k3s1", "v2.9.5"), train("2099.11", "v1.35.4+k3s1", "v2.9.5"))
+	if s := same["k3s"]; s.Outcome != steps.Skipped || s.Why != "k3s stays v1.35.4+k3s1" {
+		t.Errorf("k3s unchanged: %+v", s)
+	}
+	if s := same["flux"]; s.Outcome != steps.Skipped || s.Title != "2099.10 → 2099.11: Keeping Flux v2.9.5" {
+		t.Errorf("flux unchanged: %+v", s)
+	}
+	moved := plan(&Upgrade{}, train("2099.10", "v1.35.4+k3s1", "v2.9.5"), train("2099.11", "v1.36.0+k3s1", "v2.10.0"))
+	if moved["k3s"].Outcome != stepPlanned || moved["flux"].Outcome != stepPlanned || !strings.Contains(moved["flux"].Title, "v2.9.5 → v2.10.0") {
+		t.Errorf("both moved: %+v %+v", moved["k3s"], moved["flux"])
+	}
+	bundled := plan(&Upgrade{Bundle: "/b.tar.zst"}, train("2099.10", "v1.35.4+k3s1", "v2.9.5"), train("2099.11", "v1.35.4+k3s1", "v2.9.5"))
+	if s := bundled["k3s"]; s.Outcome != stepPlanned || !strings.Contains(s.Title, "Placing the bundle's images") {
+		t.Errorf("k3s with a bundle: %+v", s)
+	}
+	if s := bundled["images"]; !strings.Contains(s.Title, "Verifying and importing the bundle of train 2099.11") {
+		t.Errorf("images with a bundle: %+v", s)
+	}
+}

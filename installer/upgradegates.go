@@ -73,7 +73,7 @@ func (u *UpgradePlan) cluster(ctx context.Context) (*cluster.Client, error) {
 // upgrade starts only when none fails.
 func (u *UpgradePlan) doctorGate(ctx context.Context, st *status.Status, c *cluster.Client, reachErr error) upgrade.Gate {
 	d := &Doctor{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.Runner, Trains: u.trains}
-	return doctorGate(ctx, st, d, reachErr, nil)
+	return doctorGate(ctx, st, d, reachErr, u.IgnoreChecks)
 }
 
 // doctorGate runs d; a failure of a check in ignore is reported, not counted.

@@ -8,6 +8,7 @@ import (
 	"sort"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/render"
@@ -36,6 +37,8 @@ type UpgradePlan struct {
 	Runner     host.Runner
 	// Diff keeps every file's whole diff in the plan.
 	Diff bool
+	// IgnoreChecks are doctor checks the doctor gate reports and does not count, as upgrade's.
+	IgnoreChecks []string
 	// FreeSpace measures a host path's filesystem (Root.FreeSpace when nil).
 	FreeSpace func(path string) (host.DiskSpace, error)
 
@@ -50,6 +53,9 @@ type UpgradePlan struct {
 func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if _, err := os.Stat(SavedConfigPath(u.StateDir)); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
+	}
+	if _, err := doctor.Select(doctor.All(), u.IgnoreChecks, nil); err != nil {
+		return fmt.Errorf("--ignore-check: %w", err)
 	}
 	trains, _, err := readTrainFiles(u.TrainFiles)
 	if err != nil {

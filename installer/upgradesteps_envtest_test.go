@@ -66,6 +66,17 @@ func TestUpgradeStepsOnAnAPIServer(t *testing.T) {
 		t.Errorf("doctor gate ignoring all but %s: %+v", failed[0], g)
 	}
 
+	// upgrade --plan's doctor gate honours the same --ignore-check.
+	plan := &UpgradePlan{StateDir: u.StateDir, TrainFiles: u.TrainFiles, ChartsDir: u.ChartsDir, Kubeconfig: env.Kubeconfig, Root: "/", IgnoreChecks: failed}
+	if err := plan.Run(ctx, status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range plan.Plan.Gates {
+		if g.ID == GateDoctor && (g.Outcome != upgrade.Pass || !strings.Contains(g.Message, "ignored (--ignore-check)")) {
+			t.Errorf("the plan's doctor gate ignoring %v: %+v", failed, g)
+		}
+	}
+
 	// Images: every one of train 2099.02's on the node but the stand-in's new image.
 	setNode := func(version string, images ...string) {
 		t.Helper()

@@ -39,6 +39,7 @@ func newUpgradeCommand(app *App) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if plan {
+				p.IgnoreChecks = u.IgnoreChecks
 				return runUpgradePlan(cmd, app, p)
 			}
 			u.StateDir, u.Root, u.Runner = app.hostStateDir(), host.Root(app.flags.root), host.ExecRunner{}
