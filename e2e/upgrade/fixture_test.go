@@ -259,6 +259,22 @@ func (f *fixture) waitVersion(ctx context.Context, t *testing.T, version, chart 
 	}
 }
 
+// waitDomain waits until the app answers for domain (its chart's MESSAGE names it).
+func (f *fixture) waitDomain(ctx context.Context, t *testing.T, domain string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		body := f.answer(ctx, t)
+		if strings.Contains(body, "stand-in for Docs at "+domain+"\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the app does not answer for %s:\n%s", domain, strings.ReplaceAll(body, f.token, "<token>"))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
 // savedTrain is the train the saved config names.
 func (f *fixture) savedTrain(t *testing.T) string {
 	t.Helper()

@@ -73,6 +73,7 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 		t.Errorf("steps never killed (they did not start in any run): %v", missed)
 	}
 	f.waitVersion(ctx, t, "v3", "0.3.0")
+	f.waitDomain(ctx, t, changedDomain) // the config change before the hop is kept
 	if got := f.savedTrain(t); got != "2099.03" {
 		t.Errorf("the saved config names train %s", got)
 	}

@@ -17,6 +17,9 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/golden"
 )
 
+// changedDomain is the domain a config change between upgrades sets.
+const changedDomain = "changed.e2e.test"
+
 // probeEvery is the prober's period: the app is asked which version it is ten times a second.
 const probeEvery = 100 * time.Millisecond
 
@@ -143,6 +146,25 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if err := inOrder(seen.Versions, "v3", "v2"); err != nil {
 			t.Error(err)
 		}
+	}) {
+		return
+	}
+
+	// Config changes keep working between upgrades: one through install on the train the
+	// appliance runs now, carried by the next hop.
+	if !t.Run("a config change between upgrades goes through install on the current train", func(t *testing.T) {
+		before := f.history(ctx, t)
+		out, err := f.app.Command(ctx, "--state-dir", f.state, "install", "--kubeconfig", f.kconf, "--config", f.config,
+			"--train-file", f.files["2099.02"], "--charts", f.charts, "--non-interactive", "--timeout", "5m", "--set", "domain="+changedDomain).CombinedOutput()
+		if err != nil {
+			t.Fatalf("install --set domain=%s on train 2099.02: %v\n%s", changedDomain, err, out)
+		}
+		hist := f.history(ctx, t)
+		if len(hist) != len(before)+1 || !strings.Contains(string(out), "config change: domain") {
+			t.Errorf("want one config-change commit:\n%s", tail(string(out), 6))
+		}
+		f.waitDomain(ctx, t, changedDomain)
+		f.waitVersion(ctx, t, "v2", "0.2.0")
 	}) {
 		return
 	}
