@@ -148,3 +148,30 @@ func getOnce(addr string, timeout time.Duration) (string, error) {
 	}
 	return "(unversioned)", nil
 }
+
+// InOrder checks that the versions a Prober saw (repeats folded) went through want in order: the
+// first and the last are want's, each of want answered, and none answered after a version two or
+// more newer had. During a rolling update the old and the new release both answer for a moment
+// (the new one is Ready, the old one serves on through its preStop pause), so the sequence may go
+// back and forth between neighbours: v2 v3 v2 v3.
+func InOrder(seen []string, want ...string) error {
+	rank := map[string]int{}
+	for n, v := range want {
+		rank[v] = n
+	}
+	if len(seen) == 0 || seen[0] != want[0] || seen[len(seen)-1] != want[len(want)-1] {
+		return fmt.Errorf("versions answered %v, want %v in order", seen, want)
+	}
+	high, hit := 0, map[string]bool{}
+	for _, v := range seen {
+		r, ok := rank[v]
+		if !ok || r < high-1 {
+			return fmt.Errorf("versions answered %v, want %v in order (%s came out of turn)", seen, want, v)
+		}
+		hit[v], high = true, max(high, r)
+	}
+	if len(hit) != len(want) {
+		return fmt.Errorf("versions answered %v: not every one of %v", seen, want)
+	}
+	return nil
+}

@@ -51,3 +51,31 @@ func Signalled(t *testing.T, cmd *exec.Cmd, match func(line string) bool, sig os
 	err := <-done
 	return out.String(), signalled, err
 }
+
+// StepAt is the index, from `from` on, of the step whose start the status line announces ("►
+// <title>"), or -1. Titles may share their first words (every step of an upgrade hop begins with
+// the hop, "2099.02 → 2099.03: Checking ..."), so the line is the step whose title it shares the
+// most leading words with, among all titles (an earlier step run again by a rerun is not a later
+// one), and at least four of them (titles that depend on facts keep those, as StepStarted).
+func StepAt(titles []string, from int, line string) int {
+	rest, ok := strings.CutPrefix(line, "► ")
+	if !ok {
+		return -1
+	}
+	words := strings.Fields(rest)
+	best, bestN := -1, 0
+	for n, title := range titles {
+		tw := strings.Fields(title)
+		same := 0
+		for same < len(tw) && same < len(words) && tw[same] == words[same] {
+			same++
+		}
+		if same >= min(4, len(tw)) && same > bestN {
+			best, bestN = n, same
+		}
+	}
+	if best < from {
+		return -1
+	}
+	return best
+}

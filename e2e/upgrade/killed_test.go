@@ -27,9 +27,9 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 		t.Fatalf("the dry run from 2099.02 lists %d hops, want 1", len(plan))
 	}
 	steps := plan[0]
-	var ids []string
+	var ids, titles []string
 	for _, s := range steps {
-		ids = append(ids, s.ID+"("+s.Outcome+")")
+		ids, titles = append(ids, s.ID+"("+s.Outcome+")"), append(titles, s.Title)
 	}
 	t.Logf("the hop's steps: %s", strings.Join(ids, " → "))
 	before := f.history(ctx, t)
@@ -40,7 +40,7 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 	for round := 0; round <= len(steps) && !finished; round++ {
 		at := -1
 		match := func(line string) bool {
-			at = startedStep(steps, next, line)
+			at = appliance.StepAt(titles, next, line)
 			return at >= 0
 		}
 		begin := time.Now()
@@ -88,34 +88,6 @@ func (f *fixture) killedAtEveryStep(ctx context.Context, t *testing.T) {
 	if r := f.cmd(ctx, t, "upgrade", f.upgradeArgs("2099.03")...); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "up to date") {
 		t.Errorf("after the resumed hop, upgrade does not say up to date: %s", r)
 	}
-}
-
-// startedStep is the index of the step, from `from` on, whose start the status line announces,
-// or -1. Every title of a hop begins with the hop ("2099.02 → 2099.03: Checking ..."), so the
-// first four words (appliance.StepStarted) do not tell steps apart: the line is the step whose
-// title it shares the most leading words with, among all the hop's steps (an earlier step run
-// again by a rerun is not a later one), and at least four (titles that depend on facts keep those).
-func startedStep(steps []planStep, from int, line string) int {
-	rest, ok := strings.CutPrefix(line, "► ")
-	if !ok {
-		return -1
-	}
-	words := strings.Fields(rest)
-	best, bestN := -1, 0
-	for n := range steps {
-		title := strings.Fields(steps[n].Title)
-		same := 0
-		for same < len(title) && same < len(words) && title[same] == words[same] {
-			same++
-		}
-		if same >= min(4, len(title)) && same > bestN {
-			best, bestN = n, same
-		}
-	}
-	if best < from {
-		return -1
-	}
-	return best
 }
 
 // checkAppKept checks that the app's namespace, Deployment, Service and Secret are all there.

@@ -4,7 +4,6 @@ package upgrade
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -99,7 +98,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if seen.Failures > 0 {
 			t.Errorf("the app did not answer %d times during the upgrade", seen.Failures)
 		}
-		if err := inOrder(seen.Versions, "v1", "v2", "v3"); err != nil {
+		if err := appliance.InOrder(seen.Versions, "v1", "v2", "v3"); err != nil {
 			t.Error(err)
 		}
 
@@ -143,7 +142,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if seen.Failures > 0 {
 			t.Errorf("the app did not answer %d times during the rollback", seen.Failures)
 		}
-		if err := inOrder(seen.Versions, "v3", "v2"); err != nil {
+		if err := appliance.InOrder(seen.Versions, "v3", "v2"); err != nil {
 			t.Error(err)
 		}
 	}) {
@@ -252,33 +251,6 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		}
 	})
 	t.Logf("package wall time so far: %s (node up in %s)", time.Since(start).Round(time.Second), testNode.Took.Round(time.Second))
-}
-
-// inOrder checks that the versions that answered (repeats folded) went through want in order:
-// the first and the last are want's, each of want answered, and once a version answered none
-// older than the one before it did again. During a rolling update the old and the new release
-// both answer for a moment (the new one is Ready, the old one serves on through its preStop
-// pause), so the sequence may go back and forth between neighbours: v2 v3 v2 v3.
-func inOrder(seen []string, want ...string) error {
-	rank := map[string]int{}
-	for n, v := range want {
-		rank[v] = n
-	}
-	if len(seen) == 0 || seen[0] != want[0] || seen[len(seen)-1] != want[len(want)-1] {
-		return fmt.Errorf("versions answered %v, want %v in order", seen, want)
-	}
-	high, hit := 0, map[string]bool{}
-	for _, v := range seen {
-		r, ok := rank[v]
-		if !ok || r < high-1 {
-			return fmt.Errorf("versions answered %v, want %v in order (%s came out of turn)", seen, want, v)
-		}
-		hit[v], high = true, max(high, r)
-	}
-	if len(hit) != len(want) {
-		return fmt.Errorf("versions answered %v: not every one of %v", seen, want)
-	}
-	return nil
 }
 
 // upgradeArgs are upgrade's arguments to train to.
