@@ -106,7 +106,7 @@ func (rb *Rollback) Run(ctx context.Context, st *status.Status) error {
 	case pending != nil && (pending.Phase == phaseStopped || pending.IrreversibleMayHaveRun):
 		// A hop stopped after an irreversible step: the way back is its pre-upgrade backup.
 		return &RollbackRefusedError{From: pending.From, To: pending.To, Irreversible: pending.Irreversible,
-			Reason: fmt.Sprintf("the hop %s → %s stopped after steps that cannot be undone may have run: returning the desired state to %s would run %s on what %s left behind; restore the pre-upgrade backup instead, or fix what failed and run the same upgrade again",
+			Reason: fmt.Sprintf("the hop %s → %s stopped after steps that cannot be undone may have run: returning the desired state to %s would run %s on what %s left behind; the way back is below; or fix what failed and run the same upgrade again",
 				pending.From, pending.To, pending.From, pending.From, pending.To),
 			Restore: (&hop{u: u, from: trainOrStub(in.Catalog, pending.From), files: files, pending: pending}).restoreAdvice()}
 	case pending != nil:
@@ -125,10 +125,10 @@ func (rb *Rollback) Run(ctx context.Context, st *status.Status) error {
 			Commit: rec.Commit, BackupSet: rec.BackupSet, Irreversible: rec.Irreversible, StartedAt: time.Now().UTC(),
 			Failure: "rollback asked for by the operator"}
 		if len(rec.Irreversible) > 0 || rec.Outcome == HopStopped {
-			h := &hop{u: u, files: files, pending: pending}
+			h := &hop{u: u, from: trainOrStub(in.Catalog, rec.From), files: files, pending: pending}
 			return &RollbackRefusedError{From: rec.From, To: rec.To, Irreversible: rec.Irreversible,
 				Reason:  fmt.Sprintf("the hop %s → %s ran steps that cannot be undone: returning the desired state to %s would run %s on what %s left behind; restore the pre-upgrade backup instead", rec.From, rec.To, rec.From, rec.From, rec.To),
-				Restore: restoreAdvice(in.Config, rec.BackupSet, h.files[rec.From], rb.StateDir)}
+				Restore: h.restoreAdvice()}
 		}
 	}
 	from, err := in.Catalog.Get(pending.From)

@@ -137,6 +137,17 @@ func TestUpgradeFailureAfterThePushOfAnIrreversibleHop(t *testing.T) {
 		t.Errorf("history %+v", hist)
 	}
 
+	// With no set (the stand-in appliance runs no database, so none is taken): no restore
+	// command, and the advice says what is left instead.
+	p.BackupSet, p.Phase = "", phasePushed
+	hr, _ = failHop(t, h, p, errors.New("converge: Flux did not converge"))
+	if a := hr.Restore; a == nil || a.Command != "" || a.BackupSet != "(none)" || !strings.Contains(a.Text(), "no pre-upgrade backup set to restore") ||
+		!strings.Contains(a.Text(), "reverted by hand") || strings.Contains(a.Text(), "the set was taken") {
+		t.Errorf("advice without a set: %+v", a)
+	}
+	kept = pendingOf(t, h)
+	kept.BackupSet = "20991201T030000Z"
+
 	// A rerun of the stopped hop redoes nothing before the commit and, failing again, stops
 	// again: never a rollback.
 	h2 := standinHops(t, u)[0]

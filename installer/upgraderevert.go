@@ -247,15 +247,20 @@ func (h *hop) recordRollback(context.Context, *status.Status) error {
 // RestoreAdvice is how to get back to before a hop that cannot be undone: the pre-upgrade
 // backup set and the restore command, with files where the secrets go (never their values).
 type RestoreAdvice struct {
-	BackupSet string   `json:"backupSet"`
-	Command   string   `json:"command"`
-	Notes     []string `json:"notes"`
+	BackupSet string `json:"backupSet"`
+	// Command is the restore command line; empty when no set was taken.
+	Command string   `json:"command,omitempty"`
+	Notes   []string `json:"notes"`
 }
 
 // Text is the advice for a terminal.
 func (a *RestoreAdvice) Text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "to restore the pre-upgrade backup set %s:\n  %s\n", a.BackupSet, a.Command)
+	if a.Command == "" {
+		b.WriteString("no pre-upgrade backup set to restore:\n")
+	} else {
+		fmt.Fprintf(&b, "to restore the pre-upgrade backup set %s:\n  %s\n", a.BackupSet, a.Command)
+	}
 	for _, n := range a.Notes {
 		fmt.Fprintf(&b, "  - %s\n", n)
 	}
@@ -268,12 +273,14 @@ func (h *hop) restoreAdvice() *RestoreAdvice {
 	if err != nil {
 		cfg = &config.Config{}
 	}
-	a := restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
-	if why := h.noDatabase(); why != "" && h.pending.BackupSet == "" {
-		a.BackupSet = "(none)"
-		a.Notes = append([]string{"no backup set was taken for this hop: " + why}, a.Notes...)
+	if h.noDatabase() != "" && h.pending.BackupSet == "" {
+		// No set to restore: what is left is the repository's history.
+		return &RestoreAdvice{BackupSet: "(none)", Notes: []string{
+			fmt.Sprintf("no backup set was taken for this hop: the appliance runs no database (train %s carries no cloudnative-pg)", h.from.Name),
+			fmt.Sprintf("what is left is the repository's history: once the step that cannot be undone is understood, the hop's commit %s can be reverted by hand (git revert), or fixed forward with a new train", orDash(short(h.pending.Commit))),
+		}}
 	}
-	return a
+	return restoreAdvice(cfg, h.pending.BackupSet, h.files[h.from.Name], h.u.StateDir)
 }
 
 func restoreAdvice(cfg *config.Config, set, trainFile, stateDir string) *RestoreAdvice {
