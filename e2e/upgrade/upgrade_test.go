@@ -4,6 +4,7 @@ package upgrade
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -222,11 +223,24 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		if len(res.Hops) != 1 || res.Hops[0].Outcome != "stopped" || res.Hops[0].RollbackCommit != "" {
 			t.Fatalf("want one hop stopped, nothing reverted:\n%s", r.stdout)
 		}
-		if !strings.Contains(string(res.Hops[0].Restore), "docs-appliance restore --from") {
-			t.Errorf("the result does not say how to restore: %q", res.Hops[0].Restore)
+		// The way back: the stand-in trains carry no database, so no pre-upgrade set was taken
+		// (the backup step was skipped); the advice says so and what is left, instead of a
+		// restore command for a set that does not exist.
+		var advice struct {
+			BackupSet string   `json:"backupSet"`
+			Command   string   `json:"command"`
+			Notes     []string `json:"notes"`
 		}
-		if !strings.Contains(r.stderr, "stand-in migration") || !strings.Contains(r.stderr, "restore --from") {
-			t.Errorf("the message does not say what cannot be undone and how to restore:\n%s", tail(r.stderr, 12))
+		if err := json.Unmarshal(res.Hops[0].Restore, &advice); err != nil {
+			t.Fatalf("the stopped hop's restore advice: %v\n%s", err, res.Hops[0].Restore)
+		}
+		if advice.BackupSet != "(none)" || advice.Command != "" || !strings.Contains(strings.Join(advice.Notes, "\n"), "git revert") {
+			t.Errorf("want advice saying no set was taken and what is left: %+v", advice)
+		}
+		for _, want := range []string{"cannot be undone: standin: stand-in migration", "no pre-upgrade backup set to restore", "git revert"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("the message lacks %q:\n%s", want, tail(r.stderr, 12))
+			}
 		}
 		hist := f.history(ctx, t)
 		if len(hist) != len(before)+1 || !strings.HasPrefix(hist[0], "upgrade 2099.03 → 2099.05") {
@@ -243,7 +257,7 @@ func TestUpgradeAlongStandinTrains(t *testing.T) {
 		}
 
 		rb := f.cmd(ctx, t, "rollback")
-		if rb.code != 3 || !strings.Contains(rb.stderr, "standin") || !strings.Contains(rb.stderr, "restore --from") {
+		if rb.code != 3 || !strings.Contains(rb.stderr, "cannot be undone: standin") || !strings.Contains(rb.stderr, "no pre-upgrade backup set to restore") {
 			t.Errorf("rollback after an irreversible hop must refuse, naming the step and the restore: %s", rb)
 		}
 		if after := f.history(ctx, t); len(after) != len(hist) {
