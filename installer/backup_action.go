@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/suitenumerique/docs-appliance/bundles"
 	"github.com/suitenumerique/docs-appliance/installer/backup"
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -25,8 +26,10 @@ import (
 
 // backupSource is what both backup commands read: the appliance as doctor reaches it.
 type backupSource struct {
-	// StateDir is the appliance's state folder (host path); TrainFile a train given as a file.
+	// StateDir is the appliance's state folder (host path); TrainFile a train given as a file,
+	// Trains more, parsed (upgrade's).
 	StateDir, TrainFile string
+	Trains              []*bundles.Train
 	// Kubeconfig: the appliance runs on this existing cluster; empty is k3s on this host.
 	Kubeconfig string
 	Root       host.Root
@@ -63,7 +66,7 @@ func (b backupSource) open() (*Inputs, error) {
 	if _, err := os.Stat(SavedConfigPath(b.StateDir)); err != nil {
 		return nil, &NoApplianceError{StateDir: b.StateDir}
 	}
-	in, err := (&Doctor{StateDir: b.StateDir, TrainFile: b.TrainFile}).inputs()
+	in, err := (&Doctor{StateDir: b.StateDir, TrainFile: b.TrainFile, Trains: b.Trains}).inputs()
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,9 @@ type Doctor struct {
 	StateDir string
 	// TrainFile is a train given as a file (the one a test installed with).
 	TrainFile string
+	// Trains are more trains given as files, parsed, oldest first (upgrade's --train-file): a
+	// train whose required stop is one of them loads after it.
+	Trains []*bundles.Train
 	// Kubeconfig: the appliance runs on this existing cluster; the host
 	// checks skip. Empty: k3s on this host.
 	Kubeconfig string
@@ -288,6 +291,14 @@ func (d *Doctor) inputs() (*Inputs, error) {
 	cat, err := bundles.LoadEmbedded()
 	if err != nil {
 		return nil, fmt.Errorf("loading release trains: %w", err)
+	}
+	for _, t := range d.Trains {
+		if _, err := cat.Get(t.Name); err == nil {
+			continue
+		}
+		if err := cat.Add(t); err != nil {
+			return nil, fmt.Errorf("adding train %s: %w", t.Name, err)
+		}
 	}
 	if d.TrainFile != "" {
 		data, err := os.ReadFile(d.TrainFile)

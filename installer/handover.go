@@ -56,6 +56,11 @@ func (i *Install) checkInputs(ctx context.Context, in *Inputs, existing bool) er
 	if err := checkEnvironmentKept(i.Inputs.StateDir, in.Config); err != nil {
 		return err
 	}
+	if !i.upgrading {
+		if err := checkTrainKept(i.Inputs.StateDir, in.Config); err != nil {
+			return err
+		}
+	}
 	if err := checkPinned(in.Train, existing); err != nil {
 		return err
 	}

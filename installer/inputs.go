@@ -109,6 +109,9 @@ func LoadInputs(o InputOptions) (*Inputs, error) {
 	if err := cfg.Resolve(o.Sets); err != nil {
 		return nil, err
 	}
+	// An installed appliance stays on its train unless the config names another (which only
+	// upgrade moves to).
+	cfg.DefaultTrain(savedTrain(o.StateDir), "the train this appliance runs (its saved config)")
 	if fileTrain != nil {
 		cfg.DefaultTrain(fileTrain.Name, "--train-file "+o.TrainFile)
 	}

@@ -64,6 +64,8 @@ type Install struct {
 	// locked: the caller holds the state folder's lock (restore); restore adds its steps.
 	locked  bool
 	restore *restoreRun
+	// upgrading: the train may differ from the installed one (upgrade's hop runs install's steps).
+	upgrading bool
 
 	// Plan is filled by a dry run.
 	Plan *Plan

@@ -56,7 +56,7 @@ func (r *run) publishInput() gitops.PublishInput {
 	in := r.in
 	return gitops.PublishInput{
 		Result: r.res, Identity: in.Store.Identity(), Recipients: in.Recipients(), Config: in.Config,
-		Version: release.Version, Author: r.author(),
+		Version: release.Version, Author: r.author(), Subject: r.subject, Preamble: r.preamble,
 	}
 }
 
@@ -84,8 +84,15 @@ func (r *run) commitDone(context.Context) (string, error) {
 }
 
 func (r *run) commit(ctx context.Context, st *status.Status) error {
-	// Validation before reconciliation: the render is checked as an operator's push would be,
-	// with the train, Flux's CRDs and the appliance's key, before it can reach Flux.
+	if err := r.validateRender(ctx); err != nil {
+		return err
+	}
+	return r.publish(ctx, st)
+}
+
+// validateRender checks the staged render before it can reach Flux: as an operator's push would
+// be, with the train, Flux's CRDs and the appliance's key.
+func (r *run) validateRender(ctx context.Context) error {
 	rep, err := validate.Run(ctx, r.repo.Dir(), validate.Options{Train: r.in.Train, FluxManifests: gitops.FluxManifests,
 		Decrypt: AgeDecrypter(r.in.Store.Identity())})
 	if err != nil {
@@ -95,6 +102,11 @@ func (r *run) commit(ctx context.Context, st *status.Status) error {
 		return fmt.Errorf("the render does not validate (a defect of this build: send the findings to its maintainers):\n%s", rep.Text())
 	}
 	r.repo.ValidatedBy("validated by docs-appliance install against train " + r.in.Train.Name)
+	return nil
+}
+
+// publish commits and pushes the validated render, and asks Flux to look.
+func (r *run) publish(ctx context.Context, st *status.Status) error {
 	pub, err := r.staged.Commit(ctx)
 	if err != nil {
 		return err

@@ -56,6 +56,8 @@ type run struct {
 	converged  time.Duration
 	// userPathReport is what the user-path step found.
 	userPathReport *doctor.Report
+	// subject and preamble override the commit message's first line and open its body (upgrade).
+	subject, preamble string
 }
 
 func (r *run) close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -71,23 +72,45 @@ func (u *UpgradePlan) cluster(ctx context.Context) (*cluster.Client, error) {
 // doctorGate runs the doctor's checks (read-only) when the cluster answers:
 // upgrade starts only when none fails.
 func (u *UpgradePlan) doctorGate(ctx context.Context, st *status.Status, c *cluster.Client, reachErr error) upgrade.Gate {
+	d := &Doctor{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.Runner, Trains: u.trains}
+	return doctorGate(ctx, st, d, reachErr, u.IgnoreChecks)
+}
+
+// doctorGate runs d; a failure of a check in ignore is reported, not counted.
+func doctorGate(ctx context.Context, st *status.Status, d *Doctor, reachErr error, ignore []string) upgrade.Gate {
 	g := upgrade.Gate{ID: GateDoctor, Fix: "run docs-appliance doctor and apply the fix under each failure"}
 	if reachErr != nil {
 		g.Outcome, g.Message = upgrade.NotChecked, "cluster unreachable: "+reachErr.Error()
 		g.Fix = "run the plan where the cluster answers (doctor's checks need it)"
 		return g
 	}
-	d := &Doctor{StateDir: u.StateDir, Kubeconfig: u.Kubeconfig, Root: u.root(), Runner: u.Runner, TrainFile: u.installedFile}
 	if err := d.Run(ctx, st); err != nil {
 		g.Outcome, g.Message = upgrade.Fail, "doctor could not run: "+err.Error()
 		return g
 	}
-	if failed := d.Report.IDs(doctor.Failed); len(failed) > 0 {
-		g.Outcome, g.Message = upgrade.Fail, fmt.Sprintf("%d check(s) fail: %s", len(failed), strings.Join(failed, ", "))
+	failed, ignored := splitIgnored(d.Report.IDs(doctor.Failed), ignore)
+	note := ""
+	if len(ignored) > 0 {
+		note = fmt.Sprintf("; ignored (--ignore-check): %s", strings.Join(ignored, ", "))
+	}
+	if len(failed) > 0 {
+		g.Outcome, g.Message = upgrade.Fail, fmt.Sprintf("%d check(s) fail: %s%s", len(failed), strings.Join(failed, ", "), note)
 		return g
 	}
-	g.Outcome, g.Message = upgrade.Pass, fmt.Sprintf("no check fails (%d run)", len(d.Report.Results))
+	g.Outcome, g.Message = upgrade.Pass, fmt.Sprintf("no check fails (%d run)%s", len(d.Report.Results), note)
 	return g
+}
+
+// splitIgnored parts failed check IDs into those that count and those the operator ignores.
+func splitIgnored(failed, ignore []string) (counted, ignored []string) {
+	for _, id := range failed {
+		if slices.Contains(ignore, id) {
+			ignored = append(ignored, id)
+		} else {
+			counted = append(counted, id)
+		}
+	}
+	return counted, ignored
 }
 
 // diskGate: the path's new images land in k3s's images folder and again

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/installer/doctor"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/render"
@@ -35,13 +37,15 @@ type UpgradePlan struct {
 	Runner     host.Runner
 	// Diff keeps every file's whole diff in the plan.
 	Diff bool
+	// IgnoreChecks are doctor checks the doctor gate reports and does not count, as upgrade's.
+	IgnoreChecks []string
 	// FreeSpace measures a host path's filesystem (Root.FreeSpace when nil).
 	FreeSpace func(path string) (host.DiskSpace, error)
 
 	// Plan is filled by Run.
 	Plan *upgrade.Plan
-	// installedFile is the --train-file of the installed train, for doctor.
-	installedFile string
+	// trains are the parsed TrainFiles, for doctor.
+	trains []*bundles.Train
 }
 
 // Run computes the plan. An error means there is no plan (no appliance, a
@@ -50,7 +54,10 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if _, err := os.Stat(SavedConfigPath(u.StateDir)); err != nil {
 		return &NoApplianceError{StateDir: u.StateDir}
 	}
-	trains, files, err := readTrainFiles(u.TrainFiles)
+	if _, err := doctor.Select(doctor.All(), u.IgnoreChecks, nil); err != nil {
+		return fmt.Errorf("--ignore-check: %w", err)
+	}
+	trains, _, err := readTrainFiles(u.TrainFiles)
 	if err != nil {
 		return err
 	}
@@ -59,7 +66,7 @@ func (u *UpgradePlan) Run(ctx context.Context, st *status.Status) error {
 	if st.End(err) != nil {
 		return fmt.Errorf("reading the installed appliance: %w", err)
 	}
-	u.installedFile = files[in.Config.Train]
+	u.trains = trains
 	to := u.To
 	if to == "" {
 		to = in.Catalog.Latest().Name
@@ -148,6 +155,9 @@ func readTrainFiles(files []string) ([]*bundles.Train, map[string]string, error)
 			return nil, nil, fmt.Errorf("loading --train-file %s: %w", f, err)
 		}
 		out = append(out, t)
+		if abs, err := filepath.Abs(f); err == nil {
+			f = abs // messages name it, for commands run elsewhere
+		}
 		byName[t.Name] = f
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

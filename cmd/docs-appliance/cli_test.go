@@ -167,7 +167,8 @@ func TestJSONOutputIsOneDocument(t *testing.T) {
 		{"airgap keygen: key exists", []string{"airgap", "keygen", keys}, "already exists"},
 		{"configure: nothing saved", []string{"configure", "--non-interactive"}, "does not exist"},
 		{"preflight: unknown check", []string{"preflight", "--root", root, "--ignore-preflight", "nope"}, "nope"},
-		{"upgrade: without --plan", []string{"upgrade"}, "only --plan"},
+		{"upgrade: no appliance", []string{"upgrade"}, "no appliance is installed"},
+		{"rollback: no appliance", []string{"rollback"}, "no appliance is installed"},
 		{"upgrade --plan: no appliance", []string{"upgrade", "--plan"}, "no appliance is installed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

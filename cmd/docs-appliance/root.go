@@ -67,6 +67,7 @@ func newRootCommand(app *App) *cobra.Command {
 		newRenderCommand(app),
 		newInstallCommand(app),
 		newUpgradeCommand(app),
+		newRollbackCommand(app),
 		newAirgapCommand(app),
 		newPreflightCommand(app),
 		newResetCommand(app),

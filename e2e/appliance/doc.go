@@ -9,5 +9,11 @@
 //	env.WriteTrain(t, trainPath, chartsDir, []appliance.Chart{...}, append(env.Pins, pins...))
 //	out, err := env.Command(ctx, "--state-dir", state, "install", ...).CombinedOutput()
 //
-// e2e/install (the install test) and e2e/cnpg (the appliance on a real CloudNativePG) use it.
+// For the upgrade test, trains of other names and places in the graph (WriteTrainAs with a Train
+// head and Chart.Version), the stand-in re-tagged per version (StandinVersions), an availability
+// prober inside the node's namespace (StartProber), and a command killed when a step starts
+// (Signalled, StepStarted).
+//
+// e2e/install (the install test), e2e/cnpg (the appliance on a real CloudNativePG) and
+// e2e/upgrade (upgrade and rollback along stand-in trains) use it.
 package appliance

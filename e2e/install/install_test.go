@@ -3,14 +3,12 @@
 package install
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -394,43 +392,16 @@ func (e *env) installSignalledAt(ctx context.Context, t *testing.T, at string, s
 // whether the step started.
 func (e *env) installSignalledAtStep(ctx context.Context, t *testing.T, title string, sig os.Signal, extra ...string) (string, bool) {
 	t.Helper()
-	words := strings.Fields(title)
-	if len(words) > 4 {
-		words = words[:4]
-	}
-	prefix := "► " + strings.Join(words, " ")
-	return e.signalled(ctx, t, func(line string) bool { return strings.HasPrefix(line, prefix) }, sig, extra...)
+	return e.signalled(ctx, t, appliance.StepStarted(title), sig, extra...)
 }
 
 func (e *env) signalled(ctx context.Context, t *testing.T, match func(string) bool, sig os.Signal, extra ...string) (string, bool) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, e.bin, e.args(e.state, extra...)...)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait(); pw.Close() }()
-	var out strings.Builder
-	killed := false
-	sc := bufio.NewScanner(pr)
-	for sc.Scan() {
-		line := sc.Text()
-		out.WriteString(line + "\n")
-		if !killed && match(line) {
-			// Our own child, by its PID.
-			if err := cmd.Process.Signal(sig); err != nil {
-				t.Fatal(err)
-			}
-			killed = true
-		}
-	}
-	err := <-done
+	out, killed, err := appliance.Signalled(t, exec.CommandContext(ctx, e.bin, e.args(e.state, extra...)...), match, sig)
 	if !killed && err != nil {
-		t.Fatalf("the install failed before it could be signalled: %v\n%s", err, out.String())
+		t.Fatalf("the install failed before it could be signalled: %v\n%s", err, out)
 	}
-	return out.String(), killed
+	return out, killed
 }
 
 // checkConverged checks every Flux Kustomization Ready at the branch head, Flux and the git

@@ -39,6 +39,9 @@ type PublishInput struct {
 	// Version is the docs-appliance version, for the commit body.
 	Version string
 	Author  git.Signature
+	// Subject, when set, is the commit's first line (upgrade names its hop there); Preamble
+	// opens the body. The usual subject then follows in the body.
+	Subject, Preamble string
 }
 
 // Published says what Publish did.
@@ -156,6 +159,13 @@ func commitMessage(first bool, prevConfig, newConfig []byte, in PublishInput, re
 		subject = fmt.Sprintf("docs-appliance %s: render train %s again (same config; new render or new secret values)", env, cfg.Train)
 	}
 	var b strings.Builder
+	if in.Subject != "" {
+		if in.Preamble != "" {
+			b.WriteString(strings.TrimRight(in.Preamble, "\n") + "\n\n")
+		}
+		b.WriteString(subject + "\n\n")
+		subject = in.Subject
+	}
 	if rep.BaseChanged() && len(rep.SharedWith) > 0 {
 		fmt.Fprintf(&b, "The shared base changed (%d files): environments %s build on it too and change with it.\n\n",
 			len(rep.Base), strings.Join(rep.SharedWith, ", "))
