@@ -16,7 +16,6 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/config"
 	"github.com/suitenumerique/docs-appliance/installer/gitops"
 	"github.com/suitenumerique/docs-appliance/installer/host"
-	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/release"
 	"github.com/suitenumerique/docs-appliance/installer/render"
 	"github.com/suitenumerique/docs-appliance/installer/secrets"
@@ -79,20 +78,8 @@ func (b backupSource) open() (*Inputs, error) {
 
 // connect reaches the cluster, as doctor does.
 func (b backupSource) connect(ctx context.Context, st *status.Status) (*cluster.Client, error) {
-	kubeconfig := b.Kubeconfig
-	if kubeconfig == "" {
-		r := b.root()
-		var err error
-		if kubeconfig, err = k3s.FindKubeconfig(r, r.HostPath(b.StateDir)); err != nil {
-			return nil, err
-		}
-	}
-	st.Start("Connecting to the cluster")
-	c, err := reachCluster(ctx, kubeconfig)
-	if err := st.End(err); err != nil {
-		return nil, fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	return c, nil
+	r := b.root()
+	return connectCluster(ctx, st, b.Kubeconfig, r, r.HostPath(b.StateDir))
 }
 
 func (b backupSource) database(c *cluster.Client, cfg *config.Config) backup.Database {

@@ -181,6 +181,23 @@ func (d *Doctor) runner() host.Runner {
 // reachCluster builds a client and asks the API server one question with a
 // short deadline, so a cluster that is down is one finding, not every
 // check waiting its own timeout.
+// connectCluster reaches the appliance's cluster for a command: kubeconfig, or when empty the one
+// k3s keeps for the state folder (hostStateDir, a path on the host under root).
+func connectCluster(ctx context.Context, st *status.Status, kubeconfig string, root host.Root, hostStateDir string) (*cluster.Client, error) {
+	if kubeconfig == "" {
+		var err error
+		if kubeconfig, err = k3s.FindKubeconfig(root, hostStateDir); err != nil {
+			return nil, err
+		}
+	}
+	st.Start("Connecting to the cluster")
+	c, err := reachCluster(ctx, kubeconfig)
+	if err := st.End(err); err != nil {
+		return nil, fmt.Errorf("connecting to the cluster: %w", err)
+	}
+	return c, nil
+}
+
 func reachCluster(ctx context.Context, kubeconfig string) (*cluster.Client, error) {
 	c, err := cluster.NewFromKubeconfig(kubeconfig)
 	if err != nil {

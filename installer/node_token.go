@@ -96,19 +96,7 @@ func (n nodeSource) root() host.Root {
 }
 
 func (n nodeSource) connect(ctx context.Context, st *status.Status) (*cluster.Client, error) {
-	kubeconfig := n.Kubeconfig
-	if kubeconfig == "" {
-		var err error
-		if kubeconfig, err = k3s.FindKubeconfig(n.root(), n.StateDir); err != nil {
-			return nil, err
-		}
-	}
-	st.Start("Connecting to the cluster")
-	c, err := reachCluster(ctx, kubeconfig)
-	if err := st.End(err); err != nil {
-		return nil, fmt.Errorf("connecting to the cluster: %w", err)
-	}
-	return c, nil
+	return connectCluster(ctx, st, n.Kubeconfig, n.root(), n.StateDir)
 }
 
 // NodeTokenCreate makes a join token: for an agent, a k3s bootstrap token that expires after TTL
