@@ -58,6 +58,9 @@ type Upgrade struct {
 	// the CAs their browsers trust).
 	Nameserver string
 	CAFiles    []string
+	// ApplianceBinary is the static docs-appliance program the k3s swap image carries to the
+	// other nodes of a rollout (this program when empty).
+	ApplianceBinary string
 
 	// Result is filled by Run (also when a hop failed).
 	Result *UpgradeResult

@@ -68,7 +68,7 @@ func (h *hop) steps() []steps.Step {
 	if h.u.Bundle != "" {
 		imagesTitle = fmt.Sprintf("Verifying and importing the bundle of train %s, then checking its images", h.to.Name)
 	}
-	k3sTitle := fmt.Sprintf("Upgrading k3s %s → %s (pinned binary swapped, service restarted, node Ready)", h.from.K3s.Version, h.to.K3s.Version)
+	k3sTitle := fmt.Sprintf("Upgrading k3s %s → %s (pinned binary swapped, service restarted, node Ready; on several nodes one at a time, servers first, each cordoned and drained, then uncordoned)", h.from.K3s.Version, h.to.K3s.Version)
 	if h.from.K3s.Version == h.to.K3s.Version {
 		k3sTitle = fmt.Sprintf("Placing the bundle's images for k3s %s to import (service restarted, node Ready)", h.to.K3s.Version)
 	}
@@ -90,7 +90,8 @@ func (h *hop) steps() []steps.Step {
 		&steps.Func{Name: "backup", Describe: h.title(backupTitle),
 			CheckFunc: h.backupDone, RunFunc: h.backup, Deadline: backupDeadline, Remote: "the backup target and the restore-check Job"},
 		&steps.Func{Name: "images", Describe: h.title(imagesTitle), RunFunc: h.images, Deadline: bundleDeadline, Remote: "the API server"},
-		&steps.Func{Name: "k3s", Describe: h.title(k3sTitle), CheckFunc: k3sCheck, RunFunc: h.k3s, Deadline: kubeStepDeadline + orDefault(h.u.Timeout, 10*time.Minute)},
+		// A rollout bounds each node (drain, swap, return) by itself; the step's deadline is a ceiling for five.
+		&steps.Func{Name: "k3s", Describe: h.title(k3sTitle), CheckFunc: k3sCheck, RunFunc: h.k3s, Deadline: kubeStepDeadline + 5*3*rolloutNodeDeadline},
 		&steps.Func{Name: "flux", Describe: h.title(fluxTitle),
 			CheckFunc: fluxCheck, RunFunc: h.flux, Deadline: 4*5*time.Minute + 2*gitDeadline, Remote: "the desired-state repository and the API server"},
 		&steps.Func{Name: "render", Describe: h.title("Rendering train " + h.to.Name + " with the appliance's config"), RunFunc: h.render, Deadline: inputsDeadline},

@@ -149,8 +149,8 @@ func (h *hop) k3s(ctx context.Context, st *status.Status) error {
 			return fmt.Errorf("node %s: %w", n.Name, err)
 		}
 	}
-	if len(nodes.Items) > 1 {
-		return fmt.Errorf("the cluster has %d nodes: upgrade swaps the k3s of this single server only (several servers are upgraded one at a time, cordoned and drained, which this build does not do yet)", len(nodes.Items))
+	if len(nodes.Items) > 1 && h.from.K3s.Version != h.to.K3s.Version {
+		return h.rollK3s(ctx, st, c)
 	}
 	pv, err := k3s.Steps(h.r.k3sOptions())
 	if err != nil {

@@ -108,7 +108,31 @@ func newNodeCommand(app *App) *cobra.Command {
 	for _, c := range []*cobra.Command{list, create, tokenList, revoke, remove} {
 		c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "the appliance runs on this existing cluster (as install --kubeconfig)")
 	}
-	cmd.AddCommand(list, token, remove)
+	cmd.AddCommand(list, token, remove, newSwapK3sCommand(app))
+	return cmd
+}
+
+// newSwapK3sCommand is what the swap pod of an upgrade's rollout runs on another node (hidden:
+// upgrade runs it, not an operator).
+func newSwapK3sCommand(app *App) *cobra.Command {
+	var hostRoot, binary, sum string
+	cmd := &cobra.Command{
+		Use: "swap-k3s", Short: "Put a new k3s in place of the host's and restart it (run by upgrade's swap pods)", Hidden: true, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s := &k3s.Swap{Root: host.Root(hostRoot), Runner: host.ExecRunner{Chroot: hostRoot}, Binary: binary, SHA256: sum}
+			said, err := s.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			app.Status().Info("%s", said)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&hostRoot, "host-root", "/host", "where the host's / is mounted")
+	cmd.Flags().StringVar(&binary, "binary", "", "the new k3s binary")
+	cmd.Flags().StringVar(&sum, "sha256", "", "the new binary's pinned sha256")
+	_ = cmd.MarkFlagRequired("binary")
+	_ = cmd.MarkFlagRequired("sha256")
 	return cmd
 }
 

@@ -72,6 +72,12 @@ func TestHAApplianceSurvivesNodeLoss(t *testing.T) {
 	t.Run("losing a node: the app keeps answering, doctor names the node, and it heals when the node is back", func(t *testing.T) {
 		e.loseNode(ctx, t)
 	})
+	if t.Failed() {
+		return
+	}
+	t.Run("upgrade's rollout: one node at a time cordoned, drained, restarted, uncordoned, the app answering", func(t *testing.T) {
+		e.rollNodes(ctx, t)
+	})
 }
 
 func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {

@@ -20,6 +20,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/suitenumerique/docs-appliance/installer"
 	"github.com/suitenumerique/docs-appliance/installer/config"
@@ -67,7 +69,16 @@ func (e *env) installOnHost(ctx context.Context, t *testing.T, domain string) {
 			t.Fatal(err)
 		}
 	}
-	kubeconfig, err := os.ReadFile(e.kubeconfig)
+	// k3s writes its admin kubeconfig with the certificates inline; the node's names files
+	// outside the host tree, which install (reading k3s.yaml under the tree) would not find.
+	kc, err := clientcmd.LoadFromFile(e.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clientcmdapi.FlattenConfig(kc); err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := clientcmd.Write(*kc)
 	if err != nil {
 		t.Fatal(err)
 	}

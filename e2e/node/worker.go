@@ -93,3 +93,27 @@ func (w *Worker) script(ctx context.Context, action string) error {
 	}
 	return nil
 }
+
+// RestartKubelet restarts the node's kubelet as systemd restarts k3s (whose unit kills the k3s
+// process only): the containers keep running, a new kubelet takes over their state, and it waits
+// until the node is Ready again (restart-kubelet.sh). What a k3s upgrade does to a node, as
+// near as this harness comes without k3s.
+func (w *Worker) RestartKubelet(ctx context.Context) error {
+	if err := w.n.scriptEnv(ctx, []string{"INDEX=" + strconv.Itoa(w.index)}, "restart-kubelet.sh"); err != nil {
+		return fmt.Errorf("node %s: %w", w.Name, err)
+	}
+	return nil
+}
+
+// RestartKubelet restarts the kubelet of the node named (the control plane's, or a worker's).
+func (n *Node) RestartKubelet(ctx context.Context, name string) error {
+	if name == controlPlaneNodeName {
+		return n.scriptEnv(ctx, []string{"INDEX=1"}, "restart-kubelet.sh")
+	}
+	for _, w := range n.Workers {
+		if w.Name == name {
+			return w.RestartKubelet(ctx)
+		}
+	}
+	return fmt.Errorf("restarting the kubelet of %s: no such node in this cluster", name)
+}

@@ -253,15 +253,15 @@ func WriteImage(o ImageOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeOCIArchive(img, ref, o.Out); err != nil {
+	if err := WriteOCIArchive(img, ref, o.Out); err != nil {
 		return "", err
 	}
 	return digest.String(), nil
 }
 
-// writeOCIArchive writes an OCI image layout as a tar, the image named by the annotations
+// WriteOCIArchive writes an OCI image layout as a tar, the image named by the annotations
 // containerd's importer reads.
-func writeOCIArchive(img v1.Image, ref name.Tag, out string) error {
+func WriteOCIArchive(img v1.Image, ref name.Tag, out string) error {
 	dir, err := os.MkdirTemp("", "git-server-image-")
 	if err != nil {
 		return err

@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // Cmd is one host command: an argument list, never a shell string, and optional standard input.
@@ -106,6 +109,28 @@ func ExitCodeOf(err error) int {
 type ExecRunner struct {
 	// Env, when set, replaces the environment the commands see.
 	Env []string
+	// Chroot, when set, runs the commands with that folder as their root (a program in a pod
+	// acting on the host mounted there: the host's own systemctl, on the host's systemd), their
+	// program looked up in the usual folders under it.
+	Chroot string
+}
+
+// chrootPath is where the programs of a root's system live.
+var chrootPath = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+func (r ExecRunner) lookPath(name string) (string, error) {
+	if r.Chroot == "" {
+		return exec.LookPath(name)
+	}
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, d := range chrootPath {
+		if fi, err := os.Stat(filepath.Join(r.Chroot, d, name)); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return d + "/" + name, nil
+		}
+	}
+	return "", fmt.Errorf("%s is in none of %s under %s", name, strings.Join(chrootPath, ", "), r.Chroot)
 }
 
 // Run runs cmd and waits for it.
@@ -113,13 +138,17 @@ func (r ExecRunner) Run(ctx context.Context, cmd Cmd) ([]byte, error) {
 	if len(cmd.Argv) == 0 {
 		return nil, errors.New("running a command: empty argument list")
 	}
-	path, err := exec.LookPath(cmd.Argv[0])
+	path, err := r.lookPath(cmd.Argv[0])
 	if err != nil {
 		return nil, &CommandError{Argv: cmd.Argv, ExitCode: -1, Err: fmt.Errorf("%w: %v", ErrNotFound, err)}
 	}
 	c := exec.CommandContext(ctx, path, cmd.Argv[1:]...)
 	if r.Env != nil {
 		c.Env = r.Env
+	}
+	if r.Chroot != "" {
+		c.SysProcAttr = &syscall.SysProcAttr{Chroot: r.Chroot}
+		c.Dir = "/"
 	}
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr

@@ -3,8 +3,13 @@ package host
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 )
 
 func TestExecRunnerKeepsOutputOfAFailedCommand(t *testing.T) {
@@ -100,5 +105,40 @@ func TestSystemdIsActiveTreatsNonZeroExitAsAnAnswer(t *testing.T) {
 	missing.Missing("systemctl")
 	if _, _, err := (Systemd{Runner: &missing}).IsActive(ctx, "k3s"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("a missing systemctl must be an error, got %v", err)
+	}
+}
+
+// A chrooted command runs the program found under the new root, and sees that root as /: a
+// static program built here, which lists /.
+func TestExecRunnerChrootRunsTheRootsProgramInsideIt(t *testing.T) {
+	kit.Root(t, "running a program with a new root: chroot(2)")
+	goBin := kit.Program(t, "go", "install Go")
+	dir := t.TempDir()
+	src := filepath.Join(dir, "ls.go")
+	if err := os.WriteFile(src, []byte("package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tes, _ := os.ReadDir(\"/\")\n\tfor _, e := range es {\n\t\tfmt.Println(e.Name())\n\t}\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.Command(goBin, "build", "-o", filepath.Join(root, "usr/bin/lsroot"), src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the program: %v\n%s", err, out)
+	}
+	if err := os.WriteFile(filepath.Join(root, "only-in-the-root"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := ExecRunner{Chroot: root}.Run(context.Background(), Command("lsroot"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Fields(string(out)); strings.Join(got, " ") != "only-in-the-root usr" {
+		t.Errorf("the program saw / as %q, want the new root's only-in-the-root and usr", got)
+	}
+	_, err = ExecRunner{Chroot: root}.Run(context.Background(), Command("systemctl", "restart", "k3s"))
+	if !errors.Is(err, ErrNotFound) {
+		t.Errorf("a program missing under the root: %v, want ErrNotFound", err)
 	}
 }

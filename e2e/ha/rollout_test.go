@@ -1,0 +1,79 @@
+//go:build e2e
+
+package ha
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/suitenumerique/docs-appliance/installer/nodes"
+)
+
+// rollNodes runs upgrade's rollout (nodes.Rollout) over the three nodes while the prober asks
+// the app's Service every 100 ms: each node marked, cordoned and drained (the app's
+// PodDisruptionBudget holds the next eviction until the last node's replica is back), its
+// kubelet restarted as systemd restarts k3s (the e2e's stand-in for the k3s swap: k3s cannot run
+// here), Ready, uncordoned. Reported: how long each node took and what the users saw.
+func (e *haEnv) rollNodes(ctx context.Context, t *testing.T) {
+	n1, err := e.c.Kube.CoreV1().Nodes().Get(ctx, testNode.NodeName(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version := n1.Status.NodeInfo.KubeletVersion
+	stopProber := startProber(ctx, t, "http://"+e.serviceIP(ctx, t)+"/")
+	begin := time.Now()
+	time.Sleep(3 * time.Second)
+	var swapped []string
+	last := time.Now()
+	swap := func(ctx context.Context, name string) error {
+		swapped = append(swapped, name)
+		return testNode.RestartKubelet(ctx, name)
+	}
+	r := &nodes.Rollout{Kube: e.c.Kube, Version: version, Local: testNode.NodeName(), Always: true,
+		SwapLocal:    func(ctx context.Context) error { return swap(ctx, testNode.NodeName()) },
+		SwapRemote:   func(ctx context.Context, n nodes.Node) error { return swap(ctx, n.Name) },
+		DrainTimeout: 5 * time.Minute, ReadyTimeout: 3 * time.Minute, Poll: time.Second,
+		Say: func(format string, args ...any) {
+			t.Logf("+%5.1fs (%4.1fs since the last line) "+format, append([]any{time.Since(begin).Seconds(), time.Since(last).Seconds()}, args...)...)
+			last = time.Now()
+		}}
+	start := time.Now()
+	err = r.Run(ctx)
+	took := time.Since(start)
+	e.waitSpread(ctx, t)
+	time.Sleep(3 * time.Second)
+	end := time.Now()
+	probes := stopProber()
+	if err != nil {
+		t.Fatalf("the rollout: %v", err)
+	}
+	if len(swapped) != len(testNode.NodeNames()) || swapped[0] != testNode.NodeName() {
+		t.Errorf("swapped %v, want every node, this one first", swapped)
+	}
+	all, err := e.c.Kube.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range all.Items {
+		if n.Spec.Unschedulable || n.Annotations[nodes.CordonAnnotation] != "" {
+			t.Errorf("node %s after the rollout: unschedulable %t, annotations %v", n.Name, n.Spec.Unschedulable, n.Annotations)
+		}
+	}
+	o := Measure(probes, begin, end)
+	t.Logf("rollout of %d nodes: %s (%.1fs a node); users: %d requests, %d failed (%.2f%%), longest gap %s (from +%.1fs)",
+		len(swapped), took.Round(100*time.Millisecond), took.Seconds()/float64(max(1, len(swapped))), o.Sent, o.Failed, 100*o.FailedFraction(),
+		o.LongestGap.Round(time.Millisecond), o.GapFrom.Sub(begin).Seconds())
+	for _, p := range probes {
+		if !p.OK {
+			t.Logf("failed at +%.1fs: %s", p.Start.Sub(begin).Seconds(), p.Why)
+		}
+	}
+	// A planned rollout drains by eviction, one replica at a time: two replicas serve throughout.
+	if o.LongestGap > 2*time.Second {
+		t.Errorf("the app did not answer for %s during the rollout (from +%.1fs)", o.LongestGap, o.GapFrom.Sub(begin).Seconds())
+	}
+	e.checkAnswers(ctx, t)
+}
