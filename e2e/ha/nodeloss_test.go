@@ -78,6 +78,9 @@ func TestHAApplianceSurvivesNodeLoss(t *testing.T) {
 	t.Run("upgrade's rollout: one node at a time cordoned, drained, restarted, uncordoned, the app answering", func(t *testing.T) {
 		e.rollNodes(ctx, t)
 	})
+	t.Run("the rollout's swap pod runs on a real node and refuses a host whose k3s is not the appliance's", func(t *testing.T) {
+		e.swapPodOnARealNode(ctx, t)
+	})
 }
 
 func setupHA(ctx context.Context, t *testing.T, c *cluster.Client) *haEnv {

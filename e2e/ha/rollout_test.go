@@ -4,10 +4,15 @@ package ha
 
 import (
 	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/suitenumerique/docs-appliance/installer/nodes"
 )
@@ -76,4 +81,47 @@ func (e *haEnv) rollNodes(ctx context.Context, t *testing.T) {
 		t.Errorf("the app did not answer for %s during the rollout (from +%.1fs)", o.LongestGap, o.GapFrom.Sub(begin).Seconds())
 	}
 	e.checkAnswers(ctx, t)
+}
+
+// swapPodOnARealNode runs the rollout's swap Job for real on node 3: the swap image built from a
+// stand-in k3s (a static program; the real one cannot be had here) and the binary under test,
+// imported into that node's containerd (the e2e cluster has no embedded registry mirror), run
+// by a real kubelet privileged with the host's / mounted. This machine's / has no k3s unit of
+// the appliance's, so docs-appliance node swap-k3s refuses before it writes anything, and the
+// refusal must come back through the Job to the rollout's error.
+func (e *haEnv) swapPodOnARealNode(ctx context.Context, t *testing.T) {
+	dir := t.TempDir()
+	fakeK3s := filepath.Join(dir, "k3s")
+	src := filepath.Join(dir, "k3s.go")
+	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"stand-in k3s\") }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	build := exec.CommandContext(ctx, "go", "build", "-o", fakeK3s, src)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the stand-in k3s: %v\n%s", err, out)
+	}
+	img, err := nodes.BuildSwapImage(fakeK3s, e.app.Bin, "v1.37.2+k3s1", filepath.Join(dir, "k3s-swap.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := testNode.Workers[len(testNode.Workers)-1]
+	if err := target.ImportImages(ctx, img.Archive); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Stat("/usr/local/bin/k3s")
+	start := time.Now()
+	err = nodes.RunSwap(ctx, e.c.Kube, target.Name, img, time.Second, 3*time.Minute)
+	t.Logf("swap Job on %s ended in %s: %v", target.Name, time.Since(start).Round(100*time.Millisecond), err)
+	if err == nil || !strings.Contains(err.Error(), "not installed by docs-appliance") {
+		t.Fatalf("the swap pod on a host without the appliance's k3s: %v, want its refusal", err)
+	}
+	if after, _ := os.Stat("/usr/local/bin/k3s"); (before == nil) != (after == nil) {
+		t.Errorf("the refused swap changed /usr/local/bin/k3s")
+	}
+	j, err := e.c.Kube.BatchV1().Jobs(nodes.SwapNamespace).Get(ctx, nodes.SwapJobName(target.Name, img), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = e.c.Kube.BatchV1().Jobs(nodes.SwapNamespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
 }

@@ -117,3 +117,12 @@ func (n *Node) RestartKubelet(ctx context.Context, name string) error {
 	}
 	return fmt.Errorf("restarting the kubelet of %s: no such node in this cluster", name)
 }
+
+// ImportImages loads image tarballs into this node's containerd only (as Node.ImportImages does
+// for every node): for an image one node has and the others must not.
+func (w *Worker) ImportImages(ctx context.Context, tarballs ...string) error {
+	if err := importImages(ctx, w.NS, w.RunDir, tarballs); err != nil {
+		return fmt.Errorf("node %s: %w", w.Name, err)
+	}
+	return nil
+}

@@ -86,6 +86,9 @@ func docsPostRender(v *valuesContext, objs []Object) error {
 	if err := spreadDocs(v, find); err != nil {
 		return err
 	}
+	if err := stopDocsGracefully(find); err != nil {
+		return err
+	}
 	job, err := find("Job", docsFullname+"-backend-createsuperuser")
 	if err != nil {
 		return err

@@ -71,6 +71,9 @@ func docsProxyObjects(v *valuesContext) ([]Object, error) {
 			return nil, err
 		}
 	}
+	if err := stopGracefully(deploy); err != nil {
+		return nil, err
+	}
 	svc := service(docsNamespace, docsProxy, "docs", port("media", proxyMediaPort), port("backend", proxyBackendPort))
 	objs := []Object{cm, deploy, svc}
 	if w.Replicas > 1 {

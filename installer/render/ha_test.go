@@ -127,3 +127,42 @@ func TestHAReplicatesTheCache(t *testing.T) {
 		t.Error("one server: the cache is not the single Redis")
 	}
 }
+
+// Every web workload of Docs, under every profile, keeps serving StopDelaySeconds after it is
+// asked to stop (while kube-proxy and the gateway drop its endpoint), within a grace period
+// that still leaves the process its 30 s; a preStop the chart sets is the chart's.
+func TestDocsWebWorkloadsStopGracefully(t *testing.T) {
+	for _, profile := range []string{"single", "ha"} {
+		objs := objectsByID(t, newFixture(t, profile).render(t))
+		for _, name := range []string{"docs-backend", "docs-frontend", "docs-y-provider", "docs-proxy"} {
+			d := objs["Deployment/docs/"+name]
+			if d == nil {
+				t.Fatalf("%s: no Deployment %s", profile, name)
+			}
+			ps := d["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+			if g := fmt.Sprint(ps["terminationGracePeriodSeconds"]); g != fmt.Sprint(30+StopDelaySeconds) {
+				t.Errorf("%s %s: grace period %s", profile, name, g)
+			}
+			for _, c := range ps["containers"].([]any) {
+				lc, _ := c.(map[string]any)["lifecycle"].(map[string]any)
+				pre, _ := lc["preStop"].(map[string]any)
+				sleep, _ := pre["sleep"].(map[string]any)
+				if fmt.Sprint(sleep["seconds"]) != fmt.Sprint(StopDelaySeconds) {
+					t.Errorf("%s %s container %v: preStop %v", profile, name, c.(map[string]any)["name"], lc)
+				}
+			}
+		}
+	}
+	own := Object{"kind": "Deployment", "metadata": map[string]any{"name": "x"}, "spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+		"terminationGracePeriodSeconds": 120,
+		"containers":                    []any{map[string]any{"name": "c", "lifecycle": map[string]any{"preStop": map[string]any{"exec": map[string]any{"command": []any{"drain"}}}}}},
+	}}}}
+	if err := stopGracefully(own); err != nil {
+		t.Fatal(err)
+	}
+	ps := own["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	pre := ps["containers"].([]any)[0].(map[string]any)["lifecycle"].(map[string]any)["preStop"].(map[string]any)
+	if pre["exec"] == nil || pre["sleep"] != nil || fmt.Sprint(ps["terminationGracePeriodSeconds"]) != "120" {
+		t.Errorf("a chart's own preStop and longer grace: %v, grace %v", pre, ps["terminationGracePeriodSeconds"])
+	}
+}
