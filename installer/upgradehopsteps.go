@@ -152,7 +152,13 @@ func (h *hop) k3s(ctx context.Context, st *status.Status) error {
 	if len(nodes.Items) > 1 && h.from.K3s.Version != h.to.K3s.Version {
 		return h.rollK3s(ctx, st, c)
 	}
-	pv, err := k3s.Steps(h.r.k3sOptions())
+	return provisionK3s(ctx, st, h.r.k3sOptions())
+}
+
+// provisionK3s runs k3s's provisioning steps on this host (the binary swapped, the service
+// restarted, the node Ready) and says what they did.
+func provisionK3s(ctx context.Context, st *status.Status, o k3s.Options) error {
+	pv, err := k3s.Steps(o)
 	if err != nil {
 		return err
 	}

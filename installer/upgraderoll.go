@@ -13,7 +13,6 @@ import (
 	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/nodes"
 	"github.com/suitenumerique/docs-appliance/installer/status"
-	"github.com/suitenumerique/docs-appliance/installer/steps"
 )
 
 // Per node of a rollout: its drain, its swap, and its return on the new version each get this.
@@ -32,18 +31,7 @@ func (h *hop) rollK3s(ctx context.Context, st *status.Status, c *cluster.Client)
 	var img *nodes.SwapImage
 	ro := &nodes.Rollout{
 		Kube: c.Kube, Version: h.to.K3s.Version, Local: local,
-		SwapLocal: func(ctx context.Context) error {
-			pv, err := k3s.Steps(opts)
-			if err != nil {
-				return err
-			}
-			res, err := steps.Run(ctx, st, pv.Steps)
-			if err != nil {
-				return err
-			}
-			pv.Summarize(st, res)
-			return nil
-		},
+		SwapLocal: func(ctx context.Context) error { return provisionK3s(ctx, st, opts) },
 		SwapRemote: func(ctx context.Context, n nodes.Node) error {
 			if img == nil {
 				if img, err = h.swapImage(ctx, st, opts.Root); err != nil {
