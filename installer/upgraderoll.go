@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 
@@ -69,6 +70,11 @@ func (h *hop) swapImage(ctx context.Context, st *status.Status, root host.Root) 
 	img, err := nodes.BuildSwapImage(root.Path(k3s.BinaryPath), self, h.to.K3s.Version, root.Path(archive))
 	if err != nil {
 		return nil, err
+	}
+	// The other nodes get what this server runs: it must be the train's pinned binary.
+	if pin := h.to.K3s.Artifacts[runtime.GOARCH].BinarySHA256; pin != "" && pin != img.K3sSHA256 {
+		return nil, fmt.Errorf("this server's %s (sha256 %s) is not train %s's k3s %s (sha256 %s): its own upgrade did not finish; run upgrade again",
+			k3s.BinaryPath, img.K3sSHA256, h.to.Name, h.to.K3s.Version, pin)
 	}
 	if _, err := h.u.runner().Run(ctx, host.Command("k3s", "ctr", "-n", "k8s.io", "images", "import", archive)); err != nil {
 		return nil, fmt.Errorf("importing the k3s swap image into this server's containerd: %w", err)

@@ -94,10 +94,16 @@ func (r *Rollout) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	local := false
 	for _, n := range all {
 		if !n.Ready {
 			return &NotReadyError{Node: n.Name, Why: n.Why}
 		}
+		local = local || n.Name == r.Local
+	}
+	// This host goes first and by its own steps: the others get the k3s it then runs.
+	if !local {
+		return fmt.Errorf("this host's node %q is not in the cluster (docs-appliance node list): the rollout starts on a server of it", r.Local)
 	}
 	todo, err := r.Todo(ctx)
 	if err != nil {

@@ -226,3 +226,13 @@ func TestSwapJobRunsPinnedToTheNodeAndReportsItsEnd(t *testing.T) {
 		t.Errorf("an image that does not come: %v", err)
 	}
 }
+
+func TestRolloutRefusesToStartAwayFromTheCluster(t *testing.T) {
+	c := client(t)
+	k3sNode(t, c, "docs-1", true, true)
+	r := &Rollout{Kube: c, Version: "v1.36.1+k3s1", Local: "laptop", Poll: time.Millisecond, ReadyTimeout: time.Second, DrainTimeout: time.Second,
+		SwapLocal: func(context.Context) error { return nil }, SwapRemote: func(context.Context, Node) error { t.Error("swapped"); return nil }}
+	if err := r.Run(context.Background()); err == nil || !strings.Contains(err.Error(), `this host's node "laptop" is not in the cluster`) {
+		t.Errorf("a rollout from a host that is not a node: %v", err)
+	}
+}
