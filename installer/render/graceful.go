@@ -5,8 +5,10 @@ package render
 // Service's endpoints at once, but kube-proxy on every node and the gateway drop it from their
 // tables only on their next sync. Without the delay, requests sent in that window find the
 // process gone (refused) or the pod's address gone (a timeout): e2e/ha measured 10 of 330
-// requests failing during a rollout of three nodes whose app stopped at once.
-const StopDelaySeconds = 5
+// requests failing during a rollout of three nodes whose app stopped at once, and with a 5 s
+// delay still 5 of 464 on a machine busy enough that kube-proxy synced late; 10 s leaves the
+// gateway's own endpoint updates room too.
+const StopDelaySeconds = 10
 
 // stopGracefully gives each container of a web workload a preStop sleep of StopDelaySeconds
 // (the kubelet's own sleep action: no shell needed in the image), unless the chart set a
