@@ -16,6 +16,10 @@
 // has work, so a killed run, run again, finishes the job. What k3s was last started with is
 // recorded (AppliedPath), so a restart owed by a killed run is not forgotten.
 //
+// Swap is the other side of an upgrade across several nodes: run in a pod on a node with the
+// host's / mounted, it puts the new binary in place of an appliance-installed k3s and has the
+// host's systemd restart it (KillMode=process keeps the node's containers running).
+//
 // k3s itself cannot run where the project is built and tested: tests run every step on real
 // files under a temporary root, with host.Recorder standing in for systemctl and client-go's
 // fake clientset (or an API server) standing in for the cluster k3s would start.

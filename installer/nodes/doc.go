@@ -4,8 +4,11 @@
 // the members that are Ready, the join tokens k3s accepts for agents (kubeadm-style bootstrap
 // token Secrets, as `k3s token create` writes them), and removing a node: cordon, drain by
 // eviction (PodDisruptionBudgets hold), etcd member removal through k3s's own annotation, then
-// the Node object.
+// the Node object. Rollout takes every node to a new k3s one at a time (mark, cordon, drain,
+// swap, Ready on the new version, uncordon); the nodes other than this host are swapped by a Job
+// (SwapJob) whose image (BuildSwapImage) carries the new k3s and docs-appliance.
 //
-// Everything here reads or writes Kubernetes objects only, so it is tested against a real API
-// server (envtest); k3s's controllers, which cannot run there, are played by the tests.
+// Apart from writing that image's archive, everything here reads or writes Kubernetes objects,
+// so it is tested against a real API server (envtest); k3s's controllers, the kubelet and the
+// Job controller, which do not run there, are played by the tests.
 package nodes
