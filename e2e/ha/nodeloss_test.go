@@ -6,6 +6,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -135,6 +137,38 @@ func (e *haEnv) appPods(ctx context.Context) (map[string]string, error) {
 	return byNode, nil
 }
 
+// appPodIP is the IP of the app's Ready replica on node.
+func (e *haEnv) appPodIP(ctx context.Context, t *testing.T, node string) string {
+	t.Helper()
+	byNode, err := e.appPods(ctx)
+	if err != nil || byNode[node] == "" {
+		t.Fatalf("no app replica on %s: %v %v", node, byNode, err)
+	}
+	pod, err := e.c.Kube.CoreV1().Pods(appNamespace).Get(ctx, byNode[node], metav1.GetOptions{})
+	if err != nil || pod.Status.PodIP == "" {
+		t.Fatalf("the IP of %s: %v", byNode[node], err)
+	}
+	return pod.Status.PodIP
+}
+
+// routesTo says whether kube-proxy's NAT rules in netns still send connections to ip.
+func routesTo(ctx context.Context, netns, ip string) (bool, error) {
+	out, err := exec.CommandContext(ctx, "nsenter", "--net=/run/netns/"+netns, "iptables-save", "-t", "nat").Output()
+	if err != nil {
+		return false, fmt.Errorf("reading the NAT rules of %s: %w", netns, err)
+	}
+	return strings.Contains(string(out), "--to-destination "+ip+":"), nil
+}
+
+// logFailed logs each failed request started in [from, to), in seconds after zero.
+func logFailed(t *testing.T, probes []Probe, from, to, zero time.Time) {
+	for _, p := range probes {
+		if !p.OK && !p.Start.Before(from) && p.Start.Before(to) {
+			t.Logf("failed at +%.1fs (%d ms): %s", p.Start.Sub(zero).Seconds(), p.Took.Milliseconds(), p.Why)
+		}
+	}
+}
+
 // waitSpread waits until every node runs one Ready replica of the app.
 func (e *haEnv) waitSpread(ctx context.Context, t *testing.T) {
 	t.Helper()
@@ -212,9 +246,7 @@ func (e *haEnv) readyEndpoints(ctx context.Context) ([]string, error) {
 
 func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 	victim := testNode.Workers[len(testNode.Workers)-1]
-	if byNode, err := e.appPods(ctx); err != nil || byNode[victim.Name] == "" {
-		t.Fatalf("no app replica on %s to lose: %v %v", victim.Name, byNode, err)
-	}
+	victimIP := e.appPodIP(ctx, t, victim.Name)
 	stopProber := startProber(ctx, t, "http://"+e.serviceIP(ctx, t)+"/")
 	begin := time.Now()
 	time.Sleep(5 * time.Second) // a baseline: every request answered
@@ -249,6 +281,22 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 		stopProber()
 		t.Fatalf("the lost node's endpoint stayed in the Service: %v", err)
 	}
+	// The prober's own node routes by its kube-proxy's rules, which follow the EndpointSlice a
+	// sync later (on a loaded machine, seconds): until then new connections may still go to the
+	// lost pod. The window "after the drop" starts when those rules stop naming it.
+	var unrouted time.Time
+	err = wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, 2*time.Minute, true, func(ctx context.Context) (bool, error) {
+		routed, err := routesTo(ctx, testNode.Name, victimIP)
+		if err != nil || routed {
+			return false, err
+		}
+		unrouted = time.Now()
+		return true, nil
+	})
+	if err != nil {
+		stopProber()
+		t.Fatalf("kube-proxy on %s kept routing to the lost pod %s: %v", testNode.Name, victimIP, err)
+	}
 	time.Sleep(10 * time.Second) // the app on two nodes
 
 	// doctor names the lost node (its Ready condition says the kubelet stopped posting).
@@ -277,11 +325,13 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 			100*o.FailedFraction(), o.LongestGap.Round(time.Millisecond))
 		return o
 	}
-	t.Logf("node %s lost at +0s; NotReady at +%.1fs; its endpoint dropped at +%.1fs; back at +%.1fs (Ready after %.1fs); app spread again at +%.1fs",
-		victim.Name, notReady.Sub(lost).Seconds(), dropped.Sub(lost).Seconds(), back.Sub(lost).Seconds(), nodeBack.Sub(back).Seconds(), healed.Sub(lost).Seconds())
+	t.Logf("node %s lost at +0s; NotReady at +%.1fs; its endpoint dropped at +%.1fs, from the prober's kube-proxy rules at +%.1fs; back at +%.1fs (Ready after %.1fs); app spread again at +%.1fs",
+		victim.Name, notReady.Sub(lost).Seconds(), dropped.Sub(lost).Seconds(), unrouted.Sub(lost).Seconds(),
+		back.Sub(lost).Seconds(), nodeBack.Sub(back).Seconds(), healed.Sub(lost).Seconds())
 	base := report("before the loss", begin, lost)
 	report("lost, endpoint still in the Service", lost, dropped)
-	settled := report("endpoint dropped, until the node is back", dropped.Add(3*time.Second), back)
+	report("endpoint dropped, kube-proxy still routing", dropped, unrouted)
+	settled := report("no longer routed, until the node is back", unrouted, back)
 	healing := report("node back, until 5 s after the app healed", back, end)
 	t.Logf("users, from the loss to the end: %d requests, %.2f%% failed, longest gap %s (from +%.1fs)", all.Sent, 100*all.FailedFraction(),
 		all.LongestGap.Round(time.Millisecond), all.GapFrom.Sub(lost).Seconds())
@@ -294,7 +344,8 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 		t.Errorf("the app did not answer for %s (from +%.1fs)", all.LongestGap, all.GapFrom.Sub(lost).Seconds())
 	}
 	if settled.Failed > 0 {
-		t.Errorf("%d requests failed after the lost node's endpoint was dropped", settled.Failed)
+		t.Errorf("%d requests failed after the lost pod was no longer routed to", settled.Failed)
+		logFailed(t, probes, unrouted, back, lost)
 	}
 	// While the node comes back, its routes and the kubelet's pod come up; one request timing out
 	// (1 s) was seen once in five runs, on a machine running two other e2e clusters beside this
@@ -303,12 +354,8 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 		t.Errorf("%d requests failed while the node came back", healing.Failed)
 	}
 	if healing.Failed > 0 {
-		for _, p := range probes {
-			if !p.OK && !p.Start.Before(back) {
-				t.Logf("failed while the node came back, at +%.1fs (back +%.1fs, Ready +%.1fs): %s", p.Start.Sub(lost).Seconds(),
-					back.Sub(lost).Seconds(), nodeBack.Sub(lost).Seconds(), p.Why)
-			}
-		}
+		t.Logf("the node was back at +%.1fs, Ready at +%.1fs", back.Sub(lost).Seconds(), nodeBack.Sub(lost).Seconds())
+		logFailed(t, probes, back, end, lost)
 	}
 	for _, p := range probes {
 		if !p.OK && p.Start.After(lost) {

@@ -67,6 +67,10 @@ state = "$RUN/containerd/state"
     conf_dir = "$RUN/cni"
 [plugins.'io.containerd.grpc.v1.cri']
   stream_server_address = "127.0.0.1"
+# NRI's socket defaults to one path for the whole host: two nodes' containerds starting at once
+# race for it ("bind: address already in use") and one dies.
+[plugins.'io.containerd.nri.v1.nri']
+  socket_path = "$RUN/containerd/nri.sock"
 TOML
 	cat >"$RUN/cni/10-bridge.conflist" <<JSON
 {"cniVersion":"1.0.0","name":"docs-e2e","plugins":[
