@@ -5,8 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/suitenumerique/docs-appliance/installer/cluster"
 	"github.com/suitenumerique/docs-appliance/installer/host"
@@ -159,16 +165,26 @@ func (r *NodeTokenRevoke) Run(ctx context.Context, st *status.Status) error {
 }
 
 // NodeRemove takes a node out of the cluster (node remove NAME): the quorum guard, cordon and
-// drain (PodDisruptionBudgets hold), etcd member removal through k3s, then the Node object.
-// k3s's uninstall is then `docs-appliance reset` on that host: nothing here reaches it.
+// drain (PodDisruptionBudgets hold), the host's own reset (a leave Job there hands
+// `docs-appliance reset` to the host's systemd, and the kubelet goes before its Node does, or it
+// would register it again), etcd member removal through k3s, then the Node object. A node that is
+// not Ready cannot be reached: its host is the operator's to reset, and Next says so.
 type NodeRemove struct {
 	nodeSource
 	Name   string
 	Force  bool
 	DryRun bool
-	// DrainTimeout bounds the drain (10 minutes when zero); Poll and Within the member removal.
+	// KeepHost leaves the node's host alone (its k3s not the appliance's, or this host not a
+	// server that can hand it the leave image).
+	KeepHost bool
+	// DrainTimeout bounds the drain (10 minutes when zero); Poll and Within the member removal
+	// and the leave.
 	DrainTimeout, Poll, Within time.Duration
 	Log                        io.Writer
+	// Runner imports the leave image into this server's containerd; ApplianceBinary is the static
+	// program it carries (this one when empty).
+	Runner          host.Runner
+	ApplianceBinary string
 
 	Result *NodeRemoveResult
 }
@@ -238,6 +254,7 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 			RunFunc: func(ctx context.Context, st *status.Status) error {
 				return nodes.Drain(ctx, kube, r.Name, target.Ready, r.DrainTimeout, r.Log)
 			}},
+		r.leaveStep(kube, res, leaveFirstUnsafe(list, target)),
 	}
 	if target.Etcd() || target.EtcdRemoved {
 		list2 = append(list2, &steps.Func{
@@ -259,6 +276,94 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 	}
 	res.Steps, err = steps.Run(ctx, st, list2)
 	return err
+}
+
+// leaveFirstUnsafe says why the host of an etcd member may not be stopped before its member is
+// removed: etcd would be left without quorum, so the removal could never happen. The member goes
+// first then, and its k3s with it: the host is the operator's to reset.
+func leaveFirstUnsafe(list []nodes.Node, target nodes.Node) string {
+	if !target.Etcd() {
+		return ""
+	}
+	q := nodes.QuorumOf(list)
+	up := q.Ready
+	if target.Ready {
+		up--
+	}
+	if need := q.Members/2 + 1; up < need {
+		return fmt.Sprintf("stopping it while still an etcd member would leave %d of %d members up, without quorum (needs %d): its member goes first, then reset its host", up, q.Members, need)
+	}
+	return ""
+}
+
+// leaveStep resets the node's host from a leave Job there, while the node is Ready to run it
+// (and, for an etcd member, while the rest keep quorum without it: unsafe says why not).
+func (r *NodeRemove) leaveStep(kube kubernetes.Interface, res *NodeRemoveResult, unsafe string) steps.Step {
+	return &steps.Func{Name: "node-leave", Describe: "Resetting " + r.Name + "'s host: k3s and the appliance's files go, its volumes stay",
+		Deadline: 2*r.Within + 2*time.Minute,
+		CheckFunc: func(ctx context.Context) (string, error) {
+			if r.KeepHost {
+				return "--keep-host: the host is left alone", nil
+			}
+			if unsafe != "" {
+				return unsafe, nil
+			}
+			n, err := kube.CoreV1().Nodes().Get(ctx, r.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				return "the node is gone already", nil
+			}
+			if err != nil {
+				return "", fmt.Errorf("reading node %s: %w", r.Name, err)
+			}
+			if !nodes.Of(n).Ready {
+				return "the node is not Ready: nothing here reaches its host", nil
+			}
+			return "", nil
+		},
+		RunFunc: func(ctx context.Context, st *status.Status) error {
+			img, err := r.leaveImage(ctx, st)
+			if err != nil {
+				return err
+			}
+			if err := nodes.Leave(ctx, kube, r.Name, img, r.Poll, r.Within); err != nil {
+				if je := (*nodes.HostJobError)(nil); errors.As(err, &je) {
+					return fmt.Errorf("%w\n  if k3s there is not the appliance's, remove it the way it was installed, or run node remove again with --keep-host", err)
+				}
+				return err
+			}
+			res.Next = "k3s and the appliance's files are being removed from " + r.Name + " by its own systemd (journalctl -u " + k3s.LeaveUnit +
+				" there); its volumes and age key stay, as docs-appliance reset keeps them; to rejoin it later, make a new token"
+			return nil
+		}}
+}
+
+// leaveImage builds the leave image in the state folder and imports it into this server's
+// containerd, from which the node leaving pulls it through the embedded registry mirror.
+func (r *NodeRemove) leaveImage(ctx context.Context, st *status.Status) (*nodes.LeaveImage, error) {
+	self := r.ApplianceBinary
+	if self == "" {
+		var err error
+		if self, err = os.Executable(); err != nil {
+			return nil, fmt.Errorf("finding this program for the leave image: %w", err)
+		}
+	}
+	archive := filepath.Join(r.StateDir, "leave.tar")
+	img, err := nodes.BuildLeaveImage(self, r.root().Path(archive))
+	if err != nil {
+		return nil, err
+	}
+	if err := importImage(ctx, r.runner(), archive); err != nil {
+		return nil, fmt.Errorf("importing the leave image into this server's containerd (from a host that is not a server, use --keep-host and reset the node's host there): %w", err)
+	}
+	st.Info("leave image %s imported (the node pulls it through the embedded registry mirror)", img.Ref)
+	return img, nil
+}
+
+func (r *NodeRemove) runner() host.Runner {
+	if r.Runner == nil {
+		return host.ExecRunner{}
+	}
+	return r.Runner
 }
 
 // Text is what remove prints.

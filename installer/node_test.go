@@ -287,7 +287,7 @@ func TestNodeRemoveGuardsQuorumThenRemoves(t *testing.T) {
 	for _, p := range r.Result.Plan {
 		ids = append(ids, p.ID)
 	}
-	if strings.Join(ids, ",") != "node-drain,etcd-member-remove,node-delete" {
+	if strings.Join(ids, ",") != "node-drain,node-leave,etcd-member-remove,node-delete" {
 		t.Errorf("plan %v", ids)
 	}
 	// Carried out, with the test playing k3s's etcd member controller.

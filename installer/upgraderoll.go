@@ -76,9 +76,16 @@ func (h *hop) swapImage(ctx context.Context, st *status.Status, root host.Root) 
 		return nil, fmt.Errorf("this server's %s (sha256 %s) is not train %s's k3s %s (sha256 %s): its own upgrade did not finish; run upgrade again",
 			k3s.BinaryPath, img.K3sSHA256, h.to.Name, h.to.K3s.Version, pin)
 	}
-	if _, err := h.u.runner().Run(ctx, host.Command("k3s", "ctr", "-n", "k8s.io", "images", "import", archive)); err != nil {
+	if err := importImage(ctx, h.u.runner(), archive); err != nil {
 		return nil, fmt.Errorf("importing the k3s swap image into this server's containerd: %w", err)
 	}
 	st.Info("k3s swap image %s imported (the other nodes pull it through the embedded registry mirror)", img.Ref)
 	return img, nil
+}
+
+// importImage imports an OCI archive (a host path) into this server's containerd, where k3s's
+// embedded registry mirror serves it to the other nodes.
+func importImage(ctx context.Context, run host.Runner, archive string) error {
+	_, err := run.Run(ctx, host.Command("k3s", "ctr", "-n", "k8s.io", "images", "import", archive))
+	return err
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,29 +88,32 @@ func newNodeCommand(app *App) *cobra.Command {
 	}
 	token.AddCommand(create, tokenList, revoke)
 
-	var force, removeDryRun bool
+	var force, removeDryRun, keepHost bool
 	remove := &cobra.Command{
 		Use:   "remove NAME",
-		Short: "Take a node out: cordon, drain, remove its etcd member, delete it; refuses to leave etcd without quorum",
+		Short: "Take a node out: cordon, drain, reset its host, remove its etcd member, delete it; refuses to leave etcd without quorum",
 		Long: "A server whose removal leaves etcd without quorum is never removed. Removing a Ready server\n" +
 			"that leaves the rest no fault tolerance (3 servers to 2) is refused unless --force: join its\n" +
 			"replacement first. A server that is already lost may be removed: that is the first step of\n" +
-			"replacing it. Afterwards run `docs-appliance reset` on the removed host.",
+			"replacing it. A Ready node's host is reset from a pod there (docs-appliance reset, by the\n" +
+			"host's systemd: k3s and the appliance's files go, the volumes and the age key stay); a node\n" +
+			"not Ready, or one removed with --keep-host, is yours to reset: run `docs-appliance reset` there.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := installer.NewNodeRemove(app.hostStateDir(), kubeconfig, root(), args[0])
-			r.Force, r.DryRun, r.Log = force, removeDryRun, app.Err
+			r.Force, r.DryRun, r.KeepHost, r.Log = force, removeDryRun, keepHost, app.Err
 			err := r.Run(cmd.Context(), app.Status())
 			return stepsResult(app, r.Result, err, func() string { return r.Result.Text() })
 		},
 	}
 	remove.Flags().BoolVar(&force, "force", false, "remove a Ready server even though the rest then tolerate no loss")
 	remove.Flags().BoolVar(&removeDryRun, "dry-run", false, "check the guard and show the steps, changing nothing")
+	remove.Flags().BoolVar(&keepHost, "keep-host", false, "leave the node's host alone (its k3s not the appliance's, or run from a host that is not a server): reset it yourself, or its kubelet registers it again")
 
 	for _, c := range []*cobra.Command{list, create, tokenList, revoke, remove} {
 		c.Flags().StringVar(&kubeconfig, "kubeconfig", "", "the appliance runs on this existing cluster (as install --kubeconfig)")
 	}
-	cmd.AddCommand(list, token, remove, newSwapK3sCommand(app))
+	cmd.AddCommand(list, token, remove, newSwapK3sCommand(app), newLeaveCommand(app))
 	return cmd
 }
 
@@ -133,6 +138,30 @@ func newSwapK3sCommand(app *App) *cobra.Command {
 	cmd.Flags().StringVar(&sum, "sha256", "", "the new binary's pinned sha256")
 	_ = cmd.MarkFlagRequired("binary")
 	_ = cmd.MarkFlagRequired("sha256")
+	return cmd
+}
+
+// newLeaveCommand is what the leave pod of `node remove` runs on the node leaving (hidden: node
+// remove runs it, not an operator).
+func newLeaveCommand(app *App) *cobra.Command {
+	var hostRoot string
+	cmd := &cobra.Command{
+		Use: "leave", Short: "Hand this host's reset to its systemd (run by node remove's leave pod)", Hidden: true, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("finding this program: %w", err)
+			}
+			l := &k3s.Leave{Root: host.Root(hostRoot), Runner: host.ExecRunner{Chroot: hostRoot}, Self: self}
+			said, err := l.Run(cmd.Context())
+			if err != nil {
+				return err
+			}
+			app.Status().Info("%s", said)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&hostRoot, "host-root", "/host", "where the host's / is mounted")
 	return cmd
 }
 

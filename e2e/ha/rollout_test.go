@@ -4,8 +4,8 @@ package ha
 
 import (
 	"context"
+	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
+	"github.com/suitenumerique/docs-appliance/installer/k3s"
 	"github.com/suitenumerique/docs-appliance/installer/nodes"
 )
 
@@ -99,15 +101,7 @@ func (e *haEnv) rollNodes(ctx context.Context, t *testing.T) {
 func (e *haEnv) swapPodOnARealNode(ctx context.Context, t *testing.T) {
 	dir := t.TempDir()
 	fakeK3s := filepath.Join(dir, "k3s")
-	src := filepath.Join(dir, "k3s.go")
-	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\"stand-in k3s\") }\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	build := exec.CommandContext(ctx, "go", "build", "-o", fakeK3s, src)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stand-in k3s: %v\n%s", err, out)
-	}
+	kit.StaticProgram(t, "package main\n\nfunc main() { println(\"stand-in k3s\") }\n", fakeK3s)
 	img, err := nodes.BuildSwapImage(fakeK3s, e.app.Bin, "v1.37.2+k3s1", filepath.Join(dir, "k3s-swap.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -131,4 +125,28 @@ func (e *haEnv) swapPodOnARealNode(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = e.c.Kube.BatchV1().Jobs(nodes.SwapNamespace).Delete(ctx, j.Name, metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
+
+	// node remove's leave pod, the same way: it refuses before it writes or hands anything to
+	// systemd, and the node stays Ready.
+	leave, err := nodes.BuildLeaveImage(e.app.Bin, filepath.Join(dir, "leave.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := target.ImportImages(ctx, leave.Archive); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	err = nodes.Leave(ctx, e.c.Kube, target.Name, leave, time.Second, 3*time.Minute)
+	t.Logf("leave Job on %s ended in %s: %v", target.Name, time.Since(start).Round(100*time.Millisecond), err)
+	var je *nodes.HostJobError
+	if !errors.As(err, &je) || !strings.Contains(je.Why, "not installed by docs-appliance") {
+		t.Fatalf("the leave pod on a host without the appliance's k3s: %v, want its refusal", err)
+	}
+	if _, err := os.Stat(k3s.LeaveBinary); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused leave wrote %s: %v", k3s.LeaveBinary, err)
+	}
+	if n, err := e.c.Kube.CoreV1().Nodes().Get(ctx, target.Name, metav1.GetOptions{}); err != nil || !nodeReady(n) {
+		t.Errorf("%s after a refused leave: %v", target.Name, err)
+	}
+	_ = e.c.Kube.BatchV1().Jobs(nodes.HostJobNamespace).Delete(ctx, nodes.LeaveJobName(target.Name, leave), metav1.DeleteOptions{PropagationPolicy: ptr.To(metav1.DeletePropagationBackground)})
 }

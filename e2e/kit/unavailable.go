@@ -110,3 +110,19 @@ func SOPS(t testing.TB) string {
 	File(t, p, "the sops CLI", "run `make sops-cli` (builds getsops/sops "+SOPSVersion+" from the Go module proxy into the cache)")
 	return p
 }
+
+// StaticProgram builds the Go program source (package main) into a static binary at out, as
+// k3s and docs-appliance are built: for tests of what carries or runs such programs.
+func StaticProgram(t testing.TB, source, out string) {
+	t.Helper()
+	goBin := Program(t, "go", "install Go")
+	src := out + ".go"
+	if err := os.WriteFile(src, []byte(source), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(goBin, "build", "-o", out, src)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", out, err, b)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,21 +111,13 @@ func TestSystemdIsActiveTreatsNonZeroExitAsAnAnswer(t *testing.T) {
 // static program built here, which lists /.
 func TestExecRunnerChrootRunsTheRootsProgramInsideIt(t *testing.T) {
 	kit.Root(t, "running a program with a new root: chroot(2)")
-	goBin := kit.Program(t, "go", "install Go")
 	dir := t.TempDir()
-	src := filepath.Join(dir, "ls.go")
-	if err := os.WriteFile(src, []byte("package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tes, _ := os.ReadDir(\"/\")\n\tfor _, e := range es {\n\t\tfmt.Println(e.Name())\n\t}\n}\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	root := filepath.Join(dir, "root")
 	if err := os.MkdirAll(filepath.Join(root, "usr/bin"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	build := exec.Command(goBin, "build", "-o", filepath.Join(root, "usr/bin/lsroot"), src)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the program: %v\n%s", err, out)
-	}
+	kit.StaticProgram(t, "package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() {\n\tes, _ := os.ReadDir(\"/\")\n\tfor _, e := range es {\n\t\tfmt.Println(e.Name())\n\t}\n}\n",
+		filepath.Join(root, "usr/bin/lsroot"))
 	if err := os.WriteFile(filepath.Join(root, "only-in-the-root"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -18,7 +18,10 @@
 //
 // Swap is the other side of an upgrade across several nodes: run in a pod on a node with the
 // host's / mounted, it puts the new binary in place of an appliance-installed k3s and has the
-// host's systemd restart it (KillMode=process keeps the node's containers running).
+// host's systemd restart it (KillMode=process keeps the node's containers running). Leave is
+// the other side of `node remove`: from a pod on the node leaving, it hands the host's own
+// `docs-appliance reset` to the host's systemd (a transient unit a few seconds later), since the
+// reset stops every pod, the one asking included.
 //
 // k3s itself cannot run where the project is built and tested: tests run every step on real
 // files under a temporary root, with host.Recorder standing in for systemctl and client-go's

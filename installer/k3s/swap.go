@@ -28,7 +28,7 @@ var ErrNotOurs = errors.New("k3s on this host was not installed by docs-applianc
 
 // Run swaps the binary when it differs and restarts the service; it says what it did.
 func (s *Swap) Run(ctx context.Context) (string, error) {
-	unit, err := s.unit()
+	unit, err := OwnedUnit(s.Root)
 	if err != nil {
 		return "", err
 	}
@@ -50,10 +50,11 @@ func (s *Swap) Run(ctx context.Context) (string, error) {
 	return fmt.Sprintf("%s replaced (sha256 %s); %s restarted", BinaryPath, s.SHA256, unit), nil
 }
 
-// unit is the host's k3s unit, server's or agent's, as long as the appliance wrote it.
-func (s *Swap) unit() (string, error) {
+// OwnedUnit is the host's k3s unit, server's or agent's, as long as the appliance wrote it; a
+// unit without the marker, or none, is ErrNotOurs.
+func OwnedUnit(root host.Root) (string, error) {
 	for _, u := range []struct{ name, path string }{{Unit, UnitPath}, {AgentUnit, AgentUnitPath}} {
-		data, err := s.Root.ReadFile(u.path)
+		data, err := root.ReadFile(u.path)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}

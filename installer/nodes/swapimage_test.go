@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -21,16 +20,8 @@ import (
 // staticProgram builds a small static Go program, as k3s and docs-appliance are built.
 func staticProgram(t *testing.T, dir, name, says string) string {
 	t.Helper()
-	src := filepath.Join(dir, name+".go")
-	if err := os.WriteFile(src, []byte("package main\n\nfunc main() { println(\""+says+"\") }\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	out := filepath.Join(dir, name)
-	cmd := exec.Command(kit.Program(t, "go", "install Go"), "build", "-o", out, src)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("building %s: %v\n%s", name, err, b)
-	}
+	kit.StaticProgram(t, "package main\n\nfunc main() { println(\""+says+"\") }\n", out)
 	return out
 }
 
@@ -69,7 +60,7 @@ func TestSwapImageCarriesTheNewK3sAndThisProgram(t *testing.T) {
 		t.Fatalf("the Ref's digest is not in the archive: %v", err)
 	}
 	cfg, _ := image.ConfigFile()
-	if cfg.Architecture != "amd64" && cfg.Architecture != "arm64" || strings.Join(cfg.Config.Entrypoint, " ") != swapAppliancePath {
+	if cfg.Architecture != "amd64" && cfg.Architecture != "arm64" || strings.Join(cfg.Config.Entrypoint, " ") != appliancePath {
 		t.Errorf("config %+v", cfg.Config)
 	}
 	files := map[string]*tar.Header{}
