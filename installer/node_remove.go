@@ -174,6 +174,9 @@ type NodeRemove struct {
 	Name   string
 	Force  bool
 	DryRun bool
+	// AbandonVolumes removes a node even though volumes live on its disk alone (their pods then
+	// run nowhere; the data stays on that host, whose reset keeps volumes).
+	AbandonVolumes bool
 	// KeepHost leaves the node's host alone (its k3s not the appliance's, or this host not a
 	// server that can hand it the leave image).
 	KeepHost bool
@@ -232,6 +235,13 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 	if err := nodes.CheckRemoval(list, r.Name, r.Force); err != nil {
 		return err
 	}
+	pinned, err := nodes.PinnedTo(ctx, c.Kube, r.Name)
+	if err != nil {
+		return err
+	}
+	if len(pinned) > 0 && !r.AbandonVolumes {
+		return &PinnedVolumesError{Node: r.Name, Volumes: pinned}
+	}
 	if self := nodeName(r.root(), ""); self == r.Name && r.Kubeconfig == "" {
 		// Its etcd member gone, this server's API stops answering before the Node is deleted.
 		return fmt.Errorf("refusing to remove node %s from itself: run docs-appliance node remove %s on another server", r.Name, r.Name)
@@ -276,6 +286,22 @@ func (r *NodeRemove) Run(ctx context.Context, st *status.Status) error {
 	}
 	res.Steps, err = steps.Run(ctx, st, list2)
 	return err
+}
+
+// PinnedVolumesError: the node to remove holds volumes no other node reaches.
+type PinnedVolumesError struct {
+	Node    string
+	Volumes []nodes.PinnedVolume
+}
+
+func (e *PinnedVolumesError) Error() string {
+	var list []string
+	for _, v := range e.Volumes {
+		list = append(list, v.String())
+	}
+	return fmt.Sprintf("refusing to remove node %s: its disk alone holds %s; removed, their pods could run nowhere. "+
+		"Move what they hold first (a CloudNativePG instance of several: kubectl cnpg destroy CLUSTER INSTANCE rebuilds it on another node), "+
+		"or run again with --abandon-volumes (the data stays on that host: its reset keeps volumes)", e.Node, strings.Join(list, ", "))
 }
 
 // leaveFirstUnsafe says why the host of an etcd member may not be stopped before its member is

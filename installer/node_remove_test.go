@@ -10,6 +10,7 @@ import (
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
@@ -204,5 +205,45 @@ func TestAnEtcdMembersHostStopsFirstOnlyWhileTheRestKeepQuorum(t *testing.T) {
 		if (why != "") != c.unsafe {
 			t.Errorf("%s: %q", c.name, why)
 		}
+	}
+}
+
+func TestNodeRemoveRefusesANodeWhoseDiskAloneHoldsVolumes(t *testing.T) {
+	h := newServerHost(t)
+	h.node(t, "docs-1", etcdLabels(), true, "10.0.0.1")
+	h.node(t, "docs-2", map[string]string{"kubernetes.io/hostname": "docs-2"}, true, "10.0.0.2")
+	ctx := context.Background()
+	pv := &corev1.PersistentVolume{ObjectMeta: metav1.ObjectMeta{Name: "pvc-0a1b"}, Spec: corev1.PersistentVolumeSpec{
+		Capacity:               corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("5Gi")},
+		AccessModes:            []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		PersistentVolumeSource: corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/lib/docs-appliance/volumes/pvc-0a1b"}},
+		ClaimRef:               &corev1.ObjectReference{Kind: "PersistentVolumeClaim", Namespace: "docs", Name: "postgres-1"},
+		NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{"docs-2"}}}}}}},
+	}}
+	created, err := h.kube.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created.Status.Phase = corev1.VolumeBound
+	if _, err := h.kube.CoreV1().PersistentVolumes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false} {
+		r := NewNodeRemove(nodeStateDir, h.kubeconfig, h.tr.Root, "docs-2")
+		r.DryRun, r.Runner = dry, &host.Recorder{}
+		var pe *PinnedVolumesError
+		err := r.Run(ctx, status.Discard())
+		if !errors.As(err, &pe) || len(pe.Volumes) != 1 || !strings.Contains(err.Error(), "docs/postgres-1") || !strings.Contains(err.Error(), "--abandon-volumes") {
+			t.Errorf("dry run %t: %v", dry, err)
+		}
+	}
+	if n, _ := h.kube.CoreV1().Nodes().Get(ctx, "docs-2", metav1.GetOptions{}); n.Spec.Unschedulable {
+		t.Error("a refused removal cordoned the node")
+	}
+	r := NewNodeRemove(nodeStateDir, h.kubeconfig, h.tr.Root, "docs-2")
+	r.DryRun, r.AbandonVolumes = true, true
+	if err := r.Run(ctx, status.Discard()); err != nil {
+		t.Errorf("--abandon-volumes: %v", err)
 	}
 }

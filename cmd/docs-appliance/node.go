@@ -88,7 +88,7 @@ func newNodeCommand(app *App) *cobra.Command {
 	}
 	token.AddCommand(create, tokenList, revoke)
 
-	var force, removeDryRun, keepHost bool
+	var force, removeDryRun, keepHost, abandonVolumes bool
 	remove := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Take a node out: cordon, drain, reset its host, remove its etcd member, delete it; refuses to leave etcd without quorum",
@@ -97,17 +97,20 @@ func newNodeCommand(app *App) *cobra.Command {
 			"replacement first. A server that is already lost may be removed: that is the first step of\n" +
 			"replacing it. A Ready node's host is reset from a pod there (docs-appliance reset, by the\n" +
 			"host's systemd: k3s and the appliance's files go, the volumes and the age key stay); a node\n" +
-			"not Ready, or one removed with --keep-host, is yours to reset: run `docs-appliance reset` there.",
+			"not Ready, or one removed with --keep-host, is yours to reset: run `docs-appliance reset` there.\n" +
+			"A node whose disk alone holds volumes (a database instance, the embedded object store) is\n" +
+			"refused, naming them, unless --abandon-volumes.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r := installer.NewNodeRemove(app.hostStateDir(), kubeconfig, root(), args[0])
-			r.Force, r.DryRun, r.KeepHost, r.Log = force, removeDryRun, keepHost, app.Err
+			r.Force, r.DryRun, r.KeepHost, r.AbandonVolumes, r.Log = force, removeDryRun, keepHost, abandonVolumes, app.Err
 			err := r.Run(cmd.Context(), app.Status())
 			return stepsResult(app, r.Result, err, func() string { return r.Result.Text() })
 		},
 	}
 	remove.Flags().BoolVar(&force, "force", false, "remove a Ready server even though the rest then tolerate no loss")
 	remove.Flags().BoolVar(&removeDryRun, "dry-run", false, "check the guard and show the steps, changing nothing")
+	remove.Flags().BoolVar(&abandonVolumes, "abandon-volumes", false, "remove the node even though volumes live on its disk alone: the pods using them then run nowhere (the data stays on that host)")
 	remove.Flags().BoolVar(&keepHost, "keep-host", false, "leave the node's host alone (its k3s not the appliance's, or run from a host that is not a server): reset it yourself, or its kubelet registers it again")
 
 	for _, c := range []*cobra.Command{list, create, tokenList, revoke, remove} {

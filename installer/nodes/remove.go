@@ -27,15 +27,16 @@ const (
 
 // Drain cordons the node and evicts its pods the way `kubectl drain` does (its library): DaemonSet
 // pods stay, emptyDir data goes, PodDisruptionBudgets are honoured (an eviction they refuse is
-// retried until timeout). On a node that is not Ready the pods cannot stop: their eviction is
-// asked, not awaited; the pod garbage collector removes them once the Node object is gone.
-func Drain(ctx context.Context, kube kubernetes.Interface, name string, nodeReady bool, timeout time.Duration, log io.Writer) error {
+// retried until timeout), filters may keep more pods. On a node that is not Ready the pods cannot
+// stop: their eviction is asked, not awaited; the pod garbage collector removes them once the
+// Node object is gone.
+func Drain(ctx context.Context, kube kubernetes.Interface, name string, nodeReady bool, timeout time.Duration, log io.Writer, filters ...drain.PodFilter) error {
 	n, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return fmt.Errorf("draining node %s: %w", name, err)
 	}
 	h := &drain.Helper{Ctx: ctx, Client: kube, Force: true, GracePeriodSeconds: -1, IgnoreAllDaemonSets: true,
-		DeleteEmptyDirData: true, Timeout: timeout, Out: log, ErrOut: log, EvictErrorRetryDelay: time.Second}
+		DeleteEmptyDirData: true, Timeout: timeout, Out: log, ErrOut: log, EvictErrorRetryDelay: time.Second, AdditionalFilters: filters}
 	if !nodeReady {
 		h.SkipWaitForDeleteTimeoutSeconds = 1
 	}

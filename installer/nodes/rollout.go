@@ -21,7 +21,8 @@ import (
 const CordonAnnotation = "docs-appliance.suitenumerique.org/cordoned-for"
 
 // Rollout takes every node to Version one at a time: mark, cordon and drain the node (its
-// PodDisruptionBudgets hold the eviction until the last node's pods are back), swap its k3s,
+// PodDisruptionBudgets hold the eviction until the last node's pods are back; pods whose volumes
+// live on its disk alone stay, running through the k3s restart), swap its k3s,
 // wait until it is Ready and runs Version, uncordon it. Servers go first, this host first of
 // them, then agents: k3s's rule that no kubelet runs newer than the control plane. A node that
 // already runs Version and carries no mark is done, so a killed rollout, run again, finishes.
@@ -124,7 +125,14 @@ func (r *Rollout) one(ctx context.Context, n Node) error {
 			return err
 		}
 	}
-	if err := Drain(ctx, r.Kube, n.Name, true, r.DrainTimeout, r.log()); err != nil {
+	// Pods bound to this node by their volumes stay: evicted, they would only wait for it (a
+	// single-instance database would stop, its disruption budget would block the drain), while
+	// the swap, a k3s restart, leaves containers running.
+	pinned, err := PinnedTo(ctx, r.Kube, n.Name)
+	if err != nil {
+		return err
+	}
+	if err := Drain(ctx, r.Kube, n.Name, true, r.DrainTimeout, r.log(), KeepPinned(pinned)); err != nil {
 		return err
 	}
 	if r.Always || n.Version != r.Version {
