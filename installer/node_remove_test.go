@@ -13,11 +13,26 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/suitenumerique/docs-appliance/e2e/envtest"
 	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/host"
 	"github.com/suitenumerique/docs-appliance/installer/nodes"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
+
+// removalPlan is the step IDs of r's dry run.
+func removalPlan(t *testing.T, r *NodeRemove) string {
+	t.Helper()
+	r.DryRun = true
+	if err := r.Run(context.Background(), status.Discard()); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, p := range r.Result.Plan {
+		ids = append(ids, p.ID)
+	}
+	return strings.Join(ids, ",")
+}
 
 // leaveJobs plays the Job controller and the kubelet for the leave Jobs of node (envtest runs
 // neither): each Job ends as ok says; after a success the node's kubelet stops (NotReady), as
@@ -39,17 +54,7 @@ func leaveJobs(h *serverHost, node string, ok func() bool) func() []*batchv1.Job
 					continue
 				}
 				seen <- j.DeepCopy()
-				now := metav1.Now()
-				j.Status.StartTime = &now
-				if ok() {
-					j.Status.Succeeded, j.Status.CompletionTime = 1, &now
-					j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-						{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-				} else {
-					j.Status.Failed = 1
-					j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now},
-						{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-				}
+				envtest.EndJob(j, ok())
 				if _, err := jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{}); err != nil {
 					continue
 				}
@@ -57,7 +62,7 @@ func leaveJobs(h *serverHost, node string, ok func() bool) func() []*batchv1.Job
 					time.Sleep(100 * time.Millisecond) // the kubelet goes a moment after the hand-over
 					if n, err := h.kube.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
 						n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionUnknown, Reason: "NodeStatusUnknown",
-							LastHeartbeatTime: now, LastTransitionTime: metav1.Now()}}
+							LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
 						_, _ = h.kube.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
 					}
 				}
@@ -95,16 +100,7 @@ func TestNodeRemoveResetsAReadyNodesHostBeforeItsNodeGoes(t *testing.T) {
 		return r
 	}
 
-	r := remove()
-	r.DryRun = true
-	if err := r.Run(ctx, status.Discard()); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range r.Result.Plan {
-		ids = append(ids, p.ID)
-	}
-	if strings.Join(ids, ",") != "node-drain,node-leave,node-delete" {
+	if ids := removalPlan(t, remove()); ids != "node-drain,node-leave,node-delete" {
 		t.Errorf("plan of an agent's removal: %v", ids)
 	}
 
@@ -132,7 +128,7 @@ func TestNodeRemoveResetsAReadyNodesHostBeforeItsNodeGoes(t *testing.T) {
 	// immediate here, as it is with no pods left), it succeeds, the kubelet goes, then the Node.
 	succeed = true
 	go finishLeaveJobDeletions(ctx, h)
-	r = remove()
+	r := remove()
 	if err := r.Run(ctx, status.Discard()); err != nil {
 		t.Fatal(err)
 	}

@@ -278,16 +278,7 @@ func TestNodeRemoveGuardsQuorumThenRemoves(t *testing.T) {
 	if err := r.Run(ctx, status.Discard()); !errors.As(err, &refused) || refused.Forceable || !strings.Contains(err.Error(), "lose quorum") {
 		t.Errorf("removing a Ready member while another is lost: %v", err)
 	}
-	r = NewNodeRemove(nodeStateDir, h.kubeconfig, h.tr.Root, "docs-3")
-	r.DryRun = true
-	if err := r.Run(ctx, status.Discard()); err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, p := range r.Result.Plan {
-		ids = append(ids, p.ID)
-	}
-	if strings.Join(ids, ",") != "node-drain,node-leave,etcd-member-remove,node-delete" {
+	if ids := removalPlan(t, NewNodeRemove(nodeStateDir, h.kubeconfig, h.tr.Root, "docs-3")); ids != "node-drain,node-leave,etcd-member-remove,node-delete" {
 		t.Errorf("plan %v", ids)
 	}
 	// Carried out, with the test playing k3s's etcd member controller.

@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/suitenumerique/docs-appliance/e2e/envtest"
 )
 
 // setVersion plays k3s coming back on a new version: the kubelet reports it.
@@ -144,18 +145,7 @@ func TestSwapJobRunsPinnedToTheNodeAndReportsItsEnd(t *testing.T) {
 		for ctx.Err() == nil {
 			j, err := jobs.Get(ctx, name, metav1.GetOptions{})
 			if err == nil {
-				now := metav1.Now()
-				j.Status.StartTime = &now
-				if succeeded {
-					j.Status.Succeeded = 1
-					j.Status.CompletionTime = &now
-					j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobSuccessCriteriaMet, Status: corev1.ConditionTrue, LastTransitionTime: now},
-						{Type: batchv1.JobComplete, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-				} else {
-					j.Status.Failed = 1
-					j.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, LastTransitionTime: now},
-						{Type: batchv1.JobFailed, Status: corev1.ConditionTrue, LastTransitionTime: now}}
-				}
+				envtest.EndJob(j, succeeded)
 				if _, err := jobs.UpdateStatus(ctx, j, metav1.UpdateOptions{}); err == nil {
 					return
 				}
