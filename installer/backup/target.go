@@ -112,6 +112,8 @@ type Object struct {
 	SHA256 string
 	ETag   string
 	Meta   map[string]string
+	// Modified is when the object was written (listings only).
+	Modified time.Time
 }
 
 // head returns the object at key, or nil when there is none.
@@ -143,10 +145,20 @@ func (s *store) list(ctx context.Context, prefix string) ([]Object, error) {
 			return nil, fmt.Errorf("listing s3://%s/%s: %w", s.bucket, prefix, err)
 		}
 		for _, o := range page.Contents {
-			out = append(out, Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag)})
+			out = append(out, Object{Key: aws.ToString(o.Key), Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag), Modified: aws.ToTime(o.LastModified)})
 		}
 	}
 	return out, nil
+}
+
+// ListObjects lists every object of the target's bucket under prefix (a whole key prefix, the
+// target's own Prefix not added): what other writers keep there, k3s's etcd snapshots.
+func ListObjects(ctx context.Context, t Target, prefix string) ([]Object, error) {
+	s, err := t.open()
+	if err != nil {
+		return nil, err
+	}
+	return s.list(ctx, prefix)
 }
 
 // folders returns the names of the "folders" right under prefix (ListObjectsV2 with a delimiter).

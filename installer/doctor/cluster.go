@@ -17,6 +17,7 @@ func clusterChecks() []Check {
 	return []Check{
 		{ID: "cluster-nodes", Group: "cluster", Title: "every node Ready", Run: checkNodes},
 		{ID: "cluster-etcd-quorum", Group: "cluster", Title: "embedded etcd keeps quorum and survives the loss of a server", Run: checkEtcdQuorum},
+		{ID: "cluster-etcd-snapshots", Group: "cluster", Title: "embedded etcd's snapshots reach the backup target on schedule", Run: checkEtcdSnapshots},
 		{ID: "cluster-system-pods", Group: "cluster", Title: "the cluster's own pods running", Run: checkSystemPods},
 		{ID: "cluster-version", Group: "cluster", Title: "Kubernetes version within the train's range", Run: checkClusterVersion},
 	}
