@@ -34,12 +34,18 @@ func TestSwapImageCarriesTheNewK3sAndThisProgram(t *testing.T) {
 	}
 	k3sData, _ := os.ReadFile(k3sBin)
 	sum := sha256.Sum256(k3sData)
-	if img.K3sSHA256 != hex.EncodeToString(sum[:]) || !strings.HasPrefix(img.Ref, SwapImageRepository+":v1.36.1-k3s1@sha256:") {
+	if img.K3sSHA256 != hex.EncodeToString(sum[:]) || !strings.HasPrefix(img.Ref, SwapImageRepository+":v1.36.1-k3s1-") {
 		t.Fatalf("image %+v", img)
 	}
 	again, err := BuildSwapImage(k3sBin, self, "v1.36.1+k3s1", filepath.Join(dir, "again.tar"))
 	if err != nil || again.Ref != img.Ref {
 		t.Errorf("the same inputs gave %v %v, want the same digest (pods name it)", again, err)
+	}
+	// Another build of this program, the same k3s: another tag, so importing it cannot orphan
+	// this image's content in containerd.
+	other, err := BuildSwapImage(k3sBin, staticProgram(t, t.TempDir(), "docs-appliance", "docs-appliance v2"), "v1.36.1+k3s1", filepath.Join(dir, "other.tar"))
+	if err != nil || strings.Split(other.Ref, "@")[0] == strings.Split(img.Ref, "@")[0] {
+		t.Errorf("another program under the same tag: %v %v", other, err)
 	}
 
 	// Read it back as containerd's importer does: an OCI layout whose manifest is the Ref's digest.
@@ -50,7 +56,7 @@ func TestSwapImageCarriesTheNewK3sAndThisProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := idx.IndexManifest()
-	if err != nil || len(m.Manifests) != 1 || m.Manifests[0].Annotations["io.containerd.image.name"] != SwapImageRepository+":v1.36.1-k3s1" {
+	if err != nil || len(m.Manifests) != 1 || m.Manifests[0].Annotations["io.containerd.image.name"] != strings.Split(img.Ref, "@")[0] {
 		t.Fatalf("index %+v %v", m, err)
 	}
 	_, digest, _ := strings.Cut(img.Ref, "@")

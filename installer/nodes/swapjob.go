@@ -2,6 +2,9 @@ package nodes
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -28,7 +31,18 @@ type SwapImage struct {
 // `node swap-k3s` does the swap on the node (k3s.Swap). Both must be static binaries, since the
 // image holds nothing else.
 func BuildSwapImage(k3sBinary, appliance, version, archive string) (*SwapImage, error) {
-	ref, contents, err := buildHostImage("k3s swap", SwapImageRepository, version,
+	// Tagged by version and the pair's sum: an image imported later under the same tag (another
+	// build of this program) would leave this one's content to containerd's garbage collector.
+	var sums []string
+	for _, p := range []string{k3sBinary, appliance} {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("building the k3s swap image: %w", err)
+		}
+		sums = append(sums, sha256Hex(data))
+	}
+	tag := version + "-" + sha256Hex([]byte(strings.Join(sums, "\n")))[:12]
+	ref, contents, err := buildHostImage("k3s swap", SwapImageRepository, tag,
 		[]imageFile{{k3sBinary, swapK3sPath}, {appliance, appliancePath}}, archive)
 	if err != nil {
 		return nil, err
