@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/suitenumerique/docs-appliance/bundles"
+	"github.com/suitenumerique/docs-appliance/e2e/kit"
 	"github.com/suitenumerique/docs-appliance/installer/status"
 )
 
@@ -143,7 +144,7 @@ func checkImportedTree(t *testing.T, e *testEnv, tr *bundles.Train, dir string) 
 func checkImageArchive(t *testing.T, archive string, im bundles.Image, arch string) {
 	t.Helper()
 	dir := t.TempDir()
-	untar(t, archive, dir)
+	kit.UntarFile(t, archive, dir)
 	lp, err := layout.FromPath(dir)
 	if err != nil {
 		t.Fatalf("%s is not an OCI layout: %v", archive, err)
@@ -192,36 +193,6 @@ func checkImageArchive(t *testing.T, archive string, im bundles.Image, arch stri
 	}
 	if err := validate.Image(img); err != nil {
 		t.Fatalf("%s: image does not validate: %v", archive, err)
-	}
-}
-
-func untar(t *testing.T, archive, dir string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(h.Name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		data, err := io.ReadAll(tr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -1,8 +1,10 @@
 package kit
 
 import (
+	"archive/tar"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -125,4 +127,46 @@ func StaticProgram(t testing.TB, source, out string) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", out, err, b)
 	}
+}
+
+// Untar writes the tar stream r under dir, folders and regular files (with their modes, and
+// every folder writable by the test): for tests that read back an archive the code wrote.
+func Untar(t testing.TB, r io.Reader, dir string) {
+	t.Helper()
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, filepath.FromSlash(h.Name))
+		switch h.Typeflag {
+		case tar.TypeDir:
+			err = os.MkdirAll(p, os.FileMode(h.Mode).Perm()|0o700)
+		case tar.TypeReg:
+			if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+				var data []byte
+				if data, err = io.ReadAll(tr); err == nil {
+					err = os.WriteFile(p, data, os.FileMode(h.Mode).Perm()|0o400)
+				}
+			}
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// UntarFile is Untar of the archive file at path.
+func UntarFile(t testing.TB, path, dir string) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	Untar(t, f, dir)
 }

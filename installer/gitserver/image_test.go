@@ -66,7 +66,7 @@ func TestImageRunsGitFromItsOwnFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(dir, "root")
-	untar(t, zr, root)
+	kit.Untar(t, zr, root)
 	for _, p := range []string{"usr/lib/git-core/git", "usr/lib/git-core/git-http-backend", "usr/local/bin/git-server"} {
 		if _, err := os.Stat(filepath.Join(root, p)); err != nil {
 			t.Errorf("image lacks /%s", p)
@@ -115,31 +115,5 @@ func readTar(t *testing.T, path string) map[string][]byte {
 		}
 		data, _ := io.ReadAll(tr)
 		out[h.Name] = data
-	}
-}
-
-func untar(t *testing.T, r io.Reader, dir string) {
-	t.Helper()
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, h.Name)
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, os.FileMode(h.Mode)|0o700); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			data, _ := io.ReadAll(tr)
-			if err := os.WriteFile(p, data, os.FileMode(h.Mode)); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }

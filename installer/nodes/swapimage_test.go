@@ -50,7 +50,7 @@ func TestSwapImageCarriesTheNewK3sAndThisProgram(t *testing.T) {
 
 	// Read it back as containerd's importer does: an OCI layout whose manifest is the Ref's digest.
 	lay := filepath.Join(dir, "layout")
-	untarFile(t, img.Archive, lay)
+	kit.UntarFile(t, img.Archive, lay)
 	idx, err := layout.ImageIndexFromPath(lay)
 	if err != nil {
 		t.Fatal(err)
@@ -95,38 +95,5 @@ func TestSwapImageCarriesTheNewK3sAndThisProgram(t *testing.T) {
 	}
 	if _, err := BuildSwapImage(filepath.Join(dir, "k3s.go"), self, "v1.36.1+k3s1", filepath.Join(dir, "bad.tar")); err == nil || !strings.Contains(err.Error(), "not a Linux program") {
 		t.Errorf("a k3s that is not a program: %v", err)
-	}
-}
-
-func untarFile(t *testing.T, archive, dir string) {
-	t.Helper()
-	f, err := os.Open(archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	for {
-		hd, err := tr.Next()
-		if err == io.EOF {
-			return
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(hd.Name))
-		if hd.Typeflag == tar.TypeDir {
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(tr)
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
